@@ -1,0 +1,70 @@
+//! CONFIG GET/SET/RESETSTAT/REWRITE/HELP over the directive table (config::table).
+use super::Ctx;
+use crate::protocol::{ErrorReply, Reply};
+use bytes::Bytes;
+
+type R = Result<Reply, ErrorReply>;
+
+pub fn config_get(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let cfg = ctx.shared.config();
+    let mut seen = std::collections::BTreeMap::new();
+    for pat in &a[2..] {
+        for (name, value) in cfg.matching(pat) {
+            seen.insert(name, value);
+        }
+    }
+    Ok(Reply::Map(seen.into_iter().map(|(k, v)| (Reply::bulk_static(k), Reply::bulk(v.as_bytes()))).collect()))
+}
+
+pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    if a.len() % 2 != 0 {
+        return Err(ErrorReply::wrong_arity("config|set"));
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for kv in a[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&kv[0]).to_ascii_lowercase();
+        if crate::config::table::find(&name).is_none() {
+            return Err(ErrorReply::unknown_config("SET", &kv[0]));
+        }
+        if pairs.iter().any(|(n, _)| *n == name) {
+            return Err(ErrorReply::config_set_duplicate(&name));
+        }
+        pairs.push((name, String::from_utf8_lossy(&kv[1]).into_owned()));
+    }
+    let mut cfg = ctx.shared.config.write().unwrap_or_else(|e| e.into_inner());
+    cfg.set_many(&pairs).map_err(|(name, reason)| ErrorReply::config_set_failed(&name, &reason))?;
+    // Push the new values to the parts that keep their own copy.
+    ctx.store.eviction = cfg.eviction();
+    ctx.shared.slowlog.lock().unwrap_or_else(|e| e.into_inner()).set_max_len(cfg.hot.slowlog_max_len);
+    Ok(Reply::Ok)
+}
+
+pub fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    ctx.shared.stats.reset();
+    ctx.store.stats = Default::default();
+    ctx.shared.slowlog.lock().unwrap_or_else(|e| e.into_inner()).reset();
+    Ok(Reply::Ok)
+}
+
+pub fn config_rewrite(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    let cfg = ctx.shared.config();
+    let Some(path) = cfg.file.clone() else { return Err(ErrorReply::no_config_file()) };
+    crate::config::rewrite::rewrite(&cfg, &path).map_err(|e| ErrorReply::config_rewrite_failed(&e.to_string()))?;
+    Ok(Reply::Ok)
+}
+
+pub fn config_help(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    Ok(super::help_reply(
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    ))
+}

@@ -1,0 +1,424 @@
+//! Generic keyspace commands: DEL/UNLINK/EXISTS/TOUCH, TYPE, RENAME, COPY/MOVE, KEYS/SCAN,
+//! RANDOMKEY, the EXPIRE/TTL family and OBJECT.
+use super::{int_arg, is, Ctx};
+use crate::protocol::{ErrorReply, Reply};
+use crate::slot::SLOTS;
+use crate::store::{Entry, Ttl};
+use crate::util::glob;
+use bytes::Bytes;
+use rand::Rng;
+
+type R = Result<Reply, ErrorReply>;
+
+fn del_generic(ctx: &mut Ctx, a: &[Bytes], lazy: bool) -> R {
+    let mut n = 0;
+    for k in &a[1..] {
+        if ctx.store.remove(ctx.client.db, k, ctx.now_ms, lazy) {
+            ctx.modified(k);
+            n += 1;
+        }
+    }
+    Ok(Reply::Int(n))
+}
+
+pub fn del(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let lazy = ctx.shared.config().hot.lazy_user_del;
+    del_generic(ctx, a, lazy)
+}
+
+pub fn unlink(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    del_generic(ctx, a, true)
+}
+
+pub fn exists(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let n = a[1..].iter().filter(|k| ctx.store.lookup_read(ctx.client.db, k, ctx.now_ms, false).is_some()).count();
+    Ok(Reply::Int(n as i64))
+}
+
+pub fn touch(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let t = ctx.touch();
+    let n = a[1..].iter().filter(|k| ctx.store.lookup(ctx.client.db, k, ctx.now_ms, t).is_some()).count();
+    Ok(Reply::Int(n as i64))
+}
+
+pub fn r#type(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    Ok(Reply::Status(match ctx.store.lookup(ctx.client.db, &a[1], ctx.now_ms, false) {
+        Some(e) => e.value.type_name(),
+        None => "none",
+    }))
+}
+
+fn take(ctx: &mut Ctx, db: usize, key: &[u8]) -> Option<Entry> {
+    ctx.store.lookup(db, key, ctx.now_ms, false)?;
+    ctx.store.db_mut(db).remove(key)
+}
+
+fn put(ctx: &mut Ctx, db: usize, key: &[u8], e: Entry) {
+    let ttl = e.expire_at().map_or(Ttl::Clear, Ttl::At);
+    if let Some(old) = ctx.store.insert(db, key, e.value, ttl) {
+        ctx.store.free(old);
+    }
+    ctx.modified(key);
+}
+
+fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> R {
+    let db = ctx.client.db;
+    if !ctx.store.exists(db, &a[1], ctx.now_ms) {
+        return Err(ErrorReply::no_such_key());
+    }
+    if a[1] == a[2] {
+        return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
+    }
+    if nx && ctx.store.exists(db, &a[2], ctx.now_ms) {
+        return Ok(Reply::Int(0));
+    }
+    let e = take(ctx, db, &a[1]).expect("exists");
+    ctx.modified(&a[1]);
+    put(ctx, db, &a[2], e);
+    Ok(if nx { Reply::Int(1) } else { Reply::Ok })
+}
+
+pub fn rename(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    rename_generic(ctx, a, false)
+}
+
+pub fn renamenx(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    rename_generic(ctx, a, true)
+}
+
+fn db_arg(ctx: &Ctx, arg: &[u8]) -> Result<usize, ErrorReply> {
+    let n = int_arg(arg)?;
+    if n < 0 || n as usize >= ctx.store.databases() {
+        return Err(ErrorReply::db_index());
+    }
+    Ok(n as usize)
+}
+
+pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let src_db = ctx.client.db;
+    let (mut dst_db, mut replace) = (src_db, false);
+    let mut i = 3;
+    while i < a.len() {
+        if is(&a[i], "REPLACE") {
+            replace = true;
+        } else if is(&a[i], "DB") && i + 1 < a.len() {
+            dst_db = int_arg(&a[i + 1])
+                .ok()
+                .filter(|n| *n >= 0 && (*n as usize) < ctx.store.databases())
+                .ok_or_else(ErrorReply::db_index)? as usize;
+            i += 1;
+        } else {
+            return Err(ErrorReply::syntax());
+        }
+        i += 1;
+    }
+    if src_db == dst_db && a[1] == a[2] {
+        return Err(ErrorReply::same_object());
+    }
+    let Some(src) = ctx.store.lookup(src_db, &a[1], ctx.now_ms, false).map(|e| e.clone()) else {
+        return Ok(Reply::Int(0));
+    };
+    if ctx.store.exists(dst_db, &a[2], ctx.now_ms) && !replace {
+        return Ok(Reply::Int(0));
+    }
+    put(ctx, dst_db, &a[2], src);
+    Ok(Reply::Int(1))
+}
+
+pub fn r#move(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let src_db = ctx.client.db;
+    let dst_db = db_arg(ctx, &a[2])?;
+    if src_db == dst_db {
+        return Err(ErrorReply::same_object());
+    }
+    if !ctx.store.exists(src_db, &a[1], ctx.now_ms) || ctx.store.exists(dst_db, &a[1], ctx.now_ms) {
+        return Ok(Reply::Int(0));
+    }
+    let e = take(ctx, src_db, &a[1]).expect("exists");
+    ctx.modified(&a[1]);
+    put(ctx, dst_db, &a[1], e);
+    Ok(Reply::Int(1))
+}
+
+pub fn keys(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let pat = &a[1];
+    let all = pat.as_ref() == b"*";
+    let now = ctx.now_ms;
+    let out: Vec<Reply> = ctx
+        .store
+        .db(ctx.client.db)
+        .iter()
+        .filter(|e| !e.is_expired(now) && (all || glob::matches(pat, &e.key, false)))
+        .map(|e| Reply::bulk(&e.key))
+        .collect();
+    Ok(Reply::Array(out))
+}
+
+/// SCAN's cursor is the next hash slot to visit: a key present for the whole scan sits in one
+/// slot, and every slot is visited once, so it is returned. COUNT is a hint, as in Redis:
+/// whole slots are returned, so a call may return more keys than COUNT.
+pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let cursor = crate::util::num::parse_u64(&a[1]).ok_or_else(ErrorReply::invalid_cursor)?;
+    let (mut pattern, mut count, mut typ) = (None, 10usize, None);
+    let mut i = 2;
+    while i < a.len() {
+        let val = a.get(i + 1).ok_or_else(ErrorReply::syntax)?;
+        if is(&a[i], "MATCH") {
+            pattern = Some(val.clone()).filter(|p| p.as_ref() != b"*");
+        } else if is(&a[i], "COUNT") {
+            let c = int_arg(val)?;
+            if c < 1 {
+                return Err(ErrorReply::syntax());
+            }
+            count = c as usize;
+        } else if is(&a[i], "TYPE") {
+            typ = Some(String::from_utf8_lossy(val).to_ascii_lowercase());
+        } else {
+            return Err(ErrorReply::syntax());
+        }
+        i += 2;
+    }
+    let now = ctx.now_ms;
+    let db = ctx.store.db(ctx.client.db);
+    let mut slot = cursor as usize;
+    let mut keys = Vec::new();
+    while slot < SLOTS && keys.len() < count {
+        for e in db.slot_entries(slot) {
+            if e.is_expired(now) {
+                continue;
+            }
+            if let Some(t) = &typ {
+                if e.value.type_name() != t {
+                    continue;
+                }
+            }
+            if let Some(p) = &pattern {
+                if !glob::matches(p, &e.key, false) {
+                    continue;
+                }
+            }
+            keys.push(Reply::bulk(&e.key));
+        }
+        slot += 1;
+    }
+    let next = if slot >= SLOTS { 0 } else { slot };
+    Ok(Reply::Array(vec![Reply::bulk(next.to_string().as_bytes()), Reply::Array(keys)]))
+}
+
+pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    let db = ctx.client.db;
+    for _ in 0..100 {
+        let start = ctx.store.rng().gen_range(0..SLOTS);
+        let r = ctx.store.rng().gen::<usize>();
+        let Some(key) = ctx.store.db(db).random_entry(start, r, false).map(|e| e.key.to_vec()) else {
+            return Ok(Reply::Nil);
+        };
+        if ctx.store.exists(db, &key, ctx.now_ms) {
+            return Ok(Reply::Bulk(Bytes::from(key)));
+        }
+    }
+    Ok(Reply::Nil)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Cond {
+    None,
+    Nx,
+    Xx,
+    Gt,
+    Lt,
+}
+
+fn expire_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R {
+    let cmd = match (millis, absolute) {
+        (false, false) => "expire",
+        (true, false) => "pexpire",
+        (false, true) => "expireat",
+        (true, true) => "pexpireat",
+    };
+    let when = int_arg(&a[2])?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &a[3..] {
+        if is(opt, "NX") {
+            nx = true;
+        } else if is(opt, "XX") {
+            xx = true;
+        } else if is(opt, "GT") {
+            gt = true;
+        } else if is(opt, "LT") {
+            lt = true;
+        } else {
+            return Err(ErrorReply::unsupported_option(opt));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(ErrorReply::nx_xx_gt_lt());
+    }
+    if gt && lt {
+        return Err(ErrorReply::gt_and_lt());
+    }
+    let cond = if nx {
+        Cond::Nx
+    } else if gt {
+        Cond::Gt
+    } else if lt {
+        Cond::Lt
+    } else if xx {
+        Cond::Xx
+    } else {
+        Cond::None
+    };
+    let mut when = when;
+    if !millis {
+        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+            return Err(ErrorReply::invalid_expire(cmd));
+        }
+        when *= 1000;
+    }
+    if !absolute {
+        if when > i64::MAX - ctx.now_ms as i64 {
+            return Err(ErrorReply::invalid_expire(cmd));
+        }
+        when += ctx.now_ms as i64;
+    }
+    let db = ctx.client.db;
+    let Some(e) = ctx.store.lookup(db, &a[1], ctx.now_ms, false) else { return Ok(Reply::Int(0)) };
+    let current = e.expire_at();
+    let allowed = match cond {
+        Cond::None => true,
+        Cond::Nx => current.is_none(),
+        Cond::Xx => current.is_some(),
+        Cond::Gt => current.is_some_and(|c| when > c as i64),
+        Cond::Lt => current.map_or(true, |c| when < c as i64),
+    };
+    if xx && current.is_none() {
+        return Ok(Reply::Int(0));
+    }
+    if !allowed {
+        return Ok(Reply::Int(0));
+    }
+    if when <= ctx.now_ms as i64 {
+        ctx.store.remove(db, &a[1], ctx.now_ms, ctx.shared.config().hot.lazy_expire);
+    } else {
+        ctx.store.db_mut(db).set_expire(&a[1], Some(when as u64));
+    }
+    ctx.modified(&a[1]);
+    Ok(Reply::Int(1))
+}
+
+pub fn expire(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    expire_generic(ctx, a, false, false)
+}
+
+pub fn pexpire(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    expire_generic(ctx, a, true, false)
+}
+
+pub fn expireat(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    expire_generic(ctx, a, false, true)
+}
+
+pub fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    expire_generic(ctx, a, true, true)
+}
+
+fn ttl_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R {
+    let now = ctx.now_ms;
+    let Some(e) = ctx.store.lookup_read(ctx.client.db, &a[1], now, false) else { return Ok(Reply::Int(-2)) };
+    let Some(at) = e.expire_at() else { return Ok(Reply::Int(-1)) };
+    let v = if absolute {
+        if millis {
+            at as i64
+        } else {
+            (at / 1000) as i64
+        }
+    } else {
+        let ttl = at.saturating_sub(now) as i64;
+        if millis {
+            ttl
+        } else {
+            (ttl + 500) / 1000
+        }
+    };
+    Ok(Reply::Int(v))
+}
+
+pub fn ttl(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    ttl_generic(ctx, a, false, false)
+}
+
+pub fn pttl(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    ttl_generic(ctx, a, true, false)
+}
+
+pub fn expiretime(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    ttl_generic(ctx, a, false, true)
+}
+
+pub fn pexpiretime(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    ttl_generic(ctx, a, true, true)
+}
+
+pub fn persist(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let db = ctx.client.db;
+    let has = ctx.store.lookup(db, &a[1], ctx.now_ms, false).and_then(|e| e.expire_at()).is_some();
+    if has {
+        ctx.store.db_mut(db).set_expire(&a[1], None);
+        ctx.modified(&a[1]);
+    }
+    Ok(Reply::Int(has as i64))
+}
+
+fn object_entry<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut Entry> {
+    ctx.store.lookup(ctx.client.db, key, ctx.now_ms, false)
+}
+
+pub fn object_encoding(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    Ok(object_entry(ctx, &a[2]).map_or(Reply::Nil, |e| Reply::bulk_static(e.value.encoding())))
+}
+
+pub fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let lru_lfu = !matches!(ctx.store.eviction.policy, crate::store::EvictionPolicy::NoEviction)
+        && ctx.store.eviction.maxmemory > 0;
+    Ok(object_entry(ctx, &a[2]).map_or(Reply::Nil, |e| {
+        // Redis shares the integers 0..9999 (refcount INT_MAX) unless maxmemory needs per-key LRU.
+        let shared = matches!(e.value, crate::store::Value::Int(i) if (0..10000).contains(&i)) && !lru_lfu;
+        Reply::Int(if shared { i32::MAX as i64 } else { 1 })
+    }))
+}
+
+pub fn object_idletime(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    if ctx.store.eviction.policy.is_lfu() {
+        return Err(ErrorReply::lfu_selected());
+    }
+    let clock = ctx.store.lru_clock();
+    Ok(object_entry(ctx, &a[2]).map_or(Reply::Nil, |e| Reply::Int((clock.wrapping_sub(e.lru) / 1000) as i64)))
+}
+
+pub fn object_freq(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    if !ctx.store.eviction.policy.is_lfu() {
+        return Err(ErrorReply::lfu_not_selected());
+    }
+    let ev = ctx.store.eviction;
+    Ok(object_entry(ctx, &a[2]).map_or(Reply::Nil, |e| Reply::Int(crate::store::lfu_decayed(e.lru, &ev) as i64)))
+}
+
+pub fn object_help(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    Ok(super::help_reply(
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    ))
+}

@@ -1,0 +1,209 @@
+//! Commands: the table (`table.rs`, one generated declaration per command), the lookup index
+//! built from it once at startup, the execution context handed to handlers, and one file per
+//! family of handlers. A handler takes the whole argv (argv[0] is the command name) and returns
+//! a `Reply` or an `ErrorReply`; it never touches the socket.
+mod bitmaps;
+mod client_cmd;
+mod command_cmd;
+mod config_cmd;
+mod connection;
+mod introspection;
+mod keys;
+mod server_cmds;
+pub mod spec;
+mod strings;
+mod table;
+
+use crate::protocol::{ErrorReply, Reply};
+use crate::state::{Client, Shared};
+use crate::store::Store;
+use bytes::Bytes;
+use std::collections::HashMap;
+
+pub use spec::{flag, CommandSpec};
+
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> Result<Reply, ErrorReply>;
+
+/// Everything a handler may use. The store is already locked by the caller.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub store: &'a mut Store,
+    pub client: &'a mut Client,
+    pub now_ms: u64,
+}
+
+/// All handlers under one name, so the generated table can refer to `handlers::<name>`.
+mod handlers {
+    pub use super::bitmaps::*;
+    pub use super::client_cmd::*;
+    pub use super::command_cmd::*;
+    pub use super::config_cmd::*;
+    pub use super::connection::*;
+    pub use super::introspection::*;
+    pub use super::keys::*;
+    pub use super::server_cmds::*;
+    pub use super::strings::*;
+}
+
+/// A command resolved for execution: its spec, flags and its index for commandstats.
+#[derive(Clone, Copy)]
+pub struct Resolved {
+    pub spec: &'static CommandSpec,
+    pub flags: u32,
+    pub id: usize,
+}
+
+/// The lookup index over `table::COMMANDS`, built once.
+pub struct CommandIndex {
+    top: HashMap<&'static str, usize>,
+    /// Every command and subcommand, flattened: commandstats are indexed by position here.
+    pub all: Vec<(&'static CommandSpec, u32)>,
+    subs: HashMap<&'static str, usize>,
+}
+
+pub enum Lookup {
+    Found(Resolved),
+    Unknown,
+    UnknownSub,
+    /// A container called without its subcommand.
+    Container(Resolved),
+}
+
+impl CommandIndex {
+    pub fn build() -> CommandIndex {
+        let mut idx = CommandIndex { top: HashMap::new(), all: Vec::new(), subs: HashMap::new() };
+        for spec in table::COMMANDS {
+            idx.top.insert(spec.name, idx.all.len());
+            idx.all.push((spec, flag::from_names(spec.flags)));
+            for sub in spec.subcommands {
+                idx.subs.insert(sub.name, idx.all.len());
+                idx.all.push((sub, flag::from_names(sub.flags)));
+            }
+        }
+        idx
+    }
+
+    pub fn top_level(&self) -> impl Iterator<Item = &'static CommandSpec> {
+        table::COMMANDS.iter()
+    }
+
+    fn resolved(&self, id: usize) -> Resolved {
+        Resolved { spec: self.all[id].0, flags: self.all[id].1, id }
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<Resolved> {
+        let mut buf = [0u8; 40];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        let s = std::str::from_utf8(lower).ok()?;
+        self.top.get(s).map(|&i| self.resolved(i))
+    }
+
+    pub fn get_sub(&self, parent: &CommandSpec, sub: &[u8]) -> Option<Resolved> {
+        let full = format!("{}|{}", parent.name, String::from_utf8_lossy(sub).to_ascii_lowercase());
+        self.subs.get(full.as_str()).map(|&i| self.resolved(i))
+    }
+
+    /// Resolves argv to a command or subcommand.
+    pub fn lookup(&self, args: &[Bytes]) -> Lookup {
+        let Some(top) = self.get(&args[0]) else { return Lookup::Unknown };
+        if top.spec.subcommands.is_empty() {
+            return Lookup::Found(top);
+        }
+        if args.len() < 2 {
+            return Lookup::Container(top);
+        }
+        match self.get_sub(top.spec, &args[1]) {
+            Some(r) => Lookup::Found(r),
+            None => Lookup::UnknownSub,
+        }
+    }
+}
+
+/// Checks Redis's arity rule: `n` exact when positive, at least `-n` when negative.
+pub fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
+    let a = spec.arity;
+    (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+}
+
+/// Case-insensitive option match used by every option parser.
+pub fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// Parses an integer argument with Redis's error.
+pub fn int_arg(arg: &[u8]) -> Result<i64, ErrorReply> {
+    crate::util::num::parse_i64(arg).ok_or_else(ErrorReply::not_integer)
+}
+
+pub fn float_arg(arg: &[u8]) -> Result<f64, ErrorReply> {
+    crate::util::num::parse_f64(arg).ok_or_else(ErrorReply::not_float)
+}
+
+/// The generic help reply: the first line names the command, then the lines, as Redis's
+/// `addReplyHelp`.
+pub fn help_reply(cmd: &str, lines: &[&'static str]) -> Reply {
+    let mut out = vec![Reply::StatusOwned(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))];
+    out.extend(lines.iter().map(|l| Reply::Status(l)));
+    out.push(Reply::Status("HELP"));
+    out.push(Reply::Status("    Print this help."));
+    Reply::Array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_resolves_and_has_a_handler() {
+        let idx = CommandIndex::build();
+        for (spec, _) in &idx.all {
+            assert!(spec.handler.is_some() || !spec.subcommands.is_empty(), "{}", spec.name);
+        }
+        assert!(matches!(idx.lookup(&[Bytes::from("GeT"), Bytes::from("k")]), Lookup::Found(_)));
+        assert!(matches!(idx.lookup(&[Bytes::from("nope")]), Lookup::Unknown));
+        assert!(matches!(idx.lookup(&[Bytes::from("config"), Bytes::from("nope")]), Lookup::UnknownSub));
+        assert!(matches!(idx.lookup(&[Bytes::from("config"), Bytes::from("GET")]), Lookup::Found(_)));
+    }
+
+    #[test]
+    fn getkeys_from_specs() {
+        let idx = CommandIndex::build();
+        let args = |v: &[&str]| v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect::<Vec<_>>();
+        let keys = |v: &[&str]| {
+            let a = args(v);
+            let r = idx.get(&a[0]).unwrap();
+            r.spec.keys(&a).map(|k| k.iter().map(|k| k.index).collect::<Vec<_>>())
+        };
+        assert_eq!(keys(&["mset", "a", "1", "b", "2"]), Some(vec![1, 3]));
+        assert_eq!(keys(&["get", "a"]), Some(vec![1]));
+        assert_eq!(keys(&["del", "a", "b", "c"]), Some(vec![1, 2, 3]));
+        assert_eq!(keys(&["bitop", "and", "d", "s1", "s2"]), Some(vec![2, 3, 4]));
+        assert_eq!(keys(&["lcs", "a", "b"]), Some(vec![1, 2]));
+    }
+}
+
+impl Ctx<'_> {
+    /// Marks a key as changed by a write: the hook where dirty counting (and later WATCH and
+    /// keyspace notifications) happen.
+    pub fn modified(&mut self, _key: &[u8]) {
+        self.store.dirty += 1;
+    }
+
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// Touch the key's LRU/LFU stamp on access unless CLIENT NO-TOUCH is on.
+    pub fn touch(&self) -> bool {
+        !self.client.no_touch
+    }
+
+    pub fn proto_max_bulk_len(&self) -> i64 {
+        self.shared.config().hot.proto_max_bulk_len
+    }
+}

@@ -1,0 +1,134 @@
+//! Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME INFO MONITOR SHUTDOWN ROLE DEBUG.
+use super::{float_arg, is, Ctx};
+use crate::protocol::{ErrorReply, Reply};
+use crate::state::After;
+use bytes::Bytes;
+use std::time::Duration;
+
+type R = Result<Reply, ErrorReply>;
+
+pub fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(ctx.store.db(ctx.client.db).len() as i64))
+}
+
+/// `[ASYNC|SYNC]` of FLUSHDB/FLUSHALL: whether to free lazily.
+fn flush_mode(ctx: &Ctx, a: &[Bytes]) -> Result<bool, ErrorReply> {
+    match a.get(1) {
+        None if a.len() == 1 => Ok(ctx.shared.config().hot.lazy_user_flush),
+        Some(m) if a.len() == 2 && is(m, "ASYNC") => Ok(true),
+        Some(m) if a.len() == 2 && is(m, "SYNC") => Ok(false),
+        _ => Err(ErrorReply::syntax()),
+    }
+}
+
+pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let lazy = flush_mode(ctx, a)?;
+    ctx.store.flush(Some(ctx.client.db), lazy);
+    Ok(Reply::Ok)
+}
+
+pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let lazy = flush_mode(ctx, a)?;
+    ctx.store.flush(None, lazy);
+    Ok(Reply::Ok)
+}
+
+pub fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let x = crate::util::num::parse_i64(&a[1]).ok_or_else(ErrorReply::swapdb_first)?;
+    let y = crate::util::num::parse_i64(&a[2]).ok_or_else(ErrorReply::swapdb_second)?;
+    let n = ctx.store.databases() as i64;
+    if x < 0 || x >= n || y < 0 || y >= n {
+        return Err(ErrorReply::db_index());
+    }
+    ctx.store.swap_dbs(x as usize, y as usize);
+    ctx.store.dirty += 1;
+    Ok(Reply::Ok)
+}
+
+pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Ok(Reply::Array(vec![
+        Reply::bulk(d.as_secs().to_string().as_bytes()),
+        Reply::bulk(d.subsec_micros().to_string().as_bytes()),
+    ]))
+}
+
+pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let sections: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
+    let text = crate::observability::info::render(ctx.shared, ctx.store, &sections);
+    Ok(Reply::Verbatim(Bytes::from(text)))
+}
+
+pub fn monitor(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    ctx.client.after = Some(After::Monitor);
+    Ok(Reply::Ok)
+}
+
+pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    for opt in &a[1..] {
+        if !(is(opt, "NOSAVE") || is(opt, "SAVE") || is(opt, "NOW") || is(opt, "FORCE") || is(opt, "ABORT")) {
+            return Err(ErrorReply::syntax());
+        }
+        if is(opt, "ABORT") {
+            // There is never a shutdown in progress to abort: slotcache stops at once.
+            return Err(ErrorReply::err("No shutdown in progress."));
+        }
+    }
+    ctx.client.after = Some(After::Shutdown);
+    Ok(Reply::NoReply)
+}
+
+pub fn role(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    Ok(Reply::Array(vec![Reply::bulk(b"master"), Reply::Int(0), Reply::Array(vec![])]))
+}
+
+/// DEBUG is refused unless enable-debug-command allows it (`local`: loopback clients only).
+pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let mode = ctx.shared.config().hot.debug_command.clone();
+    match mode.as_str() {
+        "yes" => {}
+        "local" if ctx.client.handle.addr.ip().is_loopback() => {}
+        "local" => return Err(ErrorReply::debug_local()),
+        _ => return Err(ErrorReply::debug_disabled()),
+    }
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match (sub.as_str(), a.len()) {
+        ("sleep", 3) => {
+            let secs = float_arg(&a[2])?;
+            ctx.client.after = Some(After::Sleep(Duration::from_secs_f64(secs.max(0.0))));
+            Ok(Reply::Ok)
+        }
+        ("set-active-expire", 3) => {
+            let on = super::int_arg(&a[2])? != 0;
+            ctx.shared.active_expire.store(on, std::sync::atomic::Ordering::Relaxed);
+            Ok(Reply::Ok)
+        }
+        ("object", 3) => {
+            let clock = ctx.store.lru_clock();
+            let Some(e) = ctx.store.lookup(ctx.client.db, &a[2], ctx.now_ms, false) else {
+                return Err(ErrorReply::no_such_key());
+            };
+            let len = e.value.as_bytes().map_or(0, |b| b.len());
+            Ok(Reply::StatusOwned(format!(
+                "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+                e as *const _,
+                e.value.encoding(),
+                len,
+                e.lru / 1000,
+                clock.wrapping_sub(e.lru) / 1000
+            )))
+        }
+        ("help", _) => Ok(super::help_reply(
+            "DEBUG",
+            &[
+                "OBJECT <key>",
+                "    Show low level info about `key` and associated value.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        )),
+        _ => Err(ErrorReply::debug_unknown(&a[1])),
+    }
+}

@@ -1,0 +1,272 @@
+//! The shape of a command declaration (see `table.rs`, generated) and the key-spec logic that
+//! finds a command's keys: used by COMMAND GETKEYS and, in cluster mode, by slot routing.
+use super::Handler;
+use crate::protocol::Reply;
+use bytes::Bytes;
+
+pub struct CommandSpec {
+    /// Lowercase; `parent|sub` for subcommands.
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub acl: &'static [&'static str],
+    pub tips: &'static [&'static str],
+    pub key_specs: &'static [KeySpec],
+    pub subcommands: &'static [CommandSpec],
+    /// The COMMAND DOCS reply body (summary, since, group, complexity, arguments ...).
+    pub docs: Doc,
+    /// None for container commands (CONFIG, CLIENT ...) that dispatch to subcommands.
+    pub handler: Option<Handler>,
+}
+
+pub struct KeySpec {
+    pub notes: &'static str,
+    pub flags: &'static [&'static str],
+    pub begin: BeginSearch,
+    pub find: FindKeys,
+}
+
+pub enum BeginSearch {
+    Index(i32),
+    Keyword { keyword: &'static str, startfrom: i32 },
+    Unknown,
+}
+
+pub enum FindKeys {
+    Range { lastkey: i32, keystep: i32, limit: i32 },
+    Keynum { keynumidx: i32, firstkey: i32, keystep: i32 },
+    Unknown,
+}
+
+/// A static reply tree (COMMAND DOCS data).
+pub enum Doc {
+    Str(&'static str),
+    Simple(&'static str),
+    Int(i64),
+    Arr(&'static [Doc]),
+    Set(&'static [Doc]),
+    Map(&'static [(&'static str, Doc)]),
+}
+
+impl Doc {
+    pub fn to_reply(&self) -> Reply {
+        match self {
+            Doc::Str(s) => Reply::bulk_static(s),
+            Doc::Simple(s) => Reply::Status(s),
+            Doc::Int(i) => Reply::Int(*i),
+            Doc::Arr(a) => Reply::Array(a.iter().map(Doc::to_reply).collect()),
+            Doc::Set(a) => Reply::Set(a.iter().map(Doc::to_reply).collect()),
+            Doc::Map(m) => Reply::Map(m.iter().map(|(k, v)| (Reply::bulk_static(k), v.to_reply())).collect()),
+        }
+    }
+
+    pub fn field(&self, name: &str) -> Option<&Doc> {
+        match self {
+            Doc::Map(m) => m.iter().find(|(k, _)| *k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// Command flags the dispatcher checks, as a bit set built once from the flag names.
+pub mod flag {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const NO_MULTI: u32 = 1 << 13;
+    pub const MOVABLE_KEYS: u32 = 1 << 14;
+    pub const ALLOW_BUSY: u32 = 1 << 15;
+
+    pub fn from_names(names: &[&str]) -> u32 {
+        names
+            .iter()
+            .map(|n| match *n {
+                "write" => WRITE,
+                "readonly" => READONLY,
+                "denyoom" => DENYOOM,
+                "admin" => ADMIN,
+                "pubsub" => PUBSUB,
+                "noscript" => NOSCRIPT,
+                "blocking" => BLOCKING,
+                "loading" => LOADING,
+                "stale" => STALE,
+                "skip_monitor" => SKIP_MONITOR,
+                "skip_slowlog" => SKIP_SLOWLOG,
+                "fast" => FAST,
+                "no_auth" => NO_AUTH,
+                "no_multi" => NO_MULTI,
+                "movablekeys" => MOVABLE_KEYS,
+                "allow_busy" => ALLOW_BUSY,
+                _ => 0,
+            })
+            .fold(0, |a, b| a | b)
+    }
+}
+
+/// Where a key sits in `args` (index) and the key-spec flags that apply to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRef {
+    pub index: usize,
+    pub flags: &'static [&'static str],
+}
+
+impl CommandSpec {
+    /// The keys of `args` (args[0] is the command name), from the key specs, as Redis's
+    /// `getKeysFromCommandWithSpecs`. Returns None when the arguments are malformed for the
+    /// specs (e.g. a numkeys beyond the argument count).
+    pub fn keys(&self, args: &[Bytes]) -> Option<Vec<KeyRef>> {
+        let mut out = Vec::new();
+        let argc = args.len() as i64;
+        for ks in self.key_specs {
+            let first = match ks.begin {
+                BeginSearch::Index(i) => i as i64,
+                BeginSearch::Keyword { keyword, startfrom } => {
+                    let (start, end, step) = if startfrom >= 0 {
+                        (startfrom as i64, argc - 1, 1)
+                    } else {
+                        (argc + startfrom as i64, 1, -1)
+                    };
+                    let mut i = start;
+                    let mut found = None;
+                    while (step > 0 && i <= end) || (step < 0 && i >= end) {
+                        if i > 0 && i < argc && args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()) {
+                            found = Some(i + 1);
+                            break;
+                        }
+                        i += step;
+                    }
+                    match found {
+                        Some(f) => f,
+                        None => continue,
+                    }
+                }
+                BeginSearch::Unknown => continue,
+            };
+            if first >= argc {
+                continue;
+            }
+            let (last, step) = match ks.find {
+                FindKeys::Range { lastkey, keystep, limit } => {
+                    let last = if lastkey >= 0 {
+                        first + lastkey as i64
+                    } else if limit <= 1 {
+                        argc + lastkey as i64
+                    } else {
+                        first + ((argc + lastkey as i64) - first) / limit as i64
+                    };
+                    (last, keystep as i64)
+                }
+                FindKeys::Keynum { keynumidx, firstkey, keystep } => {
+                    let idx = first + keynumidx as i64;
+                    if idx >= argc {
+                        return None;
+                    }
+                    let n = crate::util::num::parse_i64(&args[idx as usize])?;
+                    if n < 0 {
+                        return None;
+                    }
+                    let start = first + firstkey as i64;
+                    let last = start + (n - 1) * keystep as i64;
+                    if n > 0 && last >= argc {
+                        return None;
+                    }
+                    if n == 0 {
+                        continue;
+                    }
+                    out.extend((start..=last).step_by(keystep.max(1) as usize).map(|i| KeyRef { index: i as usize, flags: ks.flags }));
+                    continue;
+                }
+                FindKeys::Unknown => continue,
+            };
+            if last >= argc {
+                return None;
+            }
+            let mut i = first;
+            while i <= last {
+                out.push(KeyRef { index: i as usize, flags: ks.flags });
+                i += step.max(1);
+            }
+        }
+        Some(out)
+    }
+
+    /// Renders this command for COMMAND / COMMAND INFO (Redis 7.0's 10-element array).
+    pub fn info_reply(&self) -> Reply {
+        let strs = |v: &[&'static str]| Reply::Set(v.iter().map(|s| Reply::Status(s)).collect());
+        let key_specs = self.key_specs.iter().map(KeySpec::reply).collect();
+        Reply::Array(vec![
+            Reply::bulk_static(self.name),
+            Reply::Int(self.arity as i64),
+            strs(self.flags),
+            Reply::Int(self.first_key as i64),
+            Reply::Int(self.last_key as i64),
+            Reply::Int(self.step as i64),
+            strs(self.acl),
+            strs(self.tips),
+            Reply::Array(key_specs),
+            Reply::Array(self.subcommands.iter().map(CommandSpec::info_reply).collect()),
+        ])
+    }
+}
+
+impl KeySpec {
+    fn reply(&self) -> Reply {
+        let b = Reply::bulk_static;
+        let mut m = Vec::new();
+        if !self.notes.is_empty() {
+            m.push((b("notes"), b(self.notes)));
+        }
+        m.push((b("flags"), Reply::Set(self.flags.iter().map(|s| Reply::Status(s)).collect())));
+        let begin = match self.begin {
+            BeginSearch::Index(i) => {
+                vec![(b("type"), b("index")), (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(i as i64))]))]
+            }
+            BeginSearch::Keyword { keyword, startfrom } => vec![
+                (b("type"), b("keyword")),
+                (b("spec"), Reply::Map(vec![(b("keyword"), b(keyword)), (b("startfrom"), Reply::Int(startfrom as i64))])),
+            ],
+            BeginSearch::Unknown => vec![(b("type"), b("unknown")), (b("spec"), Reply::Map(vec![]))],
+        };
+        m.push((b("begin_search"), Reply::Map(begin)));
+        let find = match self.find {
+            FindKeys::Range { lastkey, keystep, limit } => vec![
+                (b("type"), b("range")),
+                (
+                    b("spec"),
+                    Reply::Map(vec![
+                        (b("lastkey"), Reply::Int(lastkey as i64)),
+                        (b("keystep"), Reply::Int(keystep as i64)),
+                        (b("limit"), Reply::Int(limit as i64)),
+                    ]),
+                ),
+            ],
+            FindKeys::Keynum { keynumidx, firstkey, keystep } => vec![
+                (b("type"), b("keynum")),
+                (
+                    b("spec"),
+                    Reply::Map(vec![
+                        (b("keynumidx"), Reply::Int(keynumidx as i64)),
+                        (b("firstkey"), Reply::Int(firstkey as i64)),
+                        (b("keystep"), Reply::Int(keystep as i64)),
+                    ]),
+                ),
+            ],
+            FindKeys::Unknown => vec![(b("type"), b("unknown")), (b("spec"), Reply::Map(vec![]))],
+        };
+        m.push((b("find_keys"), Reply::Map(find)));
+        Reply::Map(m)
+    }
+}

@@ -1,0 +1,16 @@
+//! slotcache: a Redis-Cluster-compatible sharded cache server.
+//!
+//! Layers (dependencies point downward only): `server` -> `commands` -> `state` ->
+//! `store`, `config`, `observability` -> `protocol`, `slot`, `util`. See ../STYLE.md of the team.
+pub mod commands;
+pub mod config;
+pub mod observability;
+pub mod protocol;
+pub mod server;
+pub mod slot;
+pub mod state;
+pub mod store;
+pub mod util;
+
+/// The Redis version slotcache answers to (INFO redis_version, HELLO): clients pick features by it.
+pub const REDIS_VERSION: &str = "7.0.15";

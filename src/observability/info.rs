@@ -1,0 +1,208 @@
+//! The INFO report, with Redis 7.0's section names and field names.
+use crate::state::Shared;
+use crate::store::Store;
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+const DEFAULT: &[&str] =
+    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+/// Renders the sections asked for (`[]` = default, `all`, `everything`, or names).
+pub fn render(sh: &Shared, st: &Store, asked: &[String]) -> String {
+    let mut want: Vec<&str> = Vec::new();
+    if asked.is_empty() || asked.iter().any(|s| s == "default") {
+        want.extend(DEFAULT);
+    }
+    if asked.iter().any(|s| s == "all" || s == "everything") {
+        want.extend(DEFAULT);
+        want.extend(ALL_EXTRA);
+    }
+    for s in asked {
+        if !want.contains(&s.as_str()) {
+            want.push(s.as_str());
+        }
+    }
+    let mut out = String::new();
+    for name in ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"] {
+        if !want.contains(&name) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let title = match name {
+            "cpu" => "CPU".to_string(),
+            n => n[..1].to_uppercase() + &n[1..],
+        };
+        let _ = writeln!(out, "# {title}\r");
+        section(&mut out, sh, st, name);
+    }
+    out
+}
+
+macro_rules! field {
+    ($out:expr, $($arg:tt)*) => {{ let _ = write!($out, $($arg)*); $out.push_str("\r\n"); }};
+}
+
+fn rusage(who: i32) -> (f64, f64) {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (tv(ru.ru_stime), tv(ru.ru_utime))
+}
+
+fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
+    let cfg = sh.config();
+    let uptime = sh.started.elapsed().as_secs();
+    match name {
+        "server" => {
+            field!(out, "redis_version:{}", crate::REDIS_VERSION);
+            field!(out, "slotcache_version:{}", env!("CARGO_PKG_VERSION"));
+            field!(out, "redis_git_sha1:00000000");
+            field!(out, "redis_git_dirty:0");
+            field!(out, "redis_build_id:0");
+            field!(out, "redis_mode:{}", if cfg.hot.cluster_enabled { "cluster" } else { "standalone" });
+            field!(out, "os:{} {}", std::env::consts::OS, std::env::consts::ARCH);
+            field!(out, "arch_bits:64");
+            field!(out, "monotonic_clock:POSIX clock_gettime");
+            field!(out, "multiplexing_api:epoll");
+            field!(out, "process_id:{}", std::process::id());
+            field!(out, "process_supervised:no");
+            field!(out, "run_id:{}", sh.run_id);
+            field!(out, "tcp_port:{}", sh.bound_port.load(Relaxed));
+            field!(out, "server_time_usec:{}", crate::state::now_ms() * 1000);
+            field!(out, "uptime_in_seconds:{uptime}");
+            field!(out, "uptime_in_days:{}", uptime / 86400);
+            field!(out, "hz:{}", cfg.hot.hz);
+            field!(out, "configured_hz:{}", cfg.hot.hz);
+            field!(out, "lru_clock:{}", st.lru_clock() / 1000);
+            field!(out, "executable:{}", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+            field!(out, "config_file:{}", cfg.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            field!(out, "io_threads_active:0");
+        }
+        "clients" => {
+            field!(out, "connected_clients:{}", sh.clients.len());
+            field!(out, "cluster_connections:0");
+            field!(out, "maxclients:{}", cfg.hot.maxclients);
+            field!(out, "client_recent_max_input_buffer:0");
+            field!(out, "client_recent_max_output_buffer:0");
+            field!(out, "blocked_clients:0");
+            field!(out, "tracking_clients:0");
+            field!(out, "clients_in_timeout_table:0");
+        }
+        "memory" => {
+            let used = sh.used_memory();
+            let rss = super::alloc::rss();
+            field!(out, "used_memory:{used}");
+            field!(out, "used_memory_human:{}", human(used));
+            field!(out, "used_memory_rss:{rss}");
+            field!(out, "used_memory_rss_human:{}", human(rss));
+            field!(out, "used_memory_peak:{used}");
+            field!(out, "used_memory_peak_human:{}", human(used));
+            field!(out, "used_memory_dataset:{used}");
+            field!(out, "maxmemory:{}", cfg.hot.maxmemory);
+            field!(out, "maxmemory_human:{}", human(cfg.hot.maxmemory as usize));
+            field!(out, "maxmemory_policy:{}", cfg.hot.policy.name());
+            field!(out, "mem_fragmentation_ratio:{:.2}", if used > 0 { rss as f64 / used as f64 } else { 1.0 });
+            field!(out, "mem_allocator:libc");
+            field!(out, "lazyfree_pending_objects:{}", st.lazyfree_pending());
+            field!(out, "lazyfreed_objects:{}", st.lazyfreed_objects());
+        }
+        "persistence" => {
+            field!(out, "loading:0");
+            field!(out, "async_loading:0");
+            field!(out, "rdb_changes_since_last_save:{}", st.dirty);
+            field!(out, "rdb_bgsave_in_progress:0");
+            field!(out, "rdb_last_save_time:{}", crate::state::now_ms() / 1000 - uptime);
+            field!(out, "rdb_last_bgsave_status:ok");
+            field!(out, "aof_enabled:0");
+            field!(out, "aof_rewrite_in_progress:0");
+            field!(out, "aof_last_bgrewrite_status:ok");
+            field!(out, "aof_last_write_status:ok");
+        }
+        "stats" => {
+            let s = &sh.stats;
+            let k = &st.stats;
+            field!(out, "total_connections_received:{}", s.connections_received.load(Relaxed));
+            field!(out, "total_commands_processed:{}", s.commands_processed.load(Relaxed));
+            field!(out, "instantaneous_ops_per_sec:0");
+            field!(out, "total_net_input_bytes:{}", s.net_input_bytes.load(Relaxed));
+            field!(out, "total_net_output_bytes:{}", s.net_output_bytes.load(Relaxed));
+            field!(out, "rejected_connections:{}", s.rejected_connections.load(Relaxed));
+            field!(out, "expired_keys:{}", k.expired_keys);
+            field!(out, "expired_stale_perc:{:.2}", k.expired_stale_perc);
+            field!(out, "expired_time_cap_reached_count:{}", k.expired_time_cap_reached_count);
+            field!(out, "expire_cycle_cpu_milliseconds:{}", k.expire_cycle_cpu_milliseconds);
+            field!(out, "evicted_keys:{}", k.evicted_keys);
+            field!(out, "evicted_clients:0");
+            field!(out, "total_eviction_exceeded_time:{}", k.total_eviction_exceeded_time);
+            field!(out, "keyspace_hits:{}", k.keyspace_hits);
+            field!(out, "keyspace_misses:{}", k.keyspace_misses);
+            field!(out, "pubsub_channels:0");
+            field!(out, "pubsub_patterns:0");
+            field!(out, "total_error_replies:{}", s.error_replies.load(Relaxed));
+            field!(out, "client_query_buffer_limit_disconnections:{}", s.client_qbuf_limit_disconnections.load(Relaxed));
+            field!(out, "client_output_buffer_limit_disconnections:{}", s.client_outbuf_limit_disconnections.load(Relaxed));
+        }
+        "replication" => {
+            field!(out, "role:master");
+            field!(out, "connected_slaves:0");
+            field!(out, "master_failover_state:no-failover");
+            field!(out, "master_replid:{}", sh.run_id);
+            field!(out, "master_replid2:0000000000000000000000000000000000000000");
+            field!(out, "master_repl_offset:0");
+            field!(out, "second_repl_offset:-1");
+            field!(out, "repl_backlog_active:0");
+            field!(out, "repl_backlog_size:1048576");
+            field!(out, "repl_backlog_first_byte_offset:0");
+            field!(out, "repl_backlog_histlen:0");
+        }
+        "cpu" => {
+            let (sys, user) = rusage(libc::RUSAGE_SELF);
+            let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
+            field!(out, "used_cpu_sys:{sys:.6}");
+            field!(out, "used_cpu_user:{user:.6}");
+            field!(out, "used_cpu_sys_children:{csys:.6}");
+            field!(out, "used_cpu_user_children:{cuser:.6}");
+        }
+        "commandstats" => {
+            for (id, calls, usec, rejected, failed) in sh.stats.command_snapshot() {
+                let name = sh.commands.all[id].0.name;
+                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                field!(
+                    out,
+                    "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}"
+                );
+            }
+        }
+        "errorstats" => {
+            for (code, n) in sh.stats.errors() {
+                field!(out, "errorstat_{code}:count={n}");
+            }
+        }
+        "cluster" => field!(out, "cluster_enabled:{}", cfg.hot.cluster_enabled as u8),
+        "keyspace" => {
+            for i in 0..st.databases() {
+                let db = st.db(i);
+                if !db.is_empty() {
+                    field!(out, "db{i}:keys={},expires={},avg_ttl=0", db.len(), db.expires());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn human(n: usize) -> String {
+    let f = n as f64;
+    if f < 1024.0 {
+        format!("{n}B")
+    } else if f < 1024.0 * 1024.0 {
+        format!("{:.2}K", f / 1024.0)
+    } else if f < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", f / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", f / 1024.0 / 1024.0 / 1024.0)
+    }
+}

@@ -1,0 +1,241 @@
+//! Every error reply slotcache sends, written once. Handlers return `ErrorReply` values built by
+//! these constructors; nothing else in the crate spells out error text.
+use std::borrow::Cow;
+
+/// An error reply, without the leading `-` and trailing CRLF. The first word is the error code
+/// (`ERR`, `WRONGTYPE`, ...) that INFO errorstats counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply(Cow<'static, str>);
+
+/// Redis truncates echoed user input in error messages to 128 bytes and maps CR/LF to spaces.
+fn sanitize(b: &[u8], max: usize) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(max)]);
+    s.replace(['\r', '\n'], " ")
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+macro_rules! fixed {
+    ($($name:ident => $text:expr;)*) => {
+        impl ErrorReply {
+            $(pub fn $name() -> Self { ErrorReply(Cow::Borrowed($text)) })*
+        }
+    };
+}
+
+fixed! {
+    syntax => "ERR syntax error";
+    not_integer => "ERR value is not an integer or out of range";
+    not_float => "ERR value is not a valid float";
+    overflow => "ERR increment or decrement would overflow";
+    decr_overflow => "ERR decrement would overflow";
+    nan_or_inf => "ERR increment would produce NaN or Infinity";
+    wrong_type => "WRONGTYPE Operation against a key holding the wrong kind of value";
+    no_such_key => "ERR no such key";
+    offset_out_of_range => "ERR offset is out of range";
+    string_too_long => "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    bit_offset => "ERR bit offset is not an integer or out of range";
+    bit_value => "ERR bit is not an integer or out of range";
+    oom => "OOM command not allowed when used memory > 'maxmemory'.";
+    no_auth => "NOAUTH Authentication required.";
+    wrong_pass => "WRONGPASS invalid username-password pair or user is disabled.";
+    auth_not_configured => "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+    no_proto => "NOPROTO unsupported protocol version";
+    max_clients => "ERR max number of clients reached";
+    db_index => "ERR DB index is out of range";
+    invalid_db_index => "ERR invalid DB index";
+    same_object => "ERR source and destination objects are the same";
+    timeout_negative => "ERR timeout is negative";
+    timeout_invalid => "ERR timeout is not an integer or out of range";
+    no_such_client => "ERR No such client";
+    debug_disabled => "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"no\", you need to change it to \"yes\".";
+    lfu_not_selected => "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+    lfu_selected => "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+    nx_xx_gt_lt => "ERR NX and XX, GT or LT options at the same time are not compatible";
+    gt_and_lt => "ERR GT and LT options at the same time are not compatible";
+    invalid_cursor => "ERR invalid cursor";
+    min_max_len => "ERR The MINMATCHLEN option can't be used with the IDX option";
+    bitop_not_one_key => "ERR BITOP NOT must be called with a single source key.";
+    bitfield_type => "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+    bitfield_overflow => "ERR Invalid OVERFLOW type specified";
+    bitfield_ro_write => "ERR BITFIELD_RO only supports the GET subcommand";
+    bitpos_bit => "ERR The bit argument must be 1 or 0.";
+    lcs_idx_len => "ERR If you want both the length and indexes, please just use IDX.";
+    lcs_not_strings => "ERR The specified keys must contain string values";
+    lcs_too_big => "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+    hello_noauth => "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+    proto_version_not_int => "ERR Protocol version is not an integer or out of range";
+    select_cluster => "ERR SELECT is not allowed in cluster mode";
+    swapdb_first => "ERR invalid first DB index";
+    swapdb_second => "ERR invalid second DB index";
+    debug_local => "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+    invalid_command => "ERR Invalid command specified";
+    multi_nested => "ERR MULTI calls can not be nested";
+    exec_without_multi => "ERR EXEC without MULTI";
+    discard_without_multi => "ERR DISCARD without MULTI";
+    client_name_spaces => "ERR Client names cannot contain spaces, newlines or special characters.";
+    shutdown_failed => "ERR Errors trying to SHUTDOWN. Check logs.";
+    unpause_none => "ERR No clients paused";
+    slowlog_count => "ERR count should be greater than or equal to -1";
+    protected_mode => "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+    no_config_file => "ERR The server is running without a config file";
+}
+
+impl ErrorReply {
+    /// Text of the error as sent after `-`.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// The error code word (`ERR`, `WRONGTYPE`, ...), as counted by INFO errorstats.
+    pub fn code(&self) -> &str {
+        self.0.split(' ').next().unwrap_or("ERR")
+    }
+
+    pub fn protocol(msg: &'static str) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Protocol error: {msg}")))
+    }
+
+    pub fn protocol_expected_dollar(got: u8) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Protocol error: expected '$', got '{}'", got as char)))
+    }
+
+    pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> Self {
+        let mut a = String::new();
+        for arg in args {
+            if a.len() >= 128 {
+                break;
+            }
+            a.push('\'');
+            a.push_str(&sanitize(arg, 128 - a.len().min(128)));
+            a.push_str("' ");
+        }
+        ErrorReply(Cow::Owned(format!(
+            "ERR unknown command '{}', with args beginning with: {}",
+            sanitize(name, 128),
+            a
+        )))
+    }
+
+    pub fn unknown_subcommand(sub: &[u8], parent: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            sanitize(sub, 128),
+            parent.to_uppercase()
+        )))
+    }
+
+    pub fn wrong_arity(fullname: &str) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR wrong number of arguments for '{fullname}' command")))
+    }
+
+    pub fn invalid_expire(cmd: &str) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR invalid expire time in '{cmd}' command")))
+    }
+
+    pub fn unsupported_option(opt: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Unsupported option {}", lossy(opt))))
+    }
+
+
+
+    pub fn value_out_of_range_must_be_positive() -> Self {
+        ErrorReply(Cow::Borrowed("ERR value is out of range, must be positive"))
+    }
+
+    pub fn range_between(min: i64, max: i64) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR value is out of range, value must between {min} and {max}"
+        )))
+    }
+
+    pub fn unknown_config(op: &str, name: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Unknown option or number of arguments for CONFIG {op} - '{}'",
+            lossy(name)
+        )))
+    }
+
+    pub fn config_set_failed(name: &str, reason: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+        )))
+    }
+
+    pub fn config_set_duplicate(name: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+        )))
+    }
+
+    pub fn config_rewrite_failed(reason: &str) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Rewriting config file: {reason}")))
+    }
+
+
+
+    pub fn invalid_arguments_for_getkeys() -> Self {
+        ErrorReply(Cow::Borrowed("ERR Invalid number of arguments specified for command"))
+    }
+
+    pub fn no_keys_in_command() -> Self {
+        ErrorReply(Cow::Borrowed("ERR The command has no key arguments"))
+    }
+
+
+    pub fn client_type(t: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Unknown client type '{}'", lossy(t))))
+    }
+
+    pub fn debug_unknown(sub: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR unknown subcommand '{}'. Try DEBUG HELP.",
+            sanitize(sub, 128)
+        )))
+    }
+
+
+    pub fn invalid_argument(what: &str) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Invalid argument '{what}'")))
+    }
+
+    pub fn not_allowed_in_context(cmd: &str, context: &str) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Command not allowed inside a {context}: '{cmd}'")))
+    }
+
+    /// `ERR <message>` for messages that echo a directive name or value (config, HELLO, CLIENT).
+    pub fn err(message: impl Into<String>) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR {}", message.into())))
+    }
+
+    pub fn unbalanced_quotes() -> Self {
+        Self::protocol("unbalanced quotes in request")
+    }
+}
+
+impl std::fmt::Display for ErrorReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_command_matches_redis_shape() {
+        let e = ErrorReply::unknown_command(b"FOOBARX", &[]);
+        assert_eq!(e.text(), "ERR unknown command 'FOOBARX', with args beginning with: ");
+        let e = ErrorReply::unknown_command(b"foo", &[bytes::Bytes::from_static(b"a\r\nb")]);
+        assert_eq!(e.text(), "ERR unknown command 'foo', with args beginning with: 'a  b' ");
+    }
+
+    #[test]
+    fn code_is_first_word() {
+        assert_eq!(ErrorReply::wrong_type().code(), "WRONGTYPE");
+        assert_eq!(ErrorReply::syntax().code(), "ERR");
+    }
+}

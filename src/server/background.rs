@@ -1,0 +1,52 @@
+//! Periodic work at `hz`: the active-expiry cycle (Redis's slow cycle: up to 25% of each tick,
+//! scaled by active-expire-effort, repeated while more than 10% of sampled keys were stale),
+//! taken in short locked steps so clients interleave with it.
+use crate::state::{now_ms, Shared};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Keys sampled per locked step (Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP is 20 per db loop).
+const STEP_KEYS: usize = 200;
+
+pub async fn run(sh: Arc<Shared>) {
+    loop {
+        let (hz, effort) = {
+            let c = sh.config();
+            (c.hot.hz.max(1), c.hot.active_expire_effort.clamp(1, 10))
+        };
+        let period = Duration::from_micros(1_000_000 / hz as u64);
+        tokio::time::sleep(period).await;
+        if !sh.active_expire.load(Relaxed) {
+            continue;
+        }
+        // Redis: 25% of the period at effort 1, +2% per extra effort point.
+        let budget = period.mul_f64((25 + 2 * (effort - 1)) as f64 / 100.0);
+        let stale_goal = 10.0 - (effort - 1) as f64;
+        let start = Instant::now();
+        let (mut sampled, mut expired) = (0usize, 0usize);
+        loop {
+            let st = {
+                let mut store = sh.lock_store();
+                store.active_expire_step(now_ms(), STEP_KEYS * effort as usize)
+            };
+            sampled += st.sampled;
+            expired += st.expired;
+            let stale = if st.sampled > 0 { st.expired as f64 * 100.0 / st.sampled as f64 } else { 0.0 };
+            if st.sampled == 0 || stale <= stale_goal {
+                break;
+            }
+            if start.elapsed() >= budget {
+                sh.lock_store().stats.expired_time_cap_reached_count += 1;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let mut store = sh.lock_store();
+        store.stats.expire_cycle_cpu_milliseconds += start.elapsed().as_millis() as u64;
+        if sampled > 0 {
+            let perc = expired as f64 / sampled as f64;
+            store.stats.expired_stale_perc = perc * 0.05 + store.stats.expired_stale_perc * 0.95;
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! One client connection: read, decode every complete request in the buffer, execute them with
+//! the store locked once per batch, encode the replies, flush once. Protocol errors are replied
+//! to and the connection closed, as Redis does; the query buffer is bounded by
+//! client-query-buffer-limit.
+use super::dispatch::{execute, Outcome};
+use crate::protocol::{ErrorReply, ParseLimits, Reply, RequestParser, RespVersion};
+use crate::state::{now_ms, After, Client, ReplyMode, Shared};
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Why a connection ends.
+enum End {
+    Closed,
+    Shutdown,
+}
+
+fn is_local(addr: &SocketAddr) -> bool {
+    // Redis 7.0.15 treats only 127.0.0.1 and ::1 as local for protected mode.
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(ip) => ip.is_loopback() || ip.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST),
+    }
+}
+
+/// Refuses a connection with one error line before any request is read.
+async fn refuse(mut stream: TcpStream, e: ErrorReply) {
+    let mut out = BytesMut::new();
+    Reply::Error(e).encode(RespVersion::Resp2, &mut out);
+    let _ = stream.write_all(&out).await;
+    let _ = stream.shutdown().await;
+}
+
+pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+    sh.stats.connections_received.fetch_add(1, Relaxed);
+    let (maxclients, protected, needs_auth, keepalive) = {
+        let c = sh.config();
+        (c.hot.maxclients, c.hot.protected_mode, c.hot.requirepass.is_some(), c.hot.tcp_keepalive)
+    };
+    if sh.clients.len() >= maxclients {
+        sh.stats.rejected_connections.fetch_add(1, Relaxed);
+        return refuse(stream, ErrorReply::max_clients()).await;
+    }
+    if protected && !needs_auth && !is_local(&addr) {
+        return refuse(stream, ErrorReply::protected_mode()).await;
+    }
+    let _ = stream.set_nodelay(true);
+    if keepalive > 0 {
+        let sock = socket2_keepalive(&stream, keepalive);
+        let _ = sock;
+    }
+    let laddr = stream.local_addr().unwrap_or(addr);
+    let handle = sh.clients.register(addr, laddr);
+    let mut client = Client::new(handle.clone(), !needs_auth);
+    let end = Connection { sh: sh.clone(), stream, client: &mut client }.run().await;
+    sh.clients.unregister(handle.id);
+    if let End::Shutdown = end {
+        sh.shutdown.notify_one();
+    }
+}
+
+fn socket2_keepalive(stream: &TcpStream, secs: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    let on: libc::c_int = 1;
+    let idle: libc::c_int = secs as libc::c_int;
+    unsafe {
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, &on as *const _ as *const libc::c_void, 4);
+        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, &idle as *const _ as *const libc::c_void, 4);
+    }
+    Ok(())
+}
+
+struct Connection<'a> {
+    sh: Arc<Shared>,
+    stream: TcpStream,
+    client: &'a mut Client,
+}
+
+impl Connection<'_> {
+    async fn run(mut self) -> End {
+        let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+        let mut out = BytesMut::with_capacity(READ_CHUNK);
+        let mut parser = RequestParser::new();
+        let handle = self.client.handle.clone();
+        loop {
+            let (limits, qbuf_limit, idle_timeout) = {
+                let c = self.sh.config();
+                let lim = ParseLimits { max_bulk: c.hot.proto_max_bulk_len, authenticated: self.client.authenticated };
+                (lim, c.hot.query_buffer_limit, c.hot.timeout_secs)
+            };
+            let mut batch: Vec<Vec<Bytes>> = Vec::new();
+            let mut proto_err = None;
+            loop {
+                match parser.next(&mut inbuf, &limits) {
+                    Ok(Some(args)) => {
+                        batch.push(args);
+                        // Re-check the auth limits after an AUTH in the same pipeline.
+                        if !limits.authenticated {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        proto_err = Some(e);
+                        break;
+                    }
+                }
+            }
+            let more_parsed = !batch.is_empty() && !limits.authenticated;
+            if !batch.is_empty() {
+                if let Some(end) = self.run_batch(batch, &mut out).await {
+                    let _ = self.stream.write_all(&out).await;
+                    return end;
+                }
+            }
+            if let Some(e) = proto_err {
+                self.sh.stats.count_error(e.code());
+                Reply::Error(e).encode(self.client.resp, &mut out);
+                let _ = self.stream.write_all(&out).await;
+                return End::Closed;
+            }
+            if inbuf.len() > qbuf_limit {
+                tracing::warn!(client = %self.client.handle.addr, "Closing client that reached max query buffer length");
+                self.sh.stats.client_qbuf_limit_disconnections.fetch_add(1, Relaxed);
+                return End::Closed;
+            }
+            if !out.is_empty() {
+                self.sh.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+                if self.stream.write_all(&out).await.is_err() {
+                    return End::Closed;
+                }
+                out.clear();
+            }
+            self.publish_view(parser.in_request(), inbuf.len());
+            if more_parsed && !inbuf.is_empty() {
+                continue;
+            }
+            if inbuf.capacity() - inbuf.len() < 1024 {
+                inbuf.reserve(READ_CHUNK);
+            }
+            let read = self.stream.read_buf(&mut inbuf);
+            let n = tokio::select! {
+                r = read => r,
+                _ = handle.kill_notify.notified() => return End::Closed,
+                _ = idle(idle_timeout) => return End::Closed,
+            };
+            match n {
+                Ok(0) | Err(_) => return End::Closed,
+                Ok(n) => {
+                    self.sh.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                    handle.touch();
+                }
+            }
+            if handle.is_killed() {
+                return End::Closed;
+            }
+        }
+    }
+
+    /// Runs a batch of requests, taking the store lock once for as long as no command needs
+    /// to wait. Returns `Some` when the connection must end.
+    async fn run_batch(&mut self, batch: Vec<Vec<Bytes>>, out: &mut BytesMut) -> Option<End> {
+        let mut i = 0;
+        while i < batch.len() {
+            let mut paused_until = None;
+            {
+                let sh = self.sh.clone();
+                let mut store = sh.lock_store();
+                while i < batch.len() {
+                    match execute(&sh, &mut store, self.client, &batch[i]) {
+                        Outcome::Paused(until) => {
+                            paused_until = Some(until);
+                            break;
+                        }
+                        Outcome::Reply(r) => self.emit(r, out),
+                    }
+                    i += 1;
+                    if self.client.after.is_some() {
+                        break;
+                    }
+                }
+            }
+            if let Some(until) = paused_until {
+                self.flush(out).await;
+                let wait = until.saturating_sub(now_ms());
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    _ = self.sh.unpaused.notified() => {}
+                }
+                continue;
+            }
+            match self.client.after.take() {
+                None => {}
+                Some(After::Close) => return Some(End::Closed),
+                Some(After::Shutdown) => return Some(End::Shutdown),
+                Some(After::Sleep(d)) => {
+                    self.flush(out).await;
+                    tokio::time::sleep(d).await;
+                }
+                Some(After::Monitor) => {
+                    self.flush(out).await;
+                    return Some(self.monitor().await);
+                }
+            }
+        }
+        None
+    }
+
+    fn emit(&mut self, r: Reply, out: &mut BytesMut) {
+        match self.client.reply_mode {
+            ReplyMode::On => r.encode(self.client.resp, out),
+            ReplyMode::Off => {}
+            ReplyMode::Skip => self.client.reply_mode = ReplyMode::On,
+            ReplyMode::SkipNext => self.client.reply_mode = ReplyMode::Skip,
+        }
+    }
+
+    async fn flush(&mut self, out: &mut BytesMut) {
+        if !out.is_empty() {
+            self.sh.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+            let _ = self.stream.write_all(out).await;
+            out.clear();
+        }
+    }
+
+    /// The MONITOR feed: every executed command, until the client goes away.
+    async fn monitor(&mut self) -> End {
+        let mut rx = self.sh.monitor.subscribe();
+        self.client.handle.view.lock().unwrap_or_else(|e| e.into_inner()).monitor = true;
+        let mut scratch = [0u8; 1024];
+        loop {
+            tokio::select! {
+                line = rx.recv() => match line {
+                    Ok(l) => if self.stream.write_all(&l).await.is_err() { return End::Closed },
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return End::Closed,
+                },
+                r = self.stream.read(&mut scratch) => if matches!(r, Ok(0) | Err(_)) { return End::Closed },
+                _ = self.client.handle.kill_notify.notified() => return End::Closed,
+            }
+        }
+    }
+
+    /// Refreshes what CLIENT LIST shows about this connection.
+    fn publish_view(&self, _mid_request: bool, qbuf: usize) {
+        let mut v = self.client.handle.view.lock().unwrap_or_else(|e| e.into_inner());
+        v.db = self.client.db;
+        v.qbuf = qbuf;
+        v.resp = if self.client.resp == RespVersion::Resp3 { 3 } else { 2 };
+        if v.name.is_empty() != self.client.name.is_none() {
+            v.name = self.client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        }
+    }
+}
+
+async fn idle(timeout_secs: u64) {
+    if timeout_secs == 0 {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_secs(timeout_secs)).await;
+}

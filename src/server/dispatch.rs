@@ -1,0 +1,123 @@
+//! Executing one request: look up and validate (table, arity, auth, pause, maxmemory), run the
+//! handler with the store locked by the caller, then account (commandstats, errorstats,
+//! slowlog, MONITOR). Every error reply passes through here, so errorstats sees them all.
+use crate::commands::{arity_ok, flag, Ctx, Lookup, Resolved};
+use crate::protocol::{ErrorReply, Reply};
+use crate::state::{now_ms, Client, Shared};
+use crate::store::Store;
+use bytes::Bytes;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+pub enum Outcome {
+    Reply(Reply),
+    /// CLIENT PAUSE applies to this command: retry it once the pause ends.
+    Paused(u64),
+}
+
+fn resolve(sh: &Shared, args: &[Bytes]) -> Result<Resolved, ErrorReply> {
+    match sh.commands.lookup(args) {
+        Lookup::Found(r) => Ok(r),
+        Lookup::Container(r) if r.spec.handler.is_some() => Ok(r),
+        Lookup::Container(r) => Err(ErrorReply::wrong_arity(r.spec.name)),
+        Lookup::UnknownSub => {
+            Err(ErrorReply::unknown_subcommand(&args[1], &String::from_utf8_lossy(&args[0])))
+        }
+        Lookup::Unknown => Err(ErrorReply::unknown_command(&args[0], &args[1..])),
+    }
+}
+
+/// Checks that may reject the command before it runs.
+fn admit(sh: &Shared, store: &mut Store, client: &Client, r: &Resolved, argc: usize, now: u64) -> Result<(), ErrorReply> {
+    if !arity_ok(r.spec, argc) {
+        return Err(ErrorReply::wrong_arity(r.spec.name));
+    }
+    if !client.authenticated && r.flags & flag::NO_AUTH == 0 {
+        return Err(ErrorReply::no_auth());
+    }
+    if store.eviction.maxmemory > 0 {
+        let _ = now;
+        let fits = store.evict_to_fit(&|| sh.used_memory());
+        if !fits && r.flags & flag::DENYOOM != 0 {
+            return Err(ErrorReply::oom());
+        }
+    }
+    Ok(())
+}
+
+fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
+    let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, client.db, client.handle.addr);
+    for a in args {
+        line.push_str(" \"");
+        for &c in a.iter() {
+            match c {
+                b'"' => line.push_str("\\\""),
+                b'\\' => line.push_str("\\\\"),
+                b'\n' => line.push_str("\\n"),
+                b'\r' => line.push_str("\\r"),
+                b'\t' => line.push_str("\\t"),
+                0x20..=0x7e => line.push(c as char),
+                _ => line.push_str(&format!("\\x{c:02x}")),
+            }
+        }
+        line.push('"');
+    }
+    line.push_str("\r\n");
+    let _ = sh.monitor.send(Bytes::from(line));
+}
+
+pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
+    let now = now_ms();
+    let r = match resolve(sh, args) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Reply(error(sh, e)),
+    };
+    if let Some(p) = sh.pause_state(now) {
+        if !p.write_only || r.flags & flag::WRITE != 0 {
+            return Outcome::Paused(p.until_ms);
+        }
+    }
+    let stat = sh.stats.command(r.id);
+    if let Err(e) = admit(sh, store, client, &r, args.len(), now) {
+        stat.rejected.fetch_add(1, Relaxed);
+        return Outcome::Reply(error(sh, e));
+    }
+    if sh.monitor.receiver_count() > 0 && r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 && r.flags & flag::NO_AUTH == 0 {
+        feed_monitor(sh, client, args, now);
+    }
+    let handler = r.spec.handler.expect("resolved commands have handlers");
+    let start = Instant::now();
+    let result = {
+        let mut ctx = Ctx { shared: sh, store, client, now_ms: now };
+        handler(&mut ctx, args)
+    };
+    let us = start.elapsed().as_micros() as u64;
+    stat.calls.fetch_add(1, Relaxed);
+    stat.usec.fetch_add(us, Relaxed);
+    sh.stats.commands_processed.fetch_add(1, Relaxed);
+    slowlog(sh, client, &r, args, us);
+    match result {
+        Ok(reply) => Outcome::Reply(reply),
+        Err(e) => {
+            stat.failed.fetch_add(1, Relaxed);
+            Outcome::Reply(error(sh, e))
+        }
+    }
+}
+
+fn slowlog(sh: &Shared, client: &Client, r: &Resolved, args: &[Bytes], us: u64) {
+    if r.flags & flag::SKIP_SLOWLOG != 0 {
+        return;
+    }
+    let threshold = sh.config().hot.slowlog_slower_than;
+    if threshold < 0 || us < threshold as u64 {
+        return;
+    }
+    let name = client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    sh.slowlog.lock().unwrap_or_else(|e| e.into_inner()).push(args, us, client.handle.addr.to_string(), name);
+}
+
+fn error(sh: &Shared, e: ErrorReply) -> Reply {
+    sh.stats.count_error(e.code());
+    Reply::Error(e)
+}

@@ -1,0 +1,98 @@
+//! The server: listeners, per-connection tasks, background jobs and shutdown.
+//!
+//! Thread model:
+//! ```text
+//!  tokio worker threads (one per core)         lazyfree thread
+//!  ├─ accept loop per bind address              └─ drops big values / flushed dbs
+//!  ├─ connection task per client ──┐
+//!  │     decode batch -> lock store once -> execute -> encode -> write
+//!  └─ background task (hz): active expiry in short locked steps
+//! ```
+//! Nothing else depends on this module.
+mod background;
+mod conn;
+mod dispatch;
+
+use crate::config::Config;
+use crate::state::Shared;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Binds every `bind` address ("*" = all IPv4, "-" prefix = optional, as Redis).
+async fn bind_all(config: &Config) -> std::io::Result<Vec<TcpListener>> {
+    let port = config.hot.port;
+    let mut out = Vec::new();
+    for addr in &config.hot.bind {
+        let (optional, addr) = match addr.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, addr.as_str()),
+        };
+        let ip = match addr {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            a => a,
+        };
+        let sa: SocketAddr = match format!("{ip}:{port}").parse().or_else(|_| format!("[{ip}]:{port}").parse()) {
+            Ok(sa) => sa,
+            Err(_) if optional => continue,
+            Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
+        };
+        match bind_one(sa) {
+            Ok(l) => out.push(l),
+            Err(e) if optional => tracing::debug!(addr = %sa, "optional bind failed: {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+fn bind_one(sa: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    sock.set_reuseaddr(true)?;
+    if sa.is_ipv6() {
+        // Like Redis, "::" does not also take the IPv4 wildcard.
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        unsafe {
+            libc::setsockopt(sock.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &on as *const _ as *const libc::c_void, 4);
+        }
+    }
+    sock.bind(sa)?;
+    sock.listen(511)
+}
+
+/// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
+pub async fn run(config: Config) -> std::io::Result<()> {
+    let listeners = bind_all(&config).await?;
+    let port = listeners.first().and_then(|l| l.local_addr().ok()).map_or(0, |a| a.port());
+    let shared = Arc::new(Shared::new(config));
+    shared.bound_port.store(port, std::sync::atomic::Ordering::Relaxed);
+    for l in listeners {
+        tokio::spawn(accept_loop(shared.clone(), l));
+    }
+    tokio::spawn(background::run(shared.clone()));
+    tracing::info!(port, "Ready to accept connections tcp");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = shared.shutdown.notified() => tracing::warn!("User requested shutdown..."),
+        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    }
+    tracing::warn!("slotcache is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn accept_loop(sh: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                tokio::spawn(conn::serve(sh.clone(), stream, addr));
+            }
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Per-connection client state, owned by the connection task and handed to handlers.
+use super::ClientHandle;
+use crate::protocol::RespVersion;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command.
+    Skip,
+    /// Set by CLIENT REPLY SKIP; becomes `Skip` after the CLIENT command itself.
+    SkipNext,
+}
+
+/// Something the connection must do after the current command, outside the store lock.
+#[derive(Debug, Clone, PartialEq)]
+pub enum After {
+    /// Flush pending replies and close (QUIT, CLIENT KILL of oneself, protocol errors).
+    Close,
+    /// Wait before the next command (DEBUG SLEEP).
+    Sleep(Duration),
+    /// Turn this connection into a MONITOR feed.
+    Monitor,
+    /// Stop the server (SHUTDOWN).
+    Shutdown,
+}
+
+pub struct Client {
+    pub id: u64,
+    pub handle: Arc<ClientHandle>,
+    pub db: usize,
+    pub resp: RespVersion,
+    pub authenticated: bool,
+    pub name: Option<Bytes>,
+    pub lib_name: Option<String>,
+    pub lib_ver: Option<String>,
+    pub reply_mode: ReplyMode,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    pub after: Option<After>,
+}
+
+impl Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+        Client {
+            id: handle.id,
+            handle,
+            db: 0,
+            resp: RespVersion::Resp2,
+            authenticated,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            reply_mode: ReplyMode::On,
+            no_evict: false,
+            no_touch: false,
+            after: None,
+        }
+    }
+}

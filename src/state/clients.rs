@@ -1,0 +1,121 @@
+//! The registry of connected clients (CLIENT LIST / KILL / INFO, maxclients): one handle per
+//! connection with the fields other clients may read, refreshed by the owning connection.
+use dashmap::DashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// What CLIENT LIST shows about a connection, updated by its task after each batch.
+#[derive(Debug, Clone, Default)]
+pub struct ClientView {
+    pub name: String,
+    pub db: usize,
+    pub last_cmd: String,
+    pub flags: String,
+    pub resp: u8,
+    pub qbuf: usize,
+    pub omem: usize,
+    pub lib_name: String,
+    pub lib_ver: String,
+    pub monitor: bool,
+}
+
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    pub last_interaction: Mutex<Instant>,
+    pub view: Mutex<ClientView>,
+    killed: AtomicBool,
+    pub kill_notify: Notify,
+}
+
+impl ClientHandle {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_notify.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    pub fn touch(&self) {
+        *self.last_interaction.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    pub fn idle_secs(&self) -> u64 {
+        self.last_interaction.lock().unwrap_or_else(|e| e.into_inner()).elapsed().as_secs()
+    }
+
+    /// One CLIENT LIST line (without the trailing newline), Redis 7.0's field order.
+    pub fn list_line(&self) -> String {
+        let v = self.view.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            v.name,
+            self.created.elapsed().as_secs(),
+            self.idle_secs(),
+            if v.flags.is_empty() { "N" } else { &v.flags },
+            v.db,
+            v.qbuf,
+            v.omem,
+            16384 + v.qbuf + v.omem,
+            if v.last_cmd.is_empty() { "NULL" } else { &v.last_cmd },
+            v.resp,
+        )
+    }
+}
+
+#[derive(Default)]
+pub struct ClientRegistry {
+    map: DashMap<u64, Arc<ClientHandle>>,
+    next_id: AtomicU64,
+}
+
+impl ClientRegistry {
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let h = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            last_interaction: Mutex::new(Instant::now()),
+            view: Mutex::new(ClientView { resp: 2, ..Default::default() }),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        });
+        self.map.insert(id, h.clone());
+        h
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.map.remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.map.get(&id).map(|h| h.clone())
+    }
+
+    /// Every client, ordered by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        let mut v: Vec<_> = self.map.iter().map(|e| e.value().clone()).collect();
+        v.sort_by_key(|h| h.id);
+        v
+    }
+}

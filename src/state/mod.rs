@@ -1,0 +1,112 @@
+//! Shared server state: one `Shared` value behind an `Arc`, holding the config, the locked
+//! store, the client registry, statistics and the slow log. No globals: everything hangs off
+//! this value.
+//!
+//! Lock order: `store` before `config` before `slowlog`/`clients` internals. The store lock is
+//! never held across an `.await`.
+pub mod client;
+pub mod clients;
+
+pub use client::{After, Client, ReplyMode};
+pub use clients::{ClientHandle, ClientRegistry};
+
+use crate::commands::CommandIndex;
+use crate::config::Config;
+use crate::observability::{slowlog::SlowLog, stats::Stats};
+use crate::store::Store;
+use bytes::Bytes;
+use std::sync::{Mutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, Notify};
+
+/// CLIENT PAUSE state. `Shared::pause_until` mirrors `until_ms` so the request path can check
+/// for a pause with one atomic load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pause {
+    /// Unix ms until which clients are paused (0 = not paused).
+    pub until_ms: u64,
+    /// true: only write commands are paused (CLIENT PAUSE ... WRITE).
+    pub write_only: bool,
+}
+
+pub struct Shared {
+    pub config: RwLock<Config>,
+    pub store: Mutex<Store>,
+    pub commands: CommandIndex,
+    pub clients: ClientRegistry,
+    pub stats: Stats,
+    pub slowlog: Mutex<SlowLog>,
+    /// MONITOR feed: formatted lines for every command executed.
+    pub monitor: broadcast::Sender<Bytes>,
+    pub pause: Mutex<Pause>,
+    pub pause_until: std::sync::atomic::AtomicU64,
+    pub unpaused: Notify,
+    pub shutdown: Notify,
+    pub started: Instant,
+    pub run_id: String,
+    /// DEBUG SET-ACTIVE-EXPIRE.
+    pub active_expire: std::sync::atomic::AtomicBool,
+    /// Port actually bound (port 0 picks a free one).
+    pub bound_port: std::sync::atomic::AtomicU16,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Shared {
+        let store = Store::new(config.hot.databases, config.eviction());
+        let slowlog = SlowLog::new(config.hot.slowlog_max_len);
+        let (monitor, _) = broadcast::channel(4096);
+        let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 0xf)).collect();
+        let commands = CommandIndex::build();
+        Shared {
+            config: RwLock::new(config),
+            store: Mutex::new(store),
+            stats: Stats::new(commands.all.len()),
+            commands,
+            clients: ClientRegistry::default(),
+            slowlog: Mutex::new(slowlog),
+            monitor,
+            pause: Mutex::new(Pause::default()),
+            pause_until: Default::default(),
+            unpaused: Notify::new(),
+            shutdown: Notify::new(),
+            started: Instant::now(),
+            run_id,
+            bound_port: Default::default(),
+            active_expire: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+
+    pub fn config(&self) -> std::sync::RwLockReadGuard<'_, Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn lock_store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bytes currently allocated by the process (the counting allocator), as INFO used_memory.
+    pub fn used_memory(&self) -> usize {
+        crate::observability::alloc::allocated()
+    }
+
+    /// The current pause, if one is in force at `now`.
+    pub fn pause_state(&self, now: u64) -> Option<Pause> {
+        if self.pause_until.load(std::sync::atomic::Ordering::Relaxed) <= now {
+            return None;
+        }
+        let p = *self.pause.lock().unwrap_or_else(|e| e.into_inner());
+        (p.until_ms > now).then_some(p)
+    }
+
+    pub fn set_pause(&self, p: Pause) {
+        *self.pause.lock().unwrap_or_else(|e| e.into_inner()) = p;
+        self.pause_until.store(p.until_ms, std::sync::atomic::Ordering::Relaxed);
+        if p.until_ms == 0 {
+            self.unpaused.notify_waiters();
+        }
+    }
+}

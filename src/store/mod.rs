@@ -1,0 +1,193 @@
+//! The keyspace: databases of per-slot tables, lazy and active expiry, LRU/LFU bookkeeping,
+//! eviction under maxmemory and lazy freeing. It knows nothing of RESP or of the cluster; the
+//! server wraps one `Store` in a mutex and every command runs with it locked (see server/).
+pub mod bytes;
+pub mod db;
+mod evict;
+mod expire;
+mod lazyfree;
+pub mod value;
+
+pub use db::{Db, Lookup, Ttl};
+pub use evict::{lfu_decayed, EvictionPolicy, LFU_INIT_VAL};
+pub use expire::ExpireCycleStats;
+pub use value::{Entry, Value};
+
+use ahash::RandomState;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use std::time::Instant;
+
+/// Counters INFO stats reports about the keyspace.
+#[derive(Debug, Default, Clone)]
+pub struct KeyspaceStats {
+    pub expired_keys: u64,
+    pub expired_stale_perc: f64,
+    pub expired_time_cap_reached_count: u64,
+    pub expire_cycle_cpu_milliseconds: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_eviction_exceeded_time: u64,
+}
+
+/// The eviction settings the store needs (a copy of the config's, refreshed on CONFIG SET).
+#[derive(Debug, Clone, Copy)]
+pub struct EvictionConfig {
+    pub maxmemory: u64,
+    pub policy: EvictionPolicy,
+    pub samples: usize,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
+}
+
+pub struct Store {
+    dbs: Vec<Db>,
+    pub stats: KeyspaceStats,
+    pub eviction: EvictionConfig,
+    /// Writes since start (INFO rdb_changes_since_last_save).
+    pub dirty: u64,
+    started: Instant,
+    rng: SmallRng,
+    lazyfree: lazyfree::LazyFree,
+    expire_cursor: expire::Cursor,
+}
+
+impl Store {
+    pub fn new(databases: usize, eviction: EvictionConfig) -> Store {
+        let hasher = RandomState::new();
+        Store {
+            dbs: (0..databases).map(|_| Db::new(hasher.clone())).collect(),
+            stats: KeyspaceStats::default(),
+            eviction,
+            dirty: 0,
+            started: Instant::now(),
+            rng: SmallRng::from_entropy(),
+            lazyfree: lazyfree::LazyFree::start(),
+            expire_cursor: expire::Cursor::default(),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn db(&self, i: usize) -> &Db {
+        &self.dbs[i]
+    }
+
+    pub fn db_mut(&mut self, i: usize) -> &mut Db {
+        &mut self.dbs[i]
+    }
+
+    /// Looks a key up for a command: lazy expiry, and the LRU/LFU access stamp unless `touch`
+    /// is false (CLIENT NO-TOUCH, OBJECT, TYPE ...).
+    pub fn lookup(&mut self, db: usize, key: &[u8], now_ms: u64, touch: bool) -> Option<&mut Entry> {
+        self.lookup_counted(db, key, now_ms, touch, false)
+    }
+
+    /// As `lookup`, counting keyspace hits and misses (read commands).
+    pub fn lookup_read(&mut self, db: usize, key: &[u8], now_ms: u64, touch: bool) -> Option<&mut Entry> {
+        self.lookup_counted(db, key, now_ms, touch, true)
+    }
+
+    fn lookup_counted(&mut self, db: usize, key: &[u8], now_ms: u64, touch: bool, count: bool) -> Option<&mut Entry> {
+        let clock = self.lru_clock();
+        let ev = self.eviction;
+        match self.dbs[db].lookup_mut(key, now_ms) {
+            Lookup::Found(e) => {
+                if touch {
+                    e.lru = evict::touched(e.lru, &ev, clock, &mut self.rng);
+                }
+                self.stats.keyspace_hits += count as u64;
+                Some(e)
+            }
+            Lookup::Expired(old) => {
+                self.stats.expired_keys += 1;
+                self.stats.keyspace_misses += count as u64;
+                self.lazyfree.free(old.value);
+                None
+            }
+            Lookup::Missing => {
+                self.stats.keyspace_misses += count as u64;
+                None
+            }
+        }
+    }
+
+    /// True if `key` exists (after lazy expiry), without touching it.
+    pub fn exists(&mut self, db: usize, key: &[u8], now_ms: u64) -> bool {
+        self.lookup(db, key, now_ms, false).is_some()
+    }
+
+    /// Stores `value` at `key` with a fresh access stamp.
+    pub fn insert(&mut self, db: usize, key: &[u8], value: Value, ttl: Ttl) -> Option<Value> {
+        let lru = evict::new_stamp(&self.eviction, self.lru_clock());
+        let old = self.dbs[db].insert(key, value, ttl, lru);
+        self.dirty += 1;
+        old
+    }
+
+    /// Deletes `key` (after lazy expiry). Large values are freed on the lazy-free thread when
+    /// `lazy` is set (UNLINK, lazyfree-lazy-user-del).
+    pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64, lazy: bool) -> bool {
+        if self.lookup(db, key, now_ms, false).is_none() {
+            return false;
+        }
+        let e = self.dbs[db].remove(key).expect("present after lookup");
+        self.dirty += 1;
+        if lazy {
+            self.free(e.value);
+        }
+        true
+    }
+
+    /// Drops a value, on the lazy-free thread if it is big enough to stall the caller.
+    pub fn free(&self, v: Value) {
+        self.lazyfree.free(v);
+    }
+
+    /// Empties database `db` (or all when None). `lazy` frees the old data on the lazy-free
+    /// thread, so FLUSHALL ASYNC returns at once whatever the keyspace size.
+    pub fn flush(&mut self, db: Option<usize>, lazy: bool) -> usize {
+        let range = match db {
+            Some(i) => i..i + 1,
+            None => 0..self.dbs.len(),
+        };
+        let mut removed = 0;
+        for i in range {
+            removed += self.dbs[i].len();
+            let old = self.dbs[i].take_all();
+            if lazy {
+                self.lazyfree.free_db(old);
+            }
+        }
+        self.dirty += removed as u64;
+        removed
+    }
+
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
+    pub fn lazyfree_pending(&self) -> usize {
+        self.lazyfree.pending()
+    }
+
+    pub fn lazyfreed_objects(&self) -> u64 {
+        self.lazyfree.freed()
+    }
+
+    /// Milliseconds since the store started (wrapping): the LRU clock.
+    pub fn lru_clock(&self) -> u32 {
+        self.started.elapsed().as_millis() as u32
+    }
+
+    pub fn rng(&mut self) -> &mut SmallRng {
+        &mut self.rng
+    }
+
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.len()).sum()
+    }
+}

@@ -1,0 +1,196 @@
+//! Number parsing and formatting with Redis's exact rules (`string2ll`, `strtod` checks, `%.17g`).
+
+/// Strict signed 64-bit parse, as Redis's `string2ll`: optional `-`, no `+`, no spaces, no leading
+/// zeros (except "0"), no overflow.
+pub fn parse_i64(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    if b == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
+    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i128).wrapping_neg() as i64)
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+pub fn parse_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 20 || (b.len() > 1 && b[0] == b'0') {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(v)
+}
+
+/// A double as Redis's `getDoubleFromObject` accepts it: no leading space, whole string consumed,
+/// `inf`/`-inf` allowed, NaN rejected.
+pub fn parse_f64(b: &[u8]) -> Option<f64> {
+    if b.is_empty() || b[0].is_ascii_whitespace() {
+        return None;
+    }
+    let s = std::str::from_utf8(b).ok()?;
+    let lower = s.to_ascii_lowercase();
+    let v: f64 = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            if lower.contains("inf") || lower.contains("nan") {
+                return None;
+            }
+            s.parse().ok()?
+        }
+    };
+    if v.is_nan() {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+/// `%.17g`, as Redis formats doubles in replies (`addReplyDouble`); `inf`/`-inf` for infinities.
+pub fn format_double_reply(d: f64) -> String {
+    format_g(d, 17)
+}
+
+/// C's `%.{prec}g`.
+pub fn format_g(d: f64, prec: usize) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d.is_nan() {
+        return "nan".into();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let p = prec.max(1);
+    let e = format!("{:.*e}", p - 1, d);
+    let (mant, exp) = e.split_once('e').unwrap();
+    let x: i32 = exp.parse().unwrap();
+    if x < -4 || x >= p as i32 {
+        let mant = trim_zeros(mant);
+        format!("{}e{}{:02}", mant, if x < 0 { '-' } else { '+' }, x.abs())
+    } else {
+        let decimals = (p as i32 - 1 - x).max(0) as usize;
+        trim_zeros(&format!("{:.*}", decimals, d)).to_string()
+    }
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// The reply of INCRBYFLOAT/HINCRBYFLOAT. Redis computes in `long double` and prints `%.17Lf`
+/// with trailing zeros trimmed; with f64 arithmetic we print 15 significant digits in plain
+/// (non-exponent) notation, which gives the same text for every value a long double would
+/// print without rounding noise (e.g. `10.1`, `0.3`, `5.0e3` -> `5000`).
+pub fn format_incr_float(d: f64) -> String {
+    let g = format_g(d, 15);
+    if !g.contains('e') {
+        return g;
+    }
+    // Expand exponent notation into plain digits like %Lf would.
+    let v: f64 = g.parse().unwrap_or(d);
+    let s = format!("{v:.17}");
+    trim_zeros(&s).to_string()
+}
+
+/// A stack-formatted integer (avoids a heap allocation per integer reply).
+pub struct IntStr {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl IntStr {
+    pub fn new(i: i64) -> IntStr {
+        let mut buf = [0u8; 20];
+        let mut pos = 20;
+        let neg = i < 0;
+        let mut v = i.unsigned_abs();
+        loop {
+            pos -= 1;
+            buf[pos] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if neg {
+            pos -= 1;
+            buf[pos] = b'-';
+        }
+        IntStr { buf, start: pos }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64(b"123"), Some(123));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        for bad in [&b"+4"[..], b" 4", b"04", b"-0", b"", b"1a", b"-"] {
+            assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn g_format_matches_c() {
+        assert_eq!(format_g(1.5, 17), "1.5");
+        assert_eq!(format_g(0.1, 17), "0.10000000000000001");
+        assert_eq!(format_g(1e20, 17), "1e+20");
+        assert_eq!(format_g(123456.0, 17), "123456");
+        assert_eq!(format_g(0.0001, 17), "0.0001");
+        assert_eq!(format_g(0.00001, 17), "1.0000000000000001e-05");
+    }
+
+    #[test]
+    fn incr_float_format() {
+        assert_eq!(format_incr_float(10.1), "10.1");
+        assert_eq!(format_incr_float(0.1 + 0.2), "0.3");
+        assert_eq!(format_incr_float(5000.0), "5000");
+        assert_eq!(format_incr_float(-1.5), "-1.5");
+    }
+
+    #[test]
+    fn intstr() {
+        assert_eq!(IntStr::new(i64::MIN).as_bytes(), b"-9223372036854775808");
+        assert_eq!(IntStr::new(0).as_bytes(), b"0");
+    }
+}
