@@ -1,0 +1,198 @@
+//! Black-box test harness: spawns real `slotcache-server` (and, for differential tests, real
+//! `redis-server`) processes on 127.0.0.1 with a free port and a temp dir each, waits for them
+//! by polling with a deadline, and kills them on drop.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub struct Server {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+pub fn free_port() -> u16 {
+    // Bind port 0 and release it; the child binds it right after. The bus port (+10000) must
+    // be free too once cluster mode lands, so stay below 55535.
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 0");
+        let p = l.local_addr().unwrap().port();
+        if p < 55535 {
+            return p;
+        }
+    }
+}
+
+/// Polls `f` until it returns Some or the deadline passes.
+pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > DEADLINE {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Server {
+    /// Starts slotcache with redis-server-style options (`["--maxmemory", "1mb"]`).
+    pub fn start(args: &[&str]) -> Server {
+        Self::spawn(env!("CARGO_BIN_EXE_slotcache-server"), args)
+    }
+
+    /// Starts a real redis-server 7.0 with the same options (the oracle).
+    pub fn start_redis(args: &[&str]) -> Server {
+        Self::spawn("redis-server", args)
+    }
+
+    fn spawn(bin: &str, args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let mut cmd = Command::new(bin);
+        let port_s = port.to_string();
+        cmd.args(["--port", &port_s, "--bind", "127.0.0.1", "--dir", dir.path().to_str().unwrap()]);
+        cmd.args(["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"]);
+        cmd.args(args);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {bin}: {e} (is it installed? see README)"));
+        let s = Server { port, dir, child };
+        wait_for("server to answer PING", || {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
+            c.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+            c.write_all(b"PING\r\n").ok()?;
+            let mut b = [0u8; 64];
+            let n = c.read(&mut b).ok()?;
+            (n > 0).then_some(())
+        });
+        s
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url()).unwrap().get_connection().expect("connect")
+    }
+
+    pub fn raw(&self) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        Raw { s }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs redis-cli against this server and returns its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli (see README: apt-get install redis-tools)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        wait_for("server exit", || self.child.try_wait().ok().flatten())
+    }
+
+    pub fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw TCP connection for byte-level protocol tests.
+pub struct Raw {
+    pub s: TcpStream,
+}
+
+impl Raw {
+    pub fn send(&mut self, b: &[u8]) -> &mut Self {
+        let _ = self.s.write_all(b);
+        self
+    }
+
+    /// Reads until `expect` bytes arrived, the peer closed, or the deadline passed.
+    pub fn read_at_least(&mut self, expect: usize) -> (Vec<u8>, bool) {
+        let mut out = Vec::new();
+        let start = Instant::now();
+        let mut buf = [0u8; 65536];
+        loop {
+            match self.s.read(&mut buf) {
+                Ok(0) => return (out, true),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                    if out.len() >= expect || start.elapsed() > DEADLINE {
+                        return (out, false);
+                    }
+                }
+                Err(_) => return (out, true),
+            }
+        }
+    }
+
+    /// Sends `req` and reads until `expected.len()` bytes arrived (or EOF / the deadline).
+    pub fn reply(&mut self, req: &[u8], expected_len: usize) -> String {
+        self.send(req);
+        String::from_utf8_lossy(&self.read_at_least(expected_len).0).into_owned()
+    }
+
+    /// Waits (with the deadline) for the server to close the connection.
+    pub fn wait_closed(&mut self) -> bool {
+        let start = Instant::now();
+        let mut b = [0u8; 4096];
+        loop {
+            match self.s.read(&mut b) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                    if start.elapsed() > DEADLINE {
+                        return false;
+                    }
+                }
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Asserts the connection still answers PING (+PONG, or -NOAUTH before AUTH).
+    pub fn assert_open(&mut self) {
+        let r = self.reply(b"PING\r\n", 7);
+        assert!(r == "+PONG\r\n" || r == "-NOAUTH Authentication required.\r\n", "connection should still answer: {r:?}");
+    }
+}
+
+/// RESP-encodes a command.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
