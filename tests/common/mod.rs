@@ -144,7 +144,12 @@ impl Raw {
         loop {
             match self.s.read(&mut buf) {
                 Ok(0) => return (out, true),
-                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    if out.len() >= expect {
+                        return (out, false);
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
                     if out.len() >= expect || start.elapsed() > DEADLINE {
                         return (out, false);
