@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the whole test suite (unit + black-box + differential), installing what it needs:
+# redis-server / redis-cli 7.0 from Debian's packages serve as the oracle and the admin tool.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  echo "== installing redis-server and redis-tools (Debian packages)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+  # The package starts a system service on 6379; the tests do not need it.
+  ($SUDO service redis-server stop || $SUDO systemctl stop redis-server || true) >/dev/null 2>&1
+fi
+redis-server --version
+echo "== cargo test"
+# Black-box tests start many servers; two test threads keep a 2-core machine responsive.
+cargo test --all-targets -- --test-threads "${TEST_THREADS:-2}"
