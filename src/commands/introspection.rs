@@ -74,7 +74,7 @@ pub fn memory_usage(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn memory_stats(ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    let used = ctx.shared.used_memory() as i64;
+    let used = ctx.store.used_memory(ctx.shared.allocated()) as i64;
     let rss = crate::observability::alloc::rss() as i64;
     let keys = ctx.store.total_keys() as i64;
     let b = Reply::bulk_static;
@@ -130,7 +130,7 @@ pub fn memory_doctor(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
 pub fn memory_malloc_stats(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     Ok(Reply::Verbatim(Bytes::from(format!(
         "Stats not supported for the current allocator (system malloc, counted): allocated={} rss={}\n",
-        ctx.shared.used_memory(),
+        ctx.store.used_memory(ctx.shared.allocated()),
         crate::observability::alloc::rss()
     ))))
 }

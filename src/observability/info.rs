@@ -92,7 +92,7 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             field!(out, "clients_in_timeout_table:0");
         }
         "memory" => {
-            let used = sh.used_memory();
+            let used = st.used_memory(sh.allocated());
             let rss = super::alloc::rss();
             field!(out, "used_memory:{used}");
             field!(out, "used_memory_human:{}", human(used));

@@ -37,7 +37,7 @@ fn admit(sh: &Shared, store: &mut Store, client: &Client, r: &Resolved, argc: us
     }
     if store.eviction.maxmemory > 0 {
         let _ = now;
-        let fits = store.evict_to_fit(&|| sh.used_memory());
+        let fits = store.evict_to_fit(&|| sh.allocated());
         if !fits && r.flags & flag::DENYOOM != 0 {
             return Err(ErrorReply::oom());
         }

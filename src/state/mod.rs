@@ -88,8 +88,9 @@ impl Shared {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Bytes currently allocated by the process (the counting allocator), as INFO used_memory.
-    pub fn used_memory(&self) -> usize {
+    /// Bytes currently allocated by the process (the counting allocator); used memory is this
+    /// less the store's reusable space (`Store::used_memory`).
+    pub fn allocated(&self) -> usize {
         crate::observability::alloc::allocated()
     }
 

@@ -1,22 +1,15 @@
 //! One logical database: 16384 per-hash-slot tables, so a slot's keys can be counted in O(1)
 //! and listed or deleted without scanning the keyspace (cluster mode and migration need it).
-//! The tables are allocated on the first write, so an unused database costs nothing.
+//! The tables are allocated on the first write, so an unused database costs nothing. Entries
+//! live in a `Slab`; the tables hold their 4-byte slab positions (see slab.rs for why).
 //!
 //! Every change of a key's expiry goes through here, keeping the `expires` counters exact.
 use super::bytes::SmallBytes;
 use super::value::{Entry, Value};
 use crate::slot::{key_slot, SLOTS};
 use ahash::RandomState;
-use hashbrown::hash_table::{Entry as TableEntry, HashTable};
-
-pub struct Db {
-    tables: Vec<HashTable<Entry>>,
-    /// Keys with a TTL, per slot (active expiry skips slots with none).
-    volatile: Vec<u32>,
-    keys: usize,
-    expires: usize,
-    hasher: RandomState,
-}
+use super::slab::Slab;
+use hashbrown::HashTable;
 
 /// Keeps the TTL counters right when a key's expiry goes from `old` to `new` (0 = none).
 fn account(expires: &mut usize, volatile: &mut [u32], slot: usize, old: u64, new: u64) {
@@ -51,25 +44,31 @@ pub enum Ttl {
     At(u64),
 }
 
+pub struct Db {
+    /// Per-slot index: slab positions of the slot's keys.
+    tables: Vec<HashTable<u32>>,
+    /// Keys with a TTL, per slot (active expiry skips slots with none).
+    volatile: Vec<u32>,
+    slab: Slab,
+    expires: usize,
+    hasher: RandomState,
+}
+
 impl Db {
     pub fn new(hasher: RandomState) -> Db {
-        Db { tables: Vec::new(), volatile: Vec::new(), keys: 0, expires: 0, hasher }
+        Db { tables: Vec::new(), volatile: Vec::new(), slab: Slab::default(), expires: 0, hasher }
     }
 
     pub fn len(&self) -> usize {
-        self.keys
+        self.slab.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys == 0
+        self.slab.len() == 0
     }
 
     pub fn expires(&self) -> usize {
         self.expires
-    }
-
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
     }
 
     fn ensure_tables(&mut self) {
@@ -79,86 +78,74 @@ impl Db {
         }
     }
 
-    /// The entry for `key`, expired or not (callers apply lazy expiry).
-    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+    /// Slab position of `key`, if present.
+    fn find(&self, key: &[u8]) -> Option<(usize, u32)> {
         if self.tables.is_empty() {
             return None;
         }
         let slot = key_slot(key) as usize;
-        self.tables[slot].find(self.hash(key), |e| e.key.as_slice() == key)
+        let slab = &self.slab;
+        self.tables[slot]
+            .find(self.hasher.hash_one(key), |&i| slab.get(i).key.as_slice() == key)
+            .map(|&i| (slot, i))
+    }
+
+    /// The entry for `key`, expired or not (callers apply lazy expiry).
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        self.find(key).map(|(_, i)| self.slab.get(i))
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.tables.is_empty() {
-            return None;
-        }
-        let slot = key_slot(key) as usize;
-        let h = self.hash(key);
-        self.tables[slot].find_mut(h, |e| e.key.as_slice() == key)
+        let (_, i) = self.find(key)?;
+        Some(self.slab.get_mut(i))
     }
 
     /// Inserts or overwrites `key`. Returns the old value, if any.
     pub fn insert(&mut self, key: &[u8], value: Value, ttl: Ttl, lru: u32) -> Option<Value> {
+        if let Some((slot, i)) = self.find(key) {
+            let e = self.slab.get_mut(i);
+            let old_exp = e.expire_at;
+            let new_exp = match ttl {
+                Ttl::Clear => 0,
+                Ttl::Keep => old_exp,
+                Ttl::At(t) => t,
+            };
+            e.expire_at = new_exp;
+            e.lru = lru;
+            let old = std::mem::replace(&mut e.value, value);
+            self.account_expire(slot, old_exp, new_exp);
+            return Some(old);
+        }
         self.ensure_tables();
         let slot = key_slot(key) as usize;
-        let h = self.hash(key);
-        let hasher = &self.hasher;
-        let table = &mut self.tables[slot];
-        match table.entry(h, |e| e.key.as_slice() == key, |e| hasher.hash_one(e.key.as_slice())) {
-            TableEntry::Occupied(mut o) => {
-                let e = o.get_mut();
-                let old_exp = e.expire_at;
-                let new_exp = match ttl {
-                    Ttl::Clear => 0,
-                    Ttl::Keep => old_exp,
-                    Ttl::At(t) => t,
-                };
-                e.expire_at = new_exp;
-                e.lru = lru;
-                let old = std::mem::replace(&mut e.value, value);
-                self.account_expire(slot, old_exp, new_exp);
-                Some(old)
-            }
-            TableEntry::Vacant(v) => {
-                let exp = match ttl {
-                    Ttl::At(t) => t,
-                    _ => 0,
-                };
-                v.insert(Entry { key: SmallBytes::new(key), value, expire_at: exp, lru });
-                self.keys += 1;
-                self.account_expire(slot, 0, exp);
-                None
-            }
-        }
+        let exp = match ttl {
+            Ttl::At(t) => t,
+            _ => 0,
+        };
+        let i = self.slab.insert(Entry { key: SmallBytes::new(key), value, expire_at: exp, lru });
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.tables[slot].insert_unique(hasher.hash_one(key), i, |&j| hasher.hash_one(slab.get(j).key.as_slice()));
+        self.account_expire(slot, 0, exp);
+        None
     }
 
     fn account_expire(&mut self, slot: usize, old: u64, new: u64) {
         account(&mut self.expires, &mut self.volatile, slot, old, new);
     }
 
-    /// Finds `key` with lazy expiry in one probe: an expired entry is removed and handed back.
+    /// Finds `key` with lazy expiry: an expired entry is removed and handed back.
     pub fn lookup_mut(&mut self, key: &[u8], now_ms: u64) -> Lookup<'_> {
-        if self.tables.is_empty() {
-            return Lookup::Missing;
+        let Some((_, i)) = self.find(key) else { return Lookup::Missing };
+        if self.slab.get(i).is_expired(now_ms) {
+            return Lookup::Expired(self.remove(key).expect("present"));
         }
-        let slot = key_slot(key) as usize;
-        let h = self.hash(key);
-        match self.tables[slot].find_entry(h, |e| e.key.as_slice() == key) {
-            Err(_) => Lookup::Missing,
-            Ok(o) if o.get().is_expired(now_ms) => {
-                let (e, _) = o.remove();
-                self.keys -= 1;
-                account(&mut self.expires, &mut self.volatile, slot, e.expire_at, 0);
-                Lookup::Expired(e)
-            }
-            Ok(o) => Lookup::Found(o.into_mut()),
-        }
+        Lookup::Found(self.slab.get_mut(i))
     }
 
     /// Sets (`Some`) or clears (`None`) the TTL of an existing key. Returns false if absent.
     pub fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
-        let slot = key_slot(key) as usize;
-        let Some(e) = self.get_mut(key) else { return false };
+        let Some((slot, i)) = self.find(key) else { return false };
+        let e = self.slab.get_mut(i);
         let old = e.expire_at;
         e.expire_at = at.unwrap_or(0);
         let new = e.expire_at;
@@ -171,10 +158,14 @@ impl Db {
             return None;
         }
         let slot = key_slot(key) as usize;
-        let h = self.hash(key);
-        let found = self.tables[slot].find_entry(h, |e| e.key.as_slice() == key).ok()?;
-        let (e, _) = found.remove();
-        self.keys -= 1;
+        let slab = &self.slab;
+        let found = self.tables[slot].find_entry(self.hasher.hash_one(key), |&i| slab.get(i).key.as_slice() == key).ok()?;
+        let (i, _) = found.remove();
+        if self.tables[slot].is_empty() {
+            // Give an emptied slot's index back (a slot moved away, or evicted empty).
+            self.tables[slot] = HashTable::new();
+        }
+        let e = self.slab.remove(i);
         self.account_expire(slot, e.expire_at, 0);
         Some(e)
     }
@@ -190,7 +181,7 @@ impl Db {
 
     /// Iterates the entries of one slot.
     pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
-        self.tables.get(slot).into_iter().flat_map(|t| t.iter())
+        self.tables.get(slot).into_iter().flat_map(|t| t.iter()).map(|&i| self.slab.get(i))
     }
 
     /// Keys of `slot` up to `limit` (CLUSTER GETKEYSINSLOT, migration).
@@ -200,39 +191,49 @@ impl Db {
 
     /// All entries, slot by slot.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.tables.iter().flat_map(|t| t.iter())
+        self.tables.iter().flat_map(|t| t.iter()).map(|&i| self.slab.get(i))
     }
 
-    /// A uniformly chosen slot among the non-empty ones near `start`, then a random entry in it.
-    /// `r` supplies randomness. None when the database is empty.
+    /// A random entry: uniform over keys, by probing random slab places (`r` supplies the
+    /// randomness). With `volatile_only`, only keys with a TTL. None when there is none.
     pub fn random_entry(&self, start: usize, r: usize, volatile_only: bool) -> Option<&Entry> {
-        if self.keys == 0 || (volatile_only && self.expires == 0) {
+        if self.is_empty() || (volatile_only && self.expires == 0) {
             return None;
         }
-        for i in 0..SLOTS {
-            let slot = (start + i) % SLOTS;
-            let t = &self.tables[slot];
-            let n = if volatile_only { self.volatile[slot] as usize } else { t.len() };
-            if n == 0 {
-                continue;
+        let cap = self.slab.capacity();
+        let mut x = r as u64 | 1;
+        for _ in 0..64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if let Some(e) = self.slab.try_get((x % cap as u64) as u32) {
+                if !volatile_only || e.expire_at != 0 {
+                    return Some(e);
+                }
             }
-            if volatile_only {
-                return t.iter().filter(|e| e.expire_at != 0).nth(r % n);
-            }
-            return t.iter().nth(r % n);
         }
-        None
+        // Sparse (or few volatile keys): walk the slots from `start`.
+        (0..SLOTS)
+            .map(|k| (start + k) % SLOTS)
+            .filter(|&s| if volatile_only { self.slot_volatile(s) > 0 } else { self.slot_len(s) > 0 })
+            .flat_map(|s| self.slot_entries(s))
+            .find(|e| !volatile_only || e.expire_at != 0)
     }
 
-    /// Removes every key, returning the old tables (so the caller can free them elsewhere).
+    /// Removes every key, returning the old contents (so the caller can free them elsewhere).
     pub fn take_all(&mut self) -> Db {
         let fresh = Db::new(self.hasher.clone());
         std::mem::replace(self, fresh)
     }
 
-    /// Approximate bytes held by the slot tables themselves (not the values' heap data).
+    /// Bytes of the per-slot index tables.
     pub fn table_overhead(&self) -> usize {
-        self.tables.iter().map(|t| t.capacity() * (std::mem::size_of::<Entry>() + 1)).sum()
+        self.tables.iter().map(|t| t.capacity() * 5).sum()
+    }
+
+    /// Reusable bytes in the slab (not counted as used memory).
+    pub fn free_bytes(&self) -> usize {
+        self.slab.free_bytes()
     }
 }
 

@@ -100,14 +100,19 @@ pub fn idle_ms(lru: u32, clock_ms: u32) -> u64 {
 }
 
 impl Store {
-    /// Evicts keys until `used()` is at most maxmemory. Returns false when that is impossible
-    /// (noeviction, or nothing left that the policy may evict).
-    pub fn evict_to_fit(&mut self, used: &dyn Fn() -> usize) -> bool {
+    /// Used memory: `allocated` (process-wide allocation count) less the reusable slab space.
+    pub fn used_memory(&self, allocated: usize) -> usize {
+        allocated.saturating_sub(self.free_bytes())
+    }
+
+    /// Evicts keys until used memory is at most maxmemory. Returns false when that is
+    /// impossible (noeviction, or nothing left that the policy may evict).
+    pub fn evict_to_fit(&mut self, allocated: &dyn Fn() -> usize) -> bool {
         let ev = self.eviction;
         if ev.maxmemory == 0 {
             return true;
         }
-        while used() as u64 > ev.maxmemory {
+        while self.used_memory(allocated()) as u64 > ev.maxmemory {
             if ev.policy == EvictionPolicy::NoEviction {
                 return false;
             }

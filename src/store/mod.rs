@@ -6,6 +6,7 @@ pub mod db;
 mod evict;
 mod expire;
 mod lazyfree;
+mod slab;
 pub mod value;
 
 pub use db::{Db, Lookup, Ttl};
@@ -185,6 +186,12 @@ impl Store {
 
     pub fn rng(&mut self) -> &mut SmallRng {
         &mut self.rng
+    }
+
+    /// Reusable slab space across databases: allocated, but available for new keys, so not
+    /// counted in used_memory (like an allocator's free lists).
+    pub fn free_bytes(&self) -> usize {
+        self.dbs.iter().map(|d| d.free_bytes()).sum()
     }
 
     pub fn total_keys(&self) -> usize {

@@ -92,7 +92,7 @@ impl Value {
 pub struct Entry {
     pub key: SmallBytes,
     pub value: Value,
-    pub(super) expire_at: u64,
+    pub(in crate::store) expire_at: u64,
     /// LRU clock (seconds) or LFU (minutes << 8 | log counter), per maxmemory-policy.
     pub lru: u32,
 }
