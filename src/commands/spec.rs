@@ -215,7 +215,7 @@ impl CommandSpec {
             Reply::Int(self.last_key as i64),
             Reply::Int(self.step as i64),
             strs(self.acl),
-            strs(self.tips),
+            Reply::Set(self.tips.iter().map(|s| Reply::bulk_static(s)).collect()),
             Reply::Array(key_specs),
             Reply::Array(self.subcommands.iter().map(CommandSpec::info_reply).collect()),
         ])

@@ -102,7 +102,7 @@ pub static PARAMS: &[Param] = &[
     // memory
     p("maxmemory", Memory(0, i64::MAX), "0"),
     p("maxmemory-policy", Enum(POLICIES), "noeviction"),
-    p("maxmemory-samples", Int(1, 64), "5"),
+    p("maxmemory-samples", Int(1, I32), "5"),
     p("maxmemory-eviction-tenacity", Int(0, 100), "10"),
     p("lfu-log-factor", Int(0, I32), "10"),
     p("lfu-decay-time", Int(0, I32), "1"),
