@@ -1,8 +1,9 @@
 //! String commands: GET/SET and their options, the INCR family, APPEND, ranges, MGET/MSET, LCS.
-use super::{float_arg, int_arg, is, Ctx};
+use super::{int_arg, is, Ctx};
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::{Ttl, Value};
-use crate::util::num::{format_incr_float, parse_f64, parse_i64};
+use crate::util::longdouble::LongDouble;
+use crate::util::num::parse_i64;
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
@@ -47,7 +48,13 @@ enum Unit {
 }
 
 /// Parses an expire argument into absolute unix ms (Redis's getExpireMillisecondsOrReply).
-fn expire_ms(ctx: &Ctx, arg: &[u8], unit: Unit, relative: bool, cmd: &str) -> Result<u64, ErrorReply> {
+fn expire_ms(
+    ctx: &Ctx,
+    arg: &[u8],
+    unit: Unit,
+    relative: bool,
+    cmd: &str,
+) -> Result<u64, ErrorReply> {
     let v = int_arg(arg)?;
     if v <= 0 || (unit == Unit::Seconds && v > i64::MAX / 1000) {
         return Err(ErrorReply::invalid_expire(cmd));
@@ -62,39 +69,86 @@ fn expire_ms(ctx: &Ctx, arg: &[u8], unit: Unit, relative: bool, cmd: &str) -> Re
     Ok(ms as u64)
 }
 
+/// Which expiry option SET / GETEX was given (at most one of them).
+#[derive(Clone, Copy, PartialEq)]
+enum ExpireOpt {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+impl ExpireOpt {
+    fn unit(self) -> Unit {
+        if matches!(self, ExpireOpt::Ex | ExpireOpt::ExAt) {
+            Unit::Seconds
+        } else {
+            Unit::Millis
+        }
+    }
+
+    fn relative(self) -> bool {
+        matches!(self, ExpireOpt::Ex | ExpireOpt::Px)
+    }
+}
+
 #[derive(Default)]
-struct SetOpts {
+struct SetOpts<'a> {
     nx: bool,
     xx: bool,
     get: bool,
     keepttl: bool,
     persist: bool,
-    expire: Option<u64>,
+    /// The expiry option and its still unparsed argument: Redis validates the time only after
+    /// every option parsed (and GETEX only once the key is found).
+    expire: Option<(ExpireOpt, &'a [u8])>,
 }
 
-/// Parses SET / GETEX options from `args` (after the fixed arguments).
-fn parse_set_opts(ctx: &Ctx, args: &[Bytes], getex: bool) -> Result<SetOpts, ErrorReply> {
-    let cmd = if getex { "getex" } else { "set" };
+impl SetOpts<'_> {
+    /// The absolute expiry in unix ms, if an expiry option was given.
+    fn expire_at(&self, ctx: &Ctx, cmd: &str) -> Result<Option<u64>, ErrorReply> {
+        self.expire
+            .map(|(opt, arg)| expire_ms(ctx, arg, opt.unit(), opt.relative(), cmd))
+            .transpose()
+    }
+}
+
+/// Parses SET / GETEX options from `args` (after the fixed arguments), as Redis's
+/// `parseExtendedStringArgumentsOrReply`: an option conflicting with one already given is a
+/// syntax error, but repeating the same one (`EX 1 EX 2`, `NX NX`) is allowed, the last wins.
+fn parse_set_opts(args: &[Bytes], getex: bool) -> Result<SetOpts<'_>, ErrorReply> {
     let mut o = SetOpts::default();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
-        let has_ttl = o.expire.is_some() || o.keepttl || o.persist;
         let next = args.get(i + 1);
+        let expire_kind = if is(a, "EX") {
+            Some(ExpireOpt::Ex)
+        } else if is(a, "PX") {
+            Some(ExpireOpt::Px)
+        } else if is(a, "EXAT") {
+            Some(ExpireOpt::ExAt)
+        } else if is(a, "PXAT") {
+            Some(ExpireOpt::PxAt)
+        } else {
+            None
+        };
+        let other_expire = |k: ExpireOpt| o.expire.is_some_and(|(e, _)| e != k);
         if !getex && is(a, "NX") && !o.xx {
             o.nx = true;
         } else if !getex && is(a, "XX") && !o.nx {
             o.xx = true;
         } else if !getex && is(a, "GET") {
             o.get = true;
-        } else if !getex && is(a, "KEEPTTL") && !has_ttl {
+        } else if !getex && is(a, "KEEPTTL") && o.expire.is_none() {
             o.keepttl = true;
-        } else if getex && is(a, "PERSIST") && !has_ttl {
+        } else if getex && is(a, "PERSIST") && o.expire.is_none() {
             o.persist = true;
-        } else if (is(a, "EX") || is(a, "PX") || is(a, "EXAT") || is(a, "PXAT")) && !has_ttl && next.is_some() {
-            let unit = if is(a, "EX") || is(a, "EXAT") { Unit::Seconds } else { Unit::Millis };
-            let relative = is(a, "EX") || is(a, "PX");
-            o.expire = Some(expire_ms(ctx, next.unwrap(), unit, relative, cmd)?);
+        } else if let (Some(k), Some(arg)) = (expire_kind, next) {
+            if o.keepttl || o.persist || other_expire(k) {
+                return Err(ErrorReply::syntax());
+            }
+            o.expire = Some((k, arg.as_ref()));
             i += 1;
         } else {
             return Err(ErrorReply::syntax());
@@ -105,20 +159,33 @@ fn parse_set_opts(ctx: &Ctx, args: &[Bytes], getex: bool) -> Result<SetOpts, Err
 }
 
 pub fn set(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let o = parse_set_opts(ctx, &a[3..], false)?;
+    let o = parse_set_opts(&a[3..], false)?;
+    let expire = o.expire_at(ctx, "set")?;
     let key = &a[1];
     let old = if o.get { read_string(ctx, key)? } else { None };
-    let exists = if o.get { old.is_some() } else { check_exists(ctx, key) };
+    let exists = if o.get {
+        old.is_some()
+    } else {
+        check_exists(ctx, key)
+    };
     if (o.nx && exists) || (o.xx && !exists) {
-        return Ok(if o.get { old.map_or(Reply::Nil, Reply::Bulk) } else { Reply::Nil });
+        return Ok(if o.get {
+            old.map_or(Reply::Nil, Reply::Bulk)
+        } else {
+            Reply::Nil
+        });
     }
-    let ttl = match (o.expire, o.keepttl) {
+    let ttl = match (expire, o.keepttl) {
         (Some(at), _) => Ttl::At(at),
         (None, true) => Ttl::Keep,
         _ => Ttl::Clear,
     };
     set_with_ttl(ctx, key, Value::from_bytes(&a[2]), ttl);
-    Ok(if o.get { old.map_or(Reply::Nil, Reply::Bulk) } else { Reply::Ok })
+    Ok(if o.get {
+        old.map_or(Reply::Nil, Reply::Bulk)
+    } else {
+        Reply::Ok
+    })
 }
 
 fn check_exists(ctx: &mut Ctx, key: &[u8]) -> bool {
@@ -174,18 +241,30 @@ pub fn getdel(ctx: &mut Ctx, a: &[Bytes]) -> R {
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
 }
 
+/// GETEX: the options are checked first, then the key is looked up, and only then is the
+/// expiry time validated (so a missing key answers nil even for `EX 0`).
 pub fn getex(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let o = parse_set_opts(ctx, &a[2..], true)?;
-    let Some(v) = read_string(ctx, &a[1])? else { return Ok(Reply::Nil) };
+    let o = parse_set_opts(&a[2..], true)?;
+    let Some(v) = read_string(ctx, &a[1])? else {
+        return Ok(Reply::Nil);
+    };
+    let expire = o.expire_at(ctx, "getex")?;
     let db = ctx.client.db;
-    if let Some(at) = o.expire {
+    if let Some(at) = expire {
         if at <= ctx.now_ms {
             ctx.store.remove(db, &a[1], ctx.now_ms, false);
         } else {
             ctx.store.db_mut(db).set_expire(&a[1], Some(at));
         }
         ctx.modified(&a[1]);
-    } else if o.persist && ctx.store.db(db).get(&a[1]).and_then(|e| e.expire_at()).is_some() {
+    } else if o.persist
+        && ctx
+            .store
+            .db(db)
+            .get(&a[1])
+            .and_then(|e| e.expire_at())
+            .is_some()
+    {
         ctx.store.db_mut(db).set_expire(&a[1], None);
         ctx.modified(&a[1]);
     }
@@ -194,7 +273,10 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 /// The integer held at `key` (0 when missing).
 fn current_int(ctx: &mut Ctx, key: &[u8]) -> Result<i64, ErrorReply> {
-    match ctx.store.lookup(ctx.client.db, key, ctx.now_ms, ctx.touch()) {
+    match ctx
+        .store
+        .lookup(ctx.client.db, key, ctx.now_ms, ctx.touch())
+    {
         None => Ok(0),
         Some(e) => match &e.value {
             Value::Int(i) => Ok(*i),
@@ -234,21 +316,32 @@ pub fn decrby(ctx: &mut Ctx, a: &[Bytes]) -> R {
     incr_by(ctx, &a[1], -by)
 }
 
+/// INCRBYFLOAT computes in x87 `long double` as Redis does (see `util::longdouble`): both the
+/// stored value and the increment must parse as one, and the sum is stored as its `%.17Lf`
+/// text with trailing zeros removed.
 pub fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let by = float_arg(&a[2])?;
-    let cur = match ctx.store.lookup(ctx.client.db, &a[1], ctx.now_ms, ctx.touch()) {
-        None => 0.0,
+    let cur = match ctx
+        .store
+        .lookup(ctx.client.db, &a[1], ctx.now_ms, ctx.touch())
+    {
+        None => LongDouble::Zero { neg: false },
         Some(e) => match e.value.as_bytes() {
-            Some(b) => parse_f64(&b).ok_or_else(ErrorReply::not_float)?,
+            Some(b) => LongDouble::parse(&b).ok_or_else(ErrorReply::not_float)?,
             None => return Err(ErrorReply::wrong_type()),
         },
     };
-    let new = cur + by;
-    if new.is_nan() || new.is_infinite() {
+    let by = LongDouble::parse(&a[2]).ok_or_else(ErrorReply::not_float)?;
+    let new = cur.add(by);
+    if !new.is_finite() {
         return Err(ErrorReply::nan_or_inf());
     }
-    let text = format_incr_float(new);
-    store(ctx, &a[1], Value::Str(crate::store::bytes::SmallBytes::new(text.as_bytes())), Ttl::Keep);
+    let text = new.to_human_string();
+    store(
+        ctx,
+        &a[1],
+        Value::Str(crate::store::bytes::SmallBytes::new(text.as_bytes())),
+        Ttl::Keep,
+    );
     Ok(Reply::bulk(text.as_bytes()))
 }
 
@@ -273,7 +366,9 @@ pub fn append(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let len = match len {
         Some(l) => l,
         None => {
-            store(ctx, &a[1], Value::Raw(Box::new(a[2].to_vec())), Ttl::Clear);
+            // A new key holds the argument encoded as SET would store it (int / embstr / raw);
+            // only a later APPEND turns it into a growable raw string.
+            store(ctx, &a[1], Value::from_bytes(&a[2]), Ttl::Clear);
             a[2].len()
         }
     };
@@ -282,7 +377,10 @@ pub fn append(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn strlen(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    match ctx.store.lookup_read(ctx.client.db, &a[1], ctx.now_ms, ctx.touch()) {
+    match ctx
+        .store
+        .lookup_read(ctx.client.db, &a[1], ctx.now_ms, ctx.touch())
+    {
         None => Ok(Reply::Int(0)),
         Some(e) if e.value.is_string() => Ok(Reply::Int(e.value.str_len() as i64)),
         Some(_) => Err(ErrorReply::wrong_type()),
@@ -310,7 +408,9 @@ pub(super) fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, us
 
 pub fn getrange(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let (start, end) = (int_arg(&a[2])?, int_arg(&a[3])?);
-    let Some(v) = read_string(ctx, &a[1])? else { return Ok(Reply::bulk(b"")) };
+    let Some(v) = read_string(ctx, &a[1])? else {
+        return Ok(Reply::bulk(b""));
+    };
     Ok(match clamp_range(start, end, v.len()) {
         Some((s, e)) => Reply::Bulk(v.slice(s..=e)),
         None => Reply::bulk(b""),
@@ -329,7 +429,14 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let value = &a[3];
     let exists = check_string(ctx, &a[1])?;
     if value.is_empty() {
-        let len = if exists { ctx.store.db(ctx.client.db).get(&a[1]).map_or(0, |e| e.value.str_len()) } else { 0 };
+        let len = if exists {
+            ctx.store
+                .db(ctx.client.db)
+                .get(&a[1])
+                .map_or(0, |e| e.value.str_len())
+        } else {
+            0
+        };
         return Ok(Reply::Int(len as i64));
     }
     if offset as i128 + value.len() as i128 > ctx.proto_max_bulk_len() as i128 {
@@ -339,7 +446,11 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if !exists {
         store(ctx, &a[1], Value::Raw(Box::default()), Ttl::Clear);
     }
-    let e = ctx.store.db_mut(ctx.client.db).get_mut(&a[1]).expect("just checked");
+    let e = ctx
+        .store
+        .db_mut(ctx.client.db)
+        .get_mut(&a[1])
+        .expect("just checked");
     let buf = e.value.make_raw();
     if buf.len() < offset + value.len() {
         buf.resize(offset + value.len(), 0);
@@ -408,7 +519,10 @@ pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let mut strs = Vec::with_capacity(2);
     for k in &a[1..3] {
-        let v = match ctx.store.lookup_read(ctx.client.db, k, ctx.now_ms, ctx.touch()) {
+        let v = match ctx
+            .store
+            .lookup_read(ctx.client.db, k, ctx.now_ms, ctx.touch())
+        {
             None => Bytes::new(),
             Some(e) => match e.value.as_bytes() {
                 Some(b) => Bytes::copy_from_slice(&b),
@@ -425,16 +539,34 @@ pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if cells > ctx.proto_max_bulk_len() as u128 {
         return Err(ErrorReply::lcs_too_big());
     }
-    Ok(lcs_reply(x, y, get_len, get_idx, with_len, min_len as usize))
+    Ok(lcs_reply(
+        x,
+        y,
+        get_len,
+        get_idx,
+        with_len,
+        min_len as usize,
+    ))
 }
 
-fn lcs_reply(x: &[u8], y: &[u8], get_len: bool, get_idx: bool, with_len: bool, min_len: usize) -> Reply {
+fn lcs_reply(
+    x: &[u8],
+    y: &[u8],
+    get_len: bool,
+    get_idx: bool,
+    with_len: bool,
+    min_len: usize,
+) -> Reply {
     let (alen, blen) = (x.len(), y.len());
     let w = blen + 1;
     let mut t = vec![0u32; (alen + 1) * w];
     for i in 1..=alen {
         for j in 1..=blen {
-            t[i * w + j] = if x[i - 1] == y[j - 1] { t[(i - 1) * w + j - 1] + 1 } else { t[(i - 1) * w + j].max(t[i * w + j - 1]) };
+            t[i * w + j] = if x[i - 1] == y[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
         }
     }
     let total = t[alen * w + blen] as usize;
@@ -479,7 +611,9 @@ fn lcs_reply(x: &[u8], y: &[u8], get_len: bool, get_idx: bool, with_len: bool, m
         if emit {
             let mlen = a_end - a_start + 1;
             if min_len == 0 || mlen >= min_len {
-                let range = |s: usize, e: usize| Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)]);
+                let range = |s: usize, e: usize| {
+                    Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)])
+                };
                 let mut m = vec![range(a_start, a_end), range(b_start, b_end)];
                 if with_len {
                     m.push(Reply::Int(mlen as i64));
@@ -514,14 +648,23 @@ mod tests {
     #[test]
     fn lcs_matches_redis_example() {
         // From the Redis docs: LCS ohmytext mynewtext -> "mytext".
-        assert_eq!(lcs_reply(b"ohmytext", b"mynewtext", false, false, false, 0), Reply::bulk(b"mytext"));
-        assert_eq!(lcs_reply(b"ohmytext", b"mynewtext", true, false, false, 0), Reply::Int(6));
+        assert_eq!(
+            lcs_reply(b"ohmytext", b"mynewtext", false, false, false, 0),
+            Reply::bulk(b"mytext")
+        );
+        assert_eq!(
+            lcs_reply(b"ohmytext", b"mynewtext", true, false, false, 0),
+            Reply::Int(6)
+        );
         let idx = lcs_reply(b"ohmytext", b"mynewtext", false, true, false, 4);
         let r = |a: i64, b: i64| Reply::Array(vec![Reply::Int(a), Reply::Int(b)]);
         assert_eq!(
             idx,
             Reply::Map(vec![
-                (Reply::bulk(b"matches"), Reply::Array(vec![Reply::Array(vec![r(4, 7), r(5, 8)])])),
+                (
+                    Reply::bulk(b"matches"),
+                    Reply::Array(vec![Reply::Array(vec![r(4, 7), r(5, 8)])])
+                ),
                 (Reply::bulk(b"len"), Reply::Int(6)),
             ])
         );

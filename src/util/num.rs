@@ -9,7 +9,11 @@ pub fn parse_i64(b: &[u8]) -> Option<i64> {
     if b == b"0" {
         return Some(0);
     }
-    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
+    let (neg, digits) = if b[0] == b'-' {
+        (true, &b[1..])
+    } else {
+        (false, b)
+    };
     if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
         return None;
     }
@@ -86,7 +90,11 @@ pub fn format_g(d: f64, prec: usize) -> String {
         return "nan".into();
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let p = prec.max(1);
     let e = format!("{:.*e}", p - 1, d);
@@ -107,21 +115,6 @@ fn trim_zeros(s: &str) -> &str {
     } else {
         s
     }
-}
-
-/// The reply of INCRBYFLOAT/HINCRBYFLOAT. Redis computes in `long double` and prints `%.17Lf`
-/// with trailing zeros trimmed; with f64 arithmetic we print 15 significant digits in plain
-/// (non-exponent) notation, which gives the same text for every value a long double would
-/// print without rounding noise (e.g. `10.1`, `0.3`, `5.0e3` -> `5000`).
-pub fn format_incr_float(d: f64) -> String {
-    let g = format_g(d, 15);
-    if !g.contains('e') {
-        return g;
-    }
-    // Expand exponent notation into plain digits like %Lf would.
-    let v: f64 = g.parse().unwrap_or(d);
-    let s = format!("{v:.17}");
-    trim_zeros(&s).to_string()
 }
 
 /// A stack-formatted integer (avoids a heap allocation per integer reply).
@@ -178,14 +171,6 @@ mod tests {
         assert_eq!(format_g(123456.0, 17), "123456");
         assert_eq!(format_g(0.0001, 17), "0.0001");
         assert_eq!(format_g(0.00001, 17), "1.0000000000000001e-05");
-    }
-
-    #[test]
-    fn incr_float_format() {
-        assert_eq!(format_incr_float(10.1), "10.1");
-        assert_eq!(format_incr_float(0.1 + 0.2), "0.3");
-        assert_eq!(format_incr_float(5000.0), "5000");
-        assert_eq!(format_incr_float(-1.5), "-1.5");
     }
 
     #[test]
