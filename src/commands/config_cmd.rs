@@ -36,6 +36,7 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
     // Push the new values to the parts that keep their own copy.
     ctx.store.eviction = cfg.eviction();
     ctx.shared.slowlog.lock().unwrap_or_else(|e| e.into_inner()).set_max_len(cfg.hot.slowlog_max_len);
+    ctx.shared.slowlog_slower_than.store(cfg.hot.slowlog_slower_than, std::sync::atomic::Ordering::Relaxed);
     Ok(Reply::Ok)
 }
 

@@ -89,6 +89,7 @@ impl Connection<'_> {
         let mut out = BytesMut::with_capacity(READ_CHUNK);
         let mut parser = RequestParser::new();
         let handle = self.client.handle.clone();
+        let mut last_view = (usize::MAX, RespVersion::Resp2, None);
         loop {
             let (limits, qbuf_limit, idle_timeout) = {
                 let c = self.sh.config();
@@ -138,7 +139,7 @@ impl Connection<'_> {
                 }
                 out.clear();
             }
-            self.publish_view(parser.in_request(), inbuf.len());
+            self.publish_view(&mut last_view);
             if more_parsed && !inbuf.is_empty() {
                 continue;
             }
@@ -248,15 +249,17 @@ impl Connection<'_> {
         }
     }
 
-    /// Refreshes what CLIENT LIST shows about this connection.
-    fn publish_view(&self, _mid_request: bool, qbuf: usize) {
-        let mut v = self.client.handle.view.lock().unwrap_or_else(|e| e.into_inner());
-        v.db = self.client.db;
-        v.qbuf = qbuf;
-        v.resp = if self.client.resp == RespVersion::Resp3 { 3 } else { 2 };
-        if v.name.is_empty() != self.client.name.is_none() {
-            v.name = self.client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    /// Refreshes what CLIENT LIST shows about this connection, when it changed.
+    fn publish_view(&self, last: &mut (usize, RespVersion, Option<Bytes>)) {
+        let now = (self.client.db, self.client.resp, self.client.name.clone());
+        if *last == now {
+            return;
         }
+        let mut v = self.client.handle.view.lock().unwrap_or_else(|e| e.into_inner());
+        v.db = now.0;
+        v.resp = if now.1 == RespVersion::Resp3 { 3 } else { 2 };
+        v.name = now.2.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        *last = now;
     }
 }
 

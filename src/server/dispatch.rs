@@ -109,7 +109,7 @@ fn slowlog(sh: &Shared, client: &Client, r: &Resolved, args: &[Bytes], us: u64) 
     if r.flags & flag::SKIP_SLOWLOG != 0 {
         return;
     }
-    let threshold = sh.config().hot.slowlog_slower_than;
+    let threshold = sh.slowlog_slower_than.load(Relaxed);
     if threshold < 0 || us < threshold as u64 {
         return;
     }

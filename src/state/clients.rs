@@ -27,7 +27,8 @@ pub struct ClientHandle {
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
     pub created: Instant,
-    pub last_interaction: Mutex<Instant>,
+    /// Milliseconds since `created` of the last read from the client.
+    last_interaction_ms: AtomicU64,
     pub view: Mutex<ClientView>,
     killed: AtomicBool,
     pub kill_notify: Notify,
@@ -44,11 +45,12 @@ impl ClientHandle {
     }
 
     pub fn touch(&self) {
-        *self.last_interaction.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        self.last_interaction_ms.store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn idle_secs(&self) -> u64 {
-        self.last_interaction.lock().unwrap_or_else(|e| e.into_inner()).elapsed().as_secs()
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
     }
 
     /// One CLIENT LIST line (without the trailing newline), Redis 7.0's field order.
@@ -87,7 +89,7 @@ impl ClientRegistry {
             addr,
             laddr,
             created: Instant::now(),
-            last_interaction: Mutex::new(Instant::now()),
+            last_interaction_ms: AtomicU64::new(0),
             view: Mutex::new(ClientView { resp: 2, ..Default::default() }),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),

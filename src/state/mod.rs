@@ -44,6 +44,8 @@ pub struct Shared {
     pub shutdown: Notify,
     pub started: Instant,
     pub run_id: String,
+    /// slowlog-log-slower-than, mirrored here so the request path needs no config lock.
+    pub slowlog_slower_than: std::sync::atomic::AtomicI64,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: std::sync::atomic::AtomicBool,
     /// Port actually bound (port 0 picks a free one).
@@ -61,6 +63,7 @@ impl Shared {
         let (monitor, _) = broadcast::channel(4096);
         let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 0xf)).collect();
         let commands = CommandIndex::build();
+        let slower_than = config.hot.slowlog_slower_than;
         Shared {
             config: RwLock::new(config),
             store: Mutex::new(store),
@@ -77,6 +80,7 @@ impl Shared {
             run_id,
             bound_port: Default::default(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            slowlog_slower_than: std::sync::atomic::AtomicI64::new(slower_than),
         }
     }
 

@@ -26,11 +26,20 @@ impl Store {
     pub fn active_expire_step(&mut self, now_ms: u64, max_keys: usize) -> ExpireCycleStats {
         let mut st = ExpireCycleStats::default();
         let dbs = self.databases();
-        let mut visited_slots = 0;
+        if (0..dbs).all(|d| self.db(d).expires() == 0) {
+            return st;
+        }
+        let mut visited = 0;
         let mut expired_keys: Vec<Vec<u8>> = Vec::new();
-        while st.sampled < max_keys && visited_slots < SLOTS * dbs {
+        while st.sampled < max_keys && visited < SLOTS * dbs {
             let Cursor { db, slot } = self.expire_cursor;
-            if self.db(db).expires() > 0 && self.db(db).slot_volatile(slot) > 0 {
+            if self.db(db).expires() == 0 {
+                // Nothing volatile in this database: skip the rest of it in one step.
+                visited += SLOTS - slot;
+                self.next_db(&mut st);
+                continue;
+            }
+            if self.db(db).slot_volatile(slot) > 0 {
                 for e in self.db(db).slot_entries(slot) {
                     if let Some(at) = e.expire_at() {
                         st.sampled += 1;
@@ -47,17 +56,21 @@ impl Store {
                     }
                 }
             }
-            visited_slots += 1;
+            visited += 1;
             self.expire_cursor.slot += 1;
             if self.expire_cursor.slot == SLOTS {
-                self.expire_cursor.slot = 0;
-                self.expire_cursor.db = (db + 1) % dbs;
-                if self.expire_cursor.db == 0 {
-                    st.wrapped = true;
-                }
+                self.next_db(&mut st);
             }
         }
         st
+    }
+
+    fn next_db(&mut self, st: &mut ExpireCycleStats) {
+        self.expire_cursor.slot = 0;
+        self.expire_cursor.db = (self.expire_cursor.db + 1) % self.databases();
+        if self.expire_cursor.db == 0 {
+            st.wrapped = true;
+        }
     }
 }
 
