@@ -216,3 +216,26 @@ fn nested_arrays_and_random_bytes_never_crash() {
     }
     s.raw().assert_open();
 }
+
+#[test]
+fn query_and_output_buffer_limits_close_the_client() {
+    let s = Server::start(&["--client-query-buffer-limit", "1mb"]);
+    let mut c = s.raw();
+    c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000000\r\n");
+    for _ in 0..20 {
+        c.send(&[b'x'; 100_000]);
+    }
+    assert!(c.wait_closed(), "query buffer past client-query-buffer-limit must close the client");
+    let mut admin = s.client();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("client-query-buffer-limit").arg("1gb").query(&mut admin).unwrap();
+    let _: () = redis::cmd("SET").arg("big").arg(vec![b'x'; 2 << 20]).query(&mut admin).unwrap();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("client-output-buffer-limit").arg("normal 1mb 0 0").query(&mut admin).unwrap();
+    let mut c = s.raw();
+    c.send(&resp(&[b"GET", b"big"]));
+    let (got, closed) = c.read_at_least(1);
+    assert!(got.is_empty() && (closed || c.wait_closed()), "reply over the hard limit must close the client");
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut admin).unwrap();
+    assert!(info.contains("client_query_buffer_limit_disconnections:1"), "{info}");
+    assert!(info.contains("client_output_buffer_limit_disconnections:1"), "{info}");
+    s.raw().assert_open();
+}

@@ -1,22 +1,28 @@
 //! Bitmap commands on strings: SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD BITFIELD_RO.
 //! Bit 0 is the most significant bit of the first byte, as in Redis.
 use super::strings::clamp_range;
-use super::{int_arg, is, Ctx};
+use super::{int_arg, Ctx};
+use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::{Ttl, Value};
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
 
-/// A bit offset argument (`getBitOffsetFromArgument`), optionally `#N` (N * bits).
+/// A bit offset argument (`getBitOffsetFromArgument`), optionally `#N` (N * bits). As in Redis
+/// the `#` product wraps on overflow before the range check, so a wrapped product that lands
+/// in range is accepted.
 fn bit_offset(ctx: &Ctx, arg: &[u8], hash_ok: bool, bits: u64) -> Result<u64, ErrorReply> {
-    let (mul, digits) = if hash_ok && arg.first() == Some(&b'#') { (bits, &arg[1..]) } else { (1, arg) };
-    let v = crate::util::num::parse_i64(digits).filter(|v| *v >= 0).ok_or_else(ErrorReply::bit_offset)?;
-    let off = (v as u64).checked_mul(mul).ok_or_else(ErrorReply::bit_offset)?;
-    if (off >> 3) >= ctx.proto_max_bulk_len() as u64 {
+    let use_hash = hash_ok && bits > 0 && arg.first() == Some(&b'#');
+    let digits = if use_hash { &arg[1..] } else { arg };
+    let mut off = crate::util::num::parse_i64(digits).ok_or_else(ErrorReply::bit_offset)?;
+    if use_hash {
+        off = off.wrapping_mul(bits as i64);
+    }
+    if off < 0 || (off >> 3) >= ctx.proto_max_bulk_len() {
         return Err(ErrorReply::bit_offset());
     }
-    Ok(off)
+    Ok(off as u64)
 }
 
 /// The string at `key` as bytes (empty when missing); WRONGTYPE otherwise.
@@ -73,12 +79,7 @@ pub fn getbit(ctx: &mut Ctx, a: &[Bytes]) -> R {
 fn bit_range(a: &[Bytes], len: usize) -> Result<Option<(u64, u64)>, ErrorReply> {
     let start = int_arg(&a[0])?;
     let end = int_arg(&a[1])?;
-    let bit_mode = match a.get(2) {
-        None => false,
-        Some(m) if is(m, "BIT") => true,
-        Some(m) if is(m, "BYTE") => false,
-        Some(_) => return Err(ErrorReply::syntax()),
-    };
+    let bit_mode = a.get(2).map(|m| index_unit(m)).transpose()?.unwrap_or(false);
     let total = if bit_mode { len as u64 * 8 } else { len as u64 };
     let Some((s, e)) = clamp_range(start, end, total as usize) else { return Ok(None) };
     Ok(Some(if bit_mode { (s as u64, e as u64) } else { (s as u64 * 8, e as u64 * 8 + 7) }))
@@ -88,21 +89,17 @@ fn bit_at(v: &[u8], i: u64) -> bool {
     (v[(i >> 3) as usize] >> (7 - (i & 7))) & 1 == 1
 }
 
+/// BITCOUNT looks the key up first: a missing key counts 0 whatever the other arguments.
 pub fn bitcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    if a.len() == 3 || a.len() > 5 {
-        return Err(ErrorReply::syntax());
-    }
-    let v = read(ctx, &a[1])?;
-    let v = v.unwrap_or_default();
-    let (s, e) = if a.len() >= 4 {
-        match bit_range(&a[2..], v.len())? {
+    let Some(v) = read(ctx, &a[1])? else { return Ok(Reply::Int(0)) };
+    let (s, e) = match a.len() {
+        2 if v.is_empty() => return Ok(Reply::Int(0)),
+        2 => (0, v.len() as u64 * 8 - 1),
+        4 | 5 => match bit_range(&a[2..], v.len())? {
             Some(r) => r,
             None => return Ok(Reply::Int(0)),
-        }
-    } else if v.is_empty() {
-        return Ok(Reply::Int(0));
-    } else {
-        (0, v.len() as u64 * 8 - 1)
+        },
+        _ => return Err(ErrorReply::syntax()),
     };
     // Whole bytes in the middle, single bits at the edges.
     let mut n = 0u64;
@@ -119,29 +116,53 @@ pub fn bitcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
     Ok(Reply::Int(n as i64))
 }
 
+/// `BYTE` / `BIT`: whether a range is in bits.
+fn index_unit(arg: &[u8]) -> Result<bool, ErrorReply> {
+    if is(arg, "BIT") {
+        Ok(true)
+    } else if is(arg, "BYTE") {
+        Ok(false)
+    } else {
+        Err(ErrorReply::syntax())
+    }
+}
+
+/// BITPOS, checked in Redis's order: the bit, then the key (a missing key is all zeros), then
+/// the argument count, start, unit and end. Unlike BITCOUNT there is no early exit for two
+/// negative indexes.
 pub fn bitpos(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let bit = match a[2].as_ref() {
-        b"1" => true,
-        b"0" => false,
-        _ => {
-            int_arg(&a[2])?;
-            return Err(ErrorReply::bitpos_bit());
-        }
+    let bit = match int_arg(&a[2])? {
+        0 => false,
+        1 => true,
+        _ => return Err(ErrorReply::bitpos_bit()),
     };
+    let Some(v) = read(ctx, &a[1])? else { return Ok(Reply::Int(if bit { -1 } else { 0 })) };
     if a.len() > 6 {
         return Err(ErrorReply::syntax());
     }
-    let Some(v) = read(ctx, &a[1])? else { return Ok(Reply::Int(if bit { -1 } else { 0 })) };
-    let end_given = a.len() >= 5;
-    let range = match a.len() {
-        3 => clamp_range(0, -1, v.len()).map(|(s, e)| (s as u64 * 8, e as u64 * 8 + 7)),
-        4 => {
-            let start = int_arg(&a[3])?;
-            clamp_range(start, -1, v.len()).map(|(s, e)| (s as u64 * 8, e as u64 * 8 + 7))
-        }
-        _ => bit_range(&a[3..], v.len())?,
+    let (mut start, bit_mode, end) = if a.len() == 3 {
+        (0, false, None)
+    } else {
+        let start = int_arg(&a[3])?;
+        let bit_mode = if a.len() == 6 { index_unit(&a[5])? } else { false };
+        let end = if a.len() >= 5 { Some(int_arg(&a[4])?) } else { None };
+        (start, bit_mode, end)
     };
-    let Some((s, e)) = range else { return Ok(Reply::Int(-1)) };
+    let len = if bit_mode { v.len() as i64 * 8 } else { v.len() as i64 };
+    let end_given = end.is_some();
+    let mut end = end.unwrap_or(len - 1);
+    if start < 0 {
+        start = len.saturating_add(start);
+    }
+    if end < 0 {
+        end = len.saturating_add(end);
+    }
+    start = start.max(0);
+    end = end.max(0).min(len - 1);
+    if start > end {
+        return Ok(Reply::Int(-1));
+    }
+    let (s, e) = if bit_mode { (start as u64, end as u64) } else { (start as u64 * 8, end as u64 * 8 + 7) };
     for i in s..=e {
         if bit_at(&v, i) == bit {
             return Ok(Reply::Int(i as i64));
@@ -154,12 +175,21 @@ pub fn bitpos(ctx: &mut Ctx, a: &[Bytes]) -> R {
     Ok(Reply::Int(-1))
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum BitOp {
+    And,
+    Or,
+    Xor,
+    Not,
+}
+
 pub fn bitop(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let op = String::from_utf8_lossy(&a[1]).to_ascii_uppercase();
-    if !["AND", "OR", "XOR", "NOT"].contains(&op.as_str()) {
-        return Err(ErrorReply::syntax());
-    }
-    if op == "NOT" && a.len() != 4 {
+    let op = [("AND", BitOp::And), ("OR", BitOp::Or), ("XOR", BitOp::Xor), ("NOT", BitOp::Not)]
+        .into_iter()
+        .find(|(name, _)| is(&a[1], name))
+        .map(|(_, op)| op)
+        .ok_or_else(ErrorReply::syntax)?;
+    if op == BitOp::Not && a.len() != 4 {
         return Err(ErrorReply::bitop_not_one_key());
     }
     let mut srcs = Vec::new();
@@ -170,11 +200,11 @@ pub fn bitop(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let mut out = vec![0u8; maxlen];
     for (i, o) in out.iter_mut().enumerate() {
         let byte = |s: &Vec<u8>| s.get(i).copied().unwrap_or(0);
-        *o = match op.as_str() {
-            "NOT" => !byte(&srcs[0]),
-            "AND" => srcs.iter().map(byte).fold(0xff, |x, y| x & y),
-            "OR" => srcs.iter().map(byte).fold(0, |x, y| x | y),
-            _ => srcs.iter().map(byte).fold(0, |x, y| x ^ y),
+        *o = match op {
+            BitOp::Not => !byte(&srcs[0]),
+            BitOp::And => srcs.iter().map(byte).fold(0xff, |x, y| x & y),
+            BitOp::Or => srcs.iter().map(byte).fold(0, |x, y| x | y),
+            BitOp::Xor => srcs.iter().map(byte).fold(0, |x, y| x ^ y),
         };
     }
     let db = ctx.client.db;
@@ -203,9 +233,12 @@ struct FieldType {
 }
 
 fn field_type(arg: &[u8]) -> Result<FieldType, ErrorReply> {
+    // Redis reads the type as a C string (`strlen`), so it ends at the first NUL.
+    let arg = crate::util::cstr::until_nul(arg);
+    // Redis 7.0 accepts only lowercase `i` / `u`.
     let signed = match arg.first() {
-        Some(b'i') | Some(b'I') => true,
-        Some(b'u') | Some(b'U') => false,
+        Some(b'i') => true,
+        Some(b'u') => false,
         _ => return Err(ErrorReply::bitfield_type()),
     };
     let bits = crate::util::num::parse_i64(&arg[1..]).ok_or_else(ErrorReply::bitfield_type)?;
@@ -271,98 +304,106 @@ fn fit(v: i128, t: FieldType, ov: Overflow) -> Option<i64> {
     }
 }
 
-fn parse_bitfield(ctx: &Ctx, a: &[Bytes], read_only: bool) -> Result<Vec<Op>, ErrorReply> {
+/// Parses the operations of BITFIELD / BITFIELD_RO the same way (Redis shares the parser):
+/// BITFIELD_RO refuses SET / INCRBY only once the whole command parsed.
+fn parse_bitfield(ctx: &Ctx, a: &[Bytes]) -> Result<Vec<Op>, ErrorReply> {
     let mut ops = Vec::new();
     let mut ov = Overflow::Wrap;
     let mut i = 2;
     while i < a.len() {
         let remaining = a.len() - i - 1;
-        if is(&a[i], "GET") && remaining >= 2 {
-            let t = field_type(&a[i + 1])?;
-            ops.push(Op::Get(t, bit_offset(ctx, &a[i + 2], true, t.bits as u64)?));
-            i += 3;
-        } else if !read_only && is(&a[i], "SET") && remaining >= 3 {
-            let t = field_type(&a[i + 1])?;
-            let off = bit_offset(ctx, &a[i + 2], true, t.bits as u64)?;
-            ops.push(Op::Set(t, off, int_arg(&a[i + 3])?, ov));
-            i += 4;
-        } else if !read_only && is(&a[i], "INCRBY") && remaining >= 3 {
-            let t = field_type(&a[i + 1])?;
-            let off = bit_offset(ctx, &a[i + 2], true, t.bits as u64)?;
-            ops.push(Op::Incr(t, off, int_arg(&a[i + 3])?, ov));
-            i += 4;
-        } else if !read_only && is(&a[i], "OVERFLOW") && remaining >= 1 {
-            ov = match String::from_utf8_lossy(&a[i + 1]).to_ascii_uppercase().as_str() {
-                "WRAP" => Overflow::Wrap,
-                "SAT" => Overflow::Sat,
-                "FAIL" => Overflow::Fail,
-                _ => return Err(ErrorReply::bitfield_overflow()),
+        if is(&a[i], "OVERFLOW") && remaining >= 1 {
+            ov = if is(&a[i + 1], "WRAP") {
+                Overflow::Wrap
+            } else if is(&a[i + 1], "SAT") {
+                Overflow::Sat
+            } else if is(&a[i + 1], "FAIL") {
+                Overflow::Fail
+            } else {
+                return Err(ErrorReply::bitfield_overflow());
             };
             i += 2;
-        } else if read_only && !is(&a[i], "GET") {
-            return Err(ErrorReply::bitfield_ro_write());
-        } else {
+            continue;
+        }
+        let get = is(&a[i], "GET") && remaining >= 2;
+        let set = is(&a[i], "SET") && remaining >= 3;
+        let incr = is(&a[i], "INCRBY") && remaining >= 3;
+        if !(get || set || incr) {
             return Err(ErrorReply::syntax());
         }
+        let t = field_type(&a[i + 1])?;
+        let off = bit_offset(ctx, &a[i + 2], true, t.bits as u64)?;
+        if get {
+            ops.push(Op::Get(t, off));
+            i += 3;
+            continue;
+        }
+        let v = int_arg(&a[i + 3])?;
+        ops.push(if set { Op::Set(t, off, v, ov) } else { Op::Incr(t, off, v, ov) });
+        i += 4;
     }
     Ok(ops)
 }
 
+/// Runs a parsed BITFIELD. Like Redis, a command with any write first grows the string to the
+/// highest bit any SET / INCRBY may touch (even if it then fails on overflow); GETs past the
+/// end read zeros.
 fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> R {
-    let ops = parse_bitfield(ctx, a, read_only)?;
-    let writes = ops.iter().any(|o| !matches!(o, Op::Get(..)));
-    if !writes {
-        let v = read(ctx, &a[1])?.unwrap_or_default();
-        return Ok(Reply::Array(
-            ops.iter()
-                .map(|o| match o {
-                    Op::Get(t, off) => Reply::Int(get_field(&v, *off, *t)),
-                    _ => unreachable!(),
-                })
-                .collect(),
-        ));
-    }
-    let max_end = ops
+    let ops = parse_bitfield(ctx, a)?;
+    let write_end = ops
         .iter()
-        .map(|o| match o {
-            Op::Get(t, off) | Op::Set(t, off, ..) | Op::Incr(t, off, ..) => ((off + t.bits as u64 + 7) / 8) as usize,
+        .filter_map(|o| match o {
+            Op::Set(t, off, ..) | Op::Incr(t, off, ..) => Some(((off + t.bits as u64 - 1) >> 3) as usize + 1),
+            Op::Get(..) => None,
         })
-        .max()
-        .unwrap_or(0);
-    let buf = writable(ctx, &a[1], 0)?;
-    let mut out = Vec::new();
-    for op in ops {
-        match op {
-            Op::Get(t, off) => out.push(Reply::Int(get_field(buf, off, t))),
-            Op::Set(t, off, val, ov) => {
-                if buf.len() < max_end {
-                    buf.resize(max_end, 0);
-                }
-                let old = get_field(buf, off, t);
-                match fit(val as i128, t, ov) {
-                    Some(n) => {
-                        set_field(buf, off, t, n);
-                        out.push(Reply::Int(old));
-                    }
-                    None => out.push(Reply::Nil),
-                }
-            }
-            Op::Incr(t, off, by, ov) => {
-                if buf.len() < max_end {
-                    buf.resize(max_end, 0);
-                }
-                let old = get_field(buf, off, t);
-                match fit(old as i128 + by as i128, t, ov) {
-                    Some(n) => {
-                        set_field(buf, off, t, n);
-                        out.push(Reply::Int(n));
-                    }
-                    None => out.push(Reply::Nil),
-                }
-            }
-        }
+        .max();
+    let Some(write_end) = write_end else {
+        let v = read(ctx, &a[1])?.unwrap_or_default();
+        let get = |o: &Op| match o {
+            Op::Get(t, off) => Reply::Int(get_field(&v, *off, *t)),
+            _ => unreachable!("no writes"),
+        };
+        return Ok(Reply::Array(ops.iter().map(get).collect()));
+    };
+    if read_only {
+        return Err(ErrorReply::bitfield_ro_write());
     }
-    ctx.modified(&a[1]);
+    let buf = writable(ctx, &a[1], write_end)?;
+    let mut out = Vec::with_capacity(ops.len());
+    let mut changes = 0;
+    for op in ops {
+        let is_write = !matches!(op, Op::Get(..));
+        let reply = match op {
+            Op::Get(t, off) => Reply::Int(get_field(buf, off, t)),
+            Op::Set(t, off, val, ov) => {
+                let old = get_field(buf, off, t);
+                // An unsigned field takes the value's 64-bit pattern: SET u8 -1 overflows
+                // upwards (SAT gives 255), as in Redis.
+                let val = if t.signed { val as i128 } else { val as u64 as i128 };
+                fit(val, t, ov).map(|n| {
+                    set_field(buf, off, t, n);
+                    old
+                })
+            }
+            .map_or(Reply::Nil, Reply::Int),
+            Op::Incr(t, off, by, ov) => {
+                let old = get_field(buf, off, t);
+                let old = if t.signed { old as i128 } else { old as u64 as i128 };
+                fit(old + by as i128, t, ov).map(|n| {
+                    set_field(buf, off, t, n);
+                    n
+                })
+            }
+            .map_or(Reply::Nil, Reply::Int),
+        };
+        if is_write && reply != Reply::Nil {
+            changes += 1;
+        }
+        out.push(reply);
+    }
+    if changes > 0 {
+        ctx.modified(&a[1]);
+    }
     Ok(Reply::Array(out))
 }
 

@@ -1,5 +1,6 @@
 //! COMMAND and its subcommands, all answered from the command table.
-use super::{arity_ok, is, CommandSpec, Ctx, Lookup};
+use super::{arity_ok, CommandSpec, Ctx, Lookup};
+use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply};
 use crate::util::glob;
 use bytes::Bytes;

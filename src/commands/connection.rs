@@ -1,5 +1,6 @@
 //! Connection commands: PING ECHO QUIT RESET AUTH HELLO SELECT.
-use super::{is, Ctx};
+use super::Ctx;
+use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply, RespVersion};
 use crate::state::{After, ReplyMode};
 use bytes::Bytes;
@@ -115,13 +116,10 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn select(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let n = super::int_arg(&a[1])?;
+    let n = super::keys::int32_arg(&a[1])?;
     if ctx.shared.config().hot.cluster_enabled && n != 0 {
         return Err(ErrorReply::select_cluster());
     }
-    if n < 0 || n as usize >= ctx.store.databases() {
-        return Err(ErrorReply::db_index());
-    }
-    ctx.client.db = n as usize;
+    ctx.client.db = super::keys::db_arg(ctx, &a[1])?;
     Ok(Reply::Ok)
 }

@@ -1,6 +1,7 @@
 //! Generic keyspace commands: DEL/UNLINK/EXISTS/TOUCH, TYPE, RENAME, COPY/MOVE, KEYS/SCAN,
 //! RANDOMKEY, the EXPIRE/TTL family and OBJECT.
-use super::{int_arg, is, Ctx};
+use super::{int_arg, Ctx};
+use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply};
 use crate::slot::SLOTS;
 use crate::store::{Entry, Ttl};
@@ -86,8 +87,18 @@ pub fn renamenx(ctx: &mut Ctx, a: &[Bytes]) -> R {
     rename_generic(ctx, a, true)
 }
 
-fn db_arg(ctx: &Ctx, arg: &[u8]) -> Result<usize, ErrorReply> {
+/// An argument Redis reads with `getIntFromObjectOrReply`: an integer, then within C `int`.
+pub(super) fn int32_arg(arg: &[u8]) -> Result<i64, ErrorReply> {
     let n = int_arg(arg)?;
+    if n < i32::MIN as i64 || n > i32::MAX as i64 {
+        return Err(ErrorReply::range_between(i32::MIN as i64, i32::MAX as i64));
+    }
+    Ok(n)
+}
+
+/// A database number (COPY ... DB, MOVE, SELECT): an `int`, then an existing database.
+pub(super) fn db_arg(ctx: &Ctx, arg: &[u8]) -> Result<usize, ErrorReply> {
+    let n = int32_arg(arg)?;
     if n < 0 || n as usize >= ctx.store.databases() {
         return Err(ErrorReply::db_index());
     }
@@ -102,10 +113,7 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> R {
         if is(&a[i], "REPLACE") {
             replace = true;
         } else if is(&a[i], "DB") && i + 1 < a.len() {
-            dst_db = int_arg(&a[i + 1])
-                .ok()
-                .filter(|n| *n >= 0 && (*n as usize) < ctx.store.databases())
-                .ok_or_else(ErrorReply::db_index)? as usize;
+            dst_db = db_arg(ctx, &a[i + 1])?;
             i += 1;
         } else {
             return Err(ErrorReply::syntax());
@@ -158,7 +166,7 @@ pub fn keys(ctx: &mut Ctx, a: &[Bytes]) -> R {
 /// slot, and every slot is visited once, so it is returned. COUNT is a hint, as in Redis:
 /// whole slots are returned, so a call may return more keys than COUNT.
 pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let cursor = crate::util::num::parse_u64(&a[1]).ok_or_else(ErrorReply::invalid_cursor)?;
+    let cursor = crate::util::num::parse_strtoul(&a[1]).ok_or_else(ErrorReply::invalid_cursor)?;
     let (mut pattern, mut count, mut typ) = (None, 10usize, None);
     let mut i = 2;
     while i < a.len() {
@@ -172,7 +180,7 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> R {
             }
             count = c as usize;
         } else if is(&a[i], "TYPE") {
-            typ = Some(String::from_utf8_lossy(val).to_ascii_lowercase());
+            typ = Some(val.clone());
         } else {
             return Err(ErrorReply::syntax());
         }
@@ -180,7 +188,7 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let now = ctx.now_ms;
     let db = ctx.store.db(ctx.client.db);
-    let mut slot = cursor as usize;
+    let mut slot = usize::try_from(cursor).unwrap_or(usize::MAX);
     let mut keys = Vec::new();
     while slot < SLOTS && keys.len() < count {
         for e in db.slot_entries(slot) {
@@ -188,7 +196,7 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> R {
                 continue;
             }
             if let Some(t) = &typ {
-                if e.value.type_name() != t {
+                if !is(t, e.value.type_name()) {
                     continue;
                 }
             }
@@ -236,7 +244,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R
         (false, true) => "expireat",
         (true, true) => "pexpireat",
     };
-    let when = int_arg(&a[2])?;
+    // Redis checks the options before the time argument.
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &a[3..] {
         if is(opt, "NX") {
@@ -257,6 +265,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R
     if gt && lt {
         return Err(ErrorReply::gt_and_lt());
     }
+    let when = int_arg(&a[2])?;
     let cond = if nx {
         Cond::Nx
     } else if gt {
@@ -322,25 +331,15 @@ pub fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) -> R {
     expire_generic(ctx, a, true, true)
 }
 
+/// TTL / PTTL / EXPIRETIME / PEXPIRETIME. The second-resolution forms round to the nearest
+/// second, `(ms + 500) / 1000`, computed unsigned as Redis's compiled code effectively does
+/// (EXPIRETIME of PEXPIREAT 9223372036854775807 is 9223372036854776).
 fn ttl_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R {
     let now = ctx.now_ms;
     let Some(e) = ctx.store.lookup_read(ctx.client.db, &a[1], now, false) else { return Ok(Reply::Int(-2)) };
     let Some(at) = e.expire_at() else { return Ok(Reply::Int(-1)) };
-    let v = if absolute {
-        if millis {
-            at as i64
-        } else {
-            (at / 1000) as i64
-        }
-    } else {
-        let ttl = at.saturating_sub(now) as i64;
-        if millis {
-            ttl
-        } else {
-            (ttl + 500) / 1000
-        }
-    };
-    Ok(Reply::Int(v))
+    let ms = if absolute { at } else { at.saturating_sub(now) };
+    Ok(Reply::Int(if millis { ms as i64 } else { ((ms + 500) / 1000) as i64 }))
 }
 
 pub fn ttl(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -387,20 +386,25 @@ pub fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }))
 }
 
+/// OBJECT IDLETIME / FREQ look the key up first (a missing key is nil under any policy),
+/// then refuse if the policy does not track what was asked.
 pub fn object_idletime(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    if ctx.store.eviction.policy.is_lfu() {
+    let clock = ctx.store.lru_clock();
+    let lfu = ctx.store.eviction.policy.is_lfu();
+    let Some(e) = object_entry(ctx, &a[2]) else { return Ok(Reply::Nil) };
+    if lfu {
         return Err(ErrorReply::lfu_selected());
     }
-    let clock = ctx.store.lru_clock();
-    Ok(object_entry(ctx, &a[2]).map_or(Reply::Nil, |e| Reply::Int((clock.wrapping_sub(e.lru) / 1000) as i64)))
+    Ok(Reply::Int((clock.wrapping_sub(e.lru) / 1000) as i64))
 }
 
 pub fn object_freq(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    if !ctx.store.eviction.policy.is_lfu() {
+    let ev = ctx.store.eviction;
+    let Some(e) = object_entry(ctx, &a[2]) else { return Ok(Reply::Nil) };
+    if !ev.policy.is_lfu() {
         return Err(ErrorReply::lfu_not_selected());
     }
-    let ev = ctx.store.eviction;
-    Ok(object_entry(ctx, &a[2]).map_or(Reply::Nil, |e| Reply::Int(crate::store::lfu_decayed(e.lru, &ev) as i64)))
+    Ok(Reply::Int(crate::store::lfu_decayed(e.lru, &ev) as i64))
 }
 
 pub fn object_help(_ctx: &mut Ctx, _a: &[Bytes]) -> R {

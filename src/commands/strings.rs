@@ -1,5 +1,6 @@
 //! String commands: GET/SET and their options, the INCR family, APPEND, ranges, MGET/MSET, LCS.
-use super::{int_arg, is, Ctx};
+use super::{int_arg, Ctx};
+use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::{Ttl, Value};
 use crate::util::longdouble::LongDouble;

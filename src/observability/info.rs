@@ -126,9 +126,12 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             let k = &st.stats;
             field!(out, "total_connections_received:{}", s.connections_received.load(Relaxed));
             field!(out, "total_commands_processed:{}", s.commands_processed.load(Relaxed));
-            field!(out, "instantaneous_ops_per_sec:0");
+            let (ops, in_kbps, out_kbps) = s.instantaneous();
+            field!(out, "instantaneous_ops_per_sec:{ops}");
             field!(out, "total_net_input_bytes:{}", s.net_input_bytes.load(Relaxed));
             field!(out, "total_net_output_bytes:{}", s.net_output_bytes.load(Relaxed));
+            field!(out, "instantaneous_input_kbps:{in_kbps:.2}");
+            field!(out, "instantaneous_output_kbps:{out_kbps:.2}");
             field!(out, "rejected_connections:{}", s.rejected_connections.load(Relaxed));
             field!(out, "expired_keys:{}", k.expired_keys);
             field!(out, "expired_stale_perc:{:.2}", k.expired_stale_perc);

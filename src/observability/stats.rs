@@ -23,10 +23,42 @@ pub struct Stats {
     pub client_qbuf_limit_disconnections: AtomicU64,
     pub client_outbuf_limit_disconnections: AtomicU64,
     commands: Vec<CommandStat>,
+    samples: Mutex<Samples>,
     errors: Mutex<BTreeMap<String, u64>>,
 }
 
+/// Redis's instantaneous metrics: 16 samples of per-second rates, taken every 100 ms.
+#[derive(Default)]
+struct Samples {
+    last: Option<(std::time::Instant, [u64; 3])>,
+    rates: std::collections::VecDeque<[f64; 3]>,
+}
+
 impl Stats {
+    /// Takes one sample of commands, input and output bytes (called every 100 ms).
+    pub fn sample(&self) {
+        let now = std::time::Instant::now();
+        let cur = [self.commands_processed.load(Relaxed), self.net_input_bytes.load(Relaxed), self.net_output_bytes.load(Relaxed)];
+        let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((t, prev)) = s.last {
+            let dt = now.duration_since(t).as_secs_f64().max(1e-3);
+            let rate = [0, 1, 2].map(|i| cur[i].saturating_sub(prev[i]) as f64 / dt);
+            s.rates.push_back(rate);
+            if s.rates.len() > 16 {
+                s.rates.pop_front();
+            }
+        }
+        s.last = Some((now, cur));
+    }
+
+    /// (instantaneous_ops_per_sec, input kbps, output kbps): means over the samples.
+    pub fn instantaneous(&self) -> (u64, f64, f64) {
+        let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let n = s.rates.len().max(1) as f64;
+        let sum = s.rates.iter().fold([0.0; 3], |a, r| [a[0] + r[0], a[1] + r[1], a[2] + r[2]]);
+        ((sum[0] / n) as u64, sum[1] / n / 1024.0, sum[2] / n / 1024.0)
+    }
+
     /// Counters for `commands` commands (the size of the command index).
     pub fn new(commands: usize) -> Stats {
         Stats { commands: (0..commands).map(|_| CommandStat::default()).collect(), ..Default::default() }

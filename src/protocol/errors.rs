@@ -135,8 +135,9 @@ impl ErrorReply {
         ErrorReply(Cow::Owned(format!("ERR invalid expire time in '{cmd}' command")))
     }
 
+    /// Redis prints the option with `%s`, so it ends at the first NUL.
     pub fn unsupported_option(opt: &[u8]) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR Unsupported option {}", lossy(opt))))
+        ErrorReply(Cow::Owned(format!("ERR Unsupported option {}", lossy(crate::util::cstr::until_nul(opt)))))
     }
 
 

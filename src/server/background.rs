@@ -9,6 +9,15 @@ use std::time::{Duration, Instant};
 /// Keys sampled per locked step (Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP is 20 per db loop).
 const STEP_KEYS: usize = 200;
 
+/// Samples the instantaneous metrics every 100 ms, as Redis's serverCron does.
+pub async fn sample_metrics(sh: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        sh.stats.sample();
+    }
+}
+
 pub async fn run(sh: Arc<Shared>) {
     loop {
         let (hz, effort) = {

@@ -9,11 +9,14 @@ use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use crate::config::BufferLimit;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Query buffer cap before AUTH.
+const UNAUTH_QBUF: usize = 1024 * 1024;
 
 /// Why a connection ends.
 enum End {
@@ -90,11 +93,15 @@ impl Connection<'_> {
         let mut parser = RequestParser::new();
         let handle = self.client.handle.clone();
         let mut last_view = (usize::MAX, RespVersion::Resp2, None);
+        let mut soft_since = None;
         loop {
-            let (limits, qbuf_limit, idle_timeout) = {
+            let (limits, qbuf_limit, idle_timeout, obuf) = {
                 let c = self.sh.config();
-                let lim = ParseLimits { max_bulk: c.hot.proto_max_bulk_len, authenticated: self.client.authenticated };
-                (lim, c.hot.query_buffer_limit, c.hot.timeout_secs)
+                let authenticated = self.client.authenticated;
+                let lim = ParseLimits { max_bulk: c.hot.proto_max_bulk_len, authenticated };
+                // Before AUTH the query buffer is capped at 1 MiB, as Redis does.
+                let qbuf = if authenticated { c.hot.query_buffer_limit } else { c.hot.query_buffer_limit.min(UNAUTH_QBUF) };
+                (lim, qbuf, c.hot.timeout_secs, c.hot.obuf_normal)
             };
             let mut batch: Vec<Vec<Bytes>> = Vec::new();
             let mut proto_err = None;
@@ -130,6 +137,9 @@ impl Connection<'_> {
             if inbuf.len() > qbuf_limit {
                 tracing::warn!(client = %self.client.handle.addr, "Closing client that reached max query buffer length");
                 self.sh.stats.client_qbuf_limit_disconnections.fetch_add(1, Relaxed);
+                return End::Closed;
+            }
+            if self.over_output_limit(out.len(), obuf, &mut soft_since) {
                 return End::Closed;
             }
             if !out.is_empty() {
@@ -247,6 +257,27 @@ impl Connection<'_> {
                 _ = self.client.handle.kill_notify.notified() => return End::Closed,
             }
         }
+    }
+
+    /// client-output-buffer-limit for normal clients: past the hard limit, or past the soft
+    /// limit for `soft_seconds`, the client is closed (Redis: "scheduled to be closed ASAP").
+    fn over_output_limit(&self, pending: usize, lim: BufferLimit, soft_since: &mut Option<Instant>) -> bool {
+        let pending = pending as u64;
+        let hard = lim.hard > 0 && pending > lim.hard;
+        let soft = lim.soft > 0 && pending > lim.soft;
+        let soft_expired = if soft {
+            let since = *soft_since.get_or_insert_with(Instant::now);
+            since.elapsed().as_secs() >= lim.soft_seconds
+        } else {
+            *soft_since = None;
+            false
+        };
+        if hard || soft_expired {
+            tracing::warn!(client = %self.client.handle.addr, "Client scheduled to be closed ASAP for overcoming of output buffer limits.");
+            self.sh.stats.client_outbuf_limit_disconnections.fetch_add(1, Relaxed);
+            return true;
+        }
+        false
     }
 
     /// Refreshes what CLIENT LIST shows about this connection, when it changed.

@@ -72,6 +72,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
     tokio::spawn(background::run(shared.clone()));
+    tokio::spawn(background::sample_metrics(shared.clone()));
     tracing::info!(port, "Ready to accept connections tcp");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

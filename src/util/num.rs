@@ -51,6 +51,34 @@ pub fn parse_u64(b: &[u8]) -> Option<u64> {
     Some(v)
 }
 
+/// An unsigned long as C's `strtoul(s, &end, 10)` reads it, with Redis's SCAN-cursor checks
+/// (`parseScanCursorOrReply`): the string is read up to its first NUL, must not start with a
+/// space and must be consumed entirely; a sign is allowed (`-1` wraps to `u64::MAX`), leading
+/// zeros are fine, an empty string is 0, and a value beyond `u64::MAX` is refused (ERANGE).
+pub fn parse_strtoul(b: &[u8]) -> Option<u64> {
+    let b = crate::util::cstr::until_nul(b);
+    if b.first().is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')) {
+        return None;
+    }
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        // No digits: strtoul consumes nothing, so only the empty string is "fully consumed".
+        return b.is_empty().then_some(0);
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 /// A double as Redis's `getDoubleFromObject` accepts it: no leading space, whole string consumed,
 /// `inf`/`-inf` allowed, NaN rejected.
 pub fn parse_f64(b: &[u8]) -> Option<f64> {
@@ -171,6 +199,20 @@ mod tests {
         assert_eq!(format_g(123456.0, 17), "123456");
         assert_eq!(format_g(0.0001, 17), "0.0001");
         assert_eq!(format_g(0.00001, 17), "1.0000000000000001e-05");
+    }
+
+    #[test]
+    fn strtoul_like_scan_cursors() {
+        assert_eq!(parse_strtoul(b"0"), Some(0));
+        assert_eq!(parse_strtoul(b"007"), Some(7));
+        assert_eq!(parse_strtoul(b"+5"), Some(5));
+        assert_eq!(parse_strtoul(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_strtoul(b""), Some(0));
+        assert_eq!(parse_strtoul(b"5\0junk"), Some(5));
+        assert_eq!(parse_strtoul(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [&b" 0"[..], b"-", b"+", b"1x", b"18446744073709551616", b"0x10"] {
+            assert_eq!(parse_strtoul(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
