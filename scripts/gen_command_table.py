@@ -38,6 +38,27 @@ COMMANDS = {
     "pttl": None, "expiretime": None, "pexpiretime": None, "persist": None, "copy": None,
     "move": None,
     "object": ["encoding", "freq", "idletime", "refcount", "help"],
+    # hashes
+    "hset": None, "hsetnx": None, "hget": None, "hmget": None, "hmset": None, "hdel": None,
+    "hexists": None, "hlen": None, "hkeys": None, "hvals": None, "hgetall": None, "hincrby": None,
+    "hincrbyfloat": None, "hstrlen": None, "hrandfield": None, "hscan": None,
+    # lists
+    "lpush": None, "rpush": None, "lpushx": None, "rpushx": None, "lpop": None, "rpop": None,
+    "llen": None, "lrange": None, "lindex": None, "lset": None, "linsert": None, "lrem": None,
+    "ltrim": None, "lpos": None, "lmove": None, "rpoplpush": None, "lmpop": None,
+    # sets
+    "sadd": None, "srem": None, "sismember": None, "smismember": None, "smembers": None,
+    "scard": None, "spop": None, "srandmember": None, "smove": None, "sinter": None,
+    "sintercard": None, "sinterstore": None, "sunion": None, "sunionstore": None, "sdiff": None,
+    "sdiffstore": None, "sscan": None,
+    # sorted sets
+    "zadd": None, "zincrby": None, "zrem": None, "zcard": None, "zcount": None, "zlexcount": None,
+    "zscore": None, "zmscore": None, "zrank": None, "zrevrank": None, "zrange": None,
+    "zrangestore": None, "zrangebyscore": None, "zrevrangebyscore": None, "zrangebylex": None,
+    "zrevrangebylex": None, "zremrangebyrank": None, "zremrangebyscore": None,
+    "zremrangebylex": None, "zpopmin": None, "zpopmax": None, "zmpop": None, "zrandmember": None,
+    "zunion": None, "zinter": None, "zdiff": None, "zunionstore": None, "zinterstore": None,
+    "zdiffstore": None, "zintercard": None, "zscan": None,
 }
 
 # Redis 7.2 additions that Redis 7.0 clients may still send (redis-py, go-redis send SETINFO).

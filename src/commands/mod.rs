@@ -8,11 +8,15 @@ mod command_cmd;
 mod config_cmd;
 mod connection;
 mod introspection;
+mod hashes;
 mod keys;
+mod lists;
 mod server_cmds;
+mod sets;
 pub mod spec;
 mod strings;
 mod table;
+mod zsets;
 
 use crate::protocol::{ErrorReply, Reply};
 use crate::state::{Client, Shared};
@@ -42,7 +46,11 @@ mod handlers {
     pub use super::introspection::*;
     pub use super::keys::*;
     pub use super::server_cmds::*;
+    pub use super::hashes::*;
+    pub use super::lists::*;
+    pub use super::sets::*;
     pub use super::strings::*;
+    pub use super::zsets::*;
 }
 
 /// A command resolved for execution: its spec, flags and its index for commandstats.

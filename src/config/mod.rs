@@ -51,6 +51,13 @@ pub struct Hot {
     pub lazy_server_del: bool,
     pub lazy_expire: bool,
     pub lazy_eviction: bool,
+    /// Compact-encoding thresholds of the collection types (Redis's directives).
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub list_max_listpack_size: i64,
+    pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -321,6 +328,12 @@ impl Config {
             lazy_server_del: self.flag("lazyfree-lazy-server-del"),
             lazy_expire: self.flag("lazyfree-lazy-expire"),
             lazy_eviction: self.flag("lazyfree-lazy-eviction"),
+            hash_max_listpack_entries: self.num("hash-max-listpack-entries") as usize,
+            hash_max_listpack_value: self.num("hash-max-listpack-value") as usize,
+            list_max_listpack_size: self.num("list-max-listpack-size"),
+            set_max_intset_entries: self.num("set-max-intset-entries") as usize,
+            zset_max_listpack_entries: self.num("zset-max-listpack-entries") as usize,
+            zset_max_listpack_value: self.num("zset-max-listpack-value") as usize,
         };
     }
 
@@ -368,6 +381,12 @@ impl Hot {
             lazy_server_del: false,
             lazy_expire: false,
             lazy_eviction: false,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         }
     }
 }

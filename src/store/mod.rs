@@ -7,6 +7,7 @@ mod evict;
 mod expire;
 mod lazyfree;
 mod slab;
+pub mod types;
 pub mod value;
 
 pub use db::{Db, Lookup, Ttl};

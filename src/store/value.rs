@@ -3,6 +3,7 @@
 //! "raw") and `Raw` (a growable buffer after APPEND/SETRANGE/SETBIT, always "raw").
 //! Later data types (lists, hashes, sets, sorted sets) are added as boxed variants.
 use super::bytes::SmallBytes;
+use super::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 use std::borrow::Cow;
 
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
@@ -13,6 +14,10 @@ pub enum Value {
     Int(i64),
     Str(SmallBytes),
     Raw(Box<Vec<u8>>),
+    Hash(Box<Hash>),
+    List(Box<List>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -30,6 +35,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str(_) | Value::Raw(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -38,6 +47,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if s.len() <= EMBSTR_LIMIT => "embstr",
             Value::Str(_) | Value::Raw(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -47,6 +60,7 @@ impl Value {
             Value::Int(i) => Some(Cow::Owned(crate::util::num::IntStr::new(*i).as_bytes().to_vec())),
             Value::Str(s) => Some(Cow::Borrowed(s.as_slice())),
             Value::Raw(v) => Some(Cow::Borrowed(v.as_slice())),
+            _ => None,
         }
     }
 
@@ -60,6 +74,7 @@ impl Value {
             Value::Int(i) => crate::util::num::IntStr::new(*i).as_bytes().len(),
             Value::Str(s) => s.len(),
             Value::Raw(v) => v.len(),
+            _ => 0,
         }
     }
 
@@ -82,6 +97,10 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str(s) => s.heap_size(),
             Value::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
         }
     }
 }
