@@ -206,6 +206,36 @@ impl Ctx<'_> {
         self.client.db
     }
 
+    /// The value at `key` for a read command (lazy expiry, hit/miss counted, LRU touched).
+    pub fn read_value(&mut self, key: &[u8]) -> Option<&mut crate::store::Value> {
+        let touch = self.touch();
+        self.store.lookup_read(self.client.db, key, self.now_ms, touch).map(|e| &mut e.value)
+    }
+
+    /// The value at `key` for a write command (lazy expiry, LRU touched, no hit/miss count).
+    /// Call `modified(key)` after changing it.
+    pub fn write_value(&mut self, key: &[u8]) -> Option<&mut crate::store::Value> {
+        let touch = self.touch();
+        self.store.lookup(self.client.db, key, self.now_ms, touch).map(|e| &mut e.value)
+    }
+
+    /// Stores a new value at `key` (no TTL), replacing whatever was there, and marks it modified.
+    pub fn put_value(&mut self, key: &[u8], v: crate::store::Value) {
+        if let Some(old) = self.store.insert(self.client.db, key, v, crate::store::Ttl::Clear) {
+            self.store.free(old);
+        }
+        self.modified(key);
+    }
+
+    /// Deletes `key` (e.g. a collection that became empty) and marks it modified.
+    pub fn delete_key(&mut self, key: &[u8]) -> bool {
+        let gone = self.store.remove(self.client.db, key, self.now_ms, false);
+        if gone {
+            self.modified(key);
+        }
+        gone
+    }
+
     /// Touch the key's LRU/LFU stamp on access unless CLIENT NO-TOUCH is on.
     pub fn touch(&self) -> bool {
         !self.client.no_touch
