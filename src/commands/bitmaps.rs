@@ -2,9 +2,9 @@
 //! Bit 0 is the most significant bit of the first byte, as in Redis.
 use super::strings::clamp_range;
 use super::{int_arg, Ctx};
-use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::{Ttl, Value};
+use crate::util::cstr::keyword_eq as is;
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
@@ -31,13 +31,18 @@ fn read(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, ErrorReply> {
 }
 
 /// The growable buffer of `key`, created when missing, at least `min_len` bytes long.
-fn writable<'a>(ctx: &'a mut Ctx, key: &[u8], min_len: usize) -> Result<&'a mut Vec<u8>, ErrorReply> {
+fn writable<'a>(
+    ctx: &'a mut Ctx,
+    key: &[u8],
+    min_len: usize,
+) -> Result<&'a mut Vec<u8>, ErrorReply> {
     let db = ctx.client.db;
     match ctx.store.lookup(db, key, ctx.now_ms, true) {
         Some(e) if !e.value.is_string() => return Err(ErrorReply::wrong_type()),
         Some(_) => {}
         None => {
-            ctx.store.insert(db, key, Value::Raw(Box::default()), Ttl::Clear);
+            ctx.store
+                .insert(db, key, Value::Raw(Box::default()), Ttl::Clear);
         }
     }
     let e = ctx.store.db_mut(db).get_mut(key).expect("present");
@@ -72,17 +77,29 @@ pub fn getbit(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let off = bit_offset(ctx, &a[2], false, 0)?;
     let v = read(ctx, &a[1])?.unwrap_or_default();
     let byte = (off >> 3) as usize;
-    Ok(Reply::Int(v.get(byte).map_or(0, |b| (b >> (7 - (off & 7))) & 1) as i64))
+    Ok(Reply::Int(
+        v.get(byte).map_or(0, |b| (b >> (7 - (off & 7))) & 1) as i64,
+    ))
 }
 
 /// Parses `[start end [BYTE|BIT]]` into a bit range over a string of `len` bytes.
 fn bit_range(a: &[Bytes], len: usize) -> Result<Option<(u64, u64)>, ErrorReply> {
     let start = int_arg(&a[0])?;
     let end = int_arg(&a[1])?;
-    let bit_mode = a.get(2).map(|m| index_unit(m)).transpose()?.unwrap_or(false);
+    let bit_mode = a
+        .get(2)
+        .map(|m| index_unit(m))
+        .transpose()?
+        .unwrap_or(false);
     let total = if bit_mode { len as u64 * 8 } else { len as u64 };
-    let Some((s, e)) = clamp_range(start, end, total as usize) else { return Ok(None) };
-    Ok(Some(if bit_mode { (s as u64, e as u64) } else { (s as u64 * 8, e as u64 * 8 + 7) }))
+    let Some((s, e)) = clamp_range(start, end, total as usize) else {
+        return Ok(None);
+    };
+    Ok(Some(if bit_mode {
+        (s as u64, e as u64)
+    } else {
+        (s as u64 * 8, e as u64 * 8 + 7)
+    }))
 }
 
 fn bit_at(v: &[u8], i: u64) -> bool {
@@ -91,7 +108,9 @@ fn bit_at(v: &[u8], i: u64) -> bool {
 
 /// BITCOUNT looks the key up first: a missing key counts 0 whatever the other arguments.
 pub fn bitcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let Some(v) = read(ctx, &a[1])? else { return Ok(Reply::Int(0)) };
+    let Some(v) = read(ctx, &a[1])? else {
+        return Ok(Reply::Int(0));
+    };
     let (s, e) = match a.len() {
         2 if v.is_empty() => return Ok(Reply::Int(0)),
         2 => (0, v.len() as u64 * 8 - 1),
@@ -136,7 +155,9 @@ pub fn bitpos(ctx: &mut Ctx, a: &[Bytes]) -> R {
         1 => true,
         _ => return Err(ErrorReply::bitpos_bit()),
     };
-    let Some(v) = read(ctx, &a[1])? else { return Ok(Reply::Int(if bit { -1 } else { 0 })) };
+    let Some(v) = read(ctx, &a[1])? else {
+        return Ok(Reply::Int(if bit { -1 } else { 0 }));
+    };
     if a.len() > 6 {
         return Err(ErrorReply::syntax());
     }
@@ -144,11 +165,23 @@ pub fn bitpos(ctx: &mut Ctx, a: &[Bytes]) -> R {
         (0, false, None)
     } else {
         let start = int_arg(&a[3])?;
-        let bit_mode = if a.len() == 6 { index_unit(&a[5])? } else { false };
-        let end = if a.len() >= 5 { Some(int_arg(&a[4])?) } else { None };
+        let bit_mode = if a.len() == 6 {
+            index_unit(&a[5])?
+        } else {
+            false
+        };
+        let end = if a.len() >= 5 {
+            Some(int_arg(&a[4])?)
+        } else {
+            None
+        };
         (start, bit_mode, end)
     };
-    let len = if bit_mode { v.len() as i64 * 8 } else { v.len() as i64 };
+    let len = if bit_mode {
+        v.len() as i64 * 8
+    } else {
+        v.len() as i64
+    };
     let end_given = end.is_some();
     let mut end = end.unwrap_or(len - 1);
     if start < 0 {
@@ -162,7 +195,11 @@ pub fn bitpos(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if start > end {
         return Ok(Reply::Int(-1));
     }
-    let (s, e) = if bit_mode { (start as u64, end as u64) } else { (start as u64 * 8, end as u64 * 8 + 7) };
+    let (s, e) = if bit_mode {
+        (start as u64, end as u64)
+    } else {
+        (start as u64 * 8, end as u64 * 8 + 7)
+    };
     for i in s..=e {
         if bit_at(&v, i) == bit {
             return Ok(Reply::Int(i as i64));
@@ -184,11 +221,16 @@ enum BitOp {
 }
 
 pub fn bitop(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let op = [("AND", BitOp::And), ("OR", BitOp::Or), ("XOR", BitOp::Xor), ("NOT", BitOp::Not)]
-        .into_iter()
-        .find(|(name, _)| is(&a[1], name))
-        .map(|(_, op)| op)
-        .ok_or_else(ErrorReply::syntax)?;
+    let op = [
+        ("AND", BitOp::And),
+        ("OR", BitOp::Or),
+        ("XOR", BitOp::Xor),
+        ("NOT", BitOp::Not),
+    ]
+    .into_iter()
+    .find(|(name, _)| is(&a[1], name))
+    .map(|(_, op)| op)
+    .ok_or_else(ErrorReply::syntax)?;
     if op == BitOp::Not && a.len() != 4 {
         return Err(ErrorReply::bitop_not_one_key());
     }
@@ -213,7 +255,8 @@ pub fn bitop(ctx: &mut Ctx, a: &[Bytes]) -> R {
             ctx.modified(&a[2]);
         }
     } else {
-        ctx.store.insert(db, &a[2], Value::Raw(Box::new(out)), Ttl::Clear);
+        ctx.store
+            .insert(db, &a[2], Value::Raw(Box::new(out)), Ttl::Clear);
         ctx.modified(&a[2]);
     }
     Ok(Reply::Int(maxlen as i64))
@@ -245,7 +288,10 @@ fn field_type(arg: &[u8]) -> Result<FieldType, ErrorReply> {
     if bits < 1 || (signed && bits > 64) || (!signed && bits > 63) {
         return Err(ErrorReply::bitfield_type());
     }
-    Ok(FieldType { signed, bits: bits as u32 })
+    Ok(FieldType {
+        signed,
+        bits: bits as u32,
+    })
 }
 
 enum Op {
@@ -258,7 +304,9 @@ fn get_field(v: &[u8], off: u64, t: FieldType) -> i64 {
     let mut u: u64 = 0;
     for i in 0..t.bits as u64 {
         let pos = off + i;
-        let bit = v.get((pos >> 3) as usize).map_or(0, |b| (b >> (7 - (pos & 7))) & 1);
+        let bit = v
+            .get((pos >> 3) as usize)
+            .map_or(0, |b| (b >> (7 - (pos & 7))) & 1);
         u = (u << 1) | bit as u64;
     }
     if t.signed && t.bits < 64 && (u >> (t.bits - 1)) & 1 == 1 {
@@ -285,8 +333,11 @@ fn set_field(v: &mut [u8], off: u64, t: FieldType, value: i64) {
 
 /// Applies overflow semantics to `v` (computed exactly) for type `t`. None means FAIL.
 fn fit(v: i128, t: FieldType, ov: Overflow) -> Option<i64> {
-    let (min, max): (i128, i128) =
-        if t.signed { (-(1i128 << (t.bits - 1)), (1i128 << (t.bits - 1)) - 1) } else { (0, (1i128 << t.bits) - 1) };
+    let (min, max): (i128, i128) = if t.signed {
+        (-(1i128 << (t.bits - 1)), (1i128 << (t.bits - 1)) - 1)
+    } else {
+        (0, (1i128 << t.bits) - 1)
+    };
     if v >= min && v <= max {
         return Some(v as i64);
     }
@@ -339,7 +390,11 @@ fn parse_bitfield(ctx: &Ctx, a: &[Bytes]) -> Result<Vec<Op>, ErrorReply> {
             continue;
         }
         let v = int_arg(&a[i + 3])?;
-        ops.push(if set { Op::Set(t, off, v, ov) } else { Op::Incr(t, off, v, ov) });
+        ops.push(if set {
+            Op::Set(t, off, v, ov)
+        } else {
+            Op::Incr(t, off, v, ov)
+        });
         i += 4;
     }
     Ok(ops)
@@ -353,7 +408,9 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> R {
     let write_end = ops
         .iter()
         .filter_map(|o| match o {
-            Op::Set(t, off, ..) | Op::Incr(t, off, ..) => Some(((off + t.bits as u64 - 1) >> 3) as usize + 1),
+            Op::Set(t, off, ..) | Op::Incr(t, off, ..) => {
+                Some(((off + t.bits as u64 - 1) >> 3) as usize + 1)
+            }
             Op::Get(..) => None,
         })
         .max();
@@ -379,7 +436,11 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> R {
                 let old = get_field(buf, off, t);
                 // An unsigned field takes the value's 64-bit pattern: SET u8 -1 overflows
                 // upwards (SAT gives 255), as in Redis.
-                let val = if t.signed { val as i128 } else { val as u64 as i128 };
+                let val = if t.signed {
+                    val as i128
+                } else {
+                    val as u64 as i128
+                };
                 fit(val, t, ov).map(|n| {
                     set_field(buf, off, t, n);
                     old
@@ -388,7 +449,11 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> R {
             .map_or(Reply::Nil, Reply::Int),
             Op::Incr(t, off, by, ov) => {
                 let old = get_field(buf, off, t);
-                let old = if t.signed { old as i128 } else { old as u64 as i128 };
+                let old = if t.signed {
+                    old as i128
+                } else {
+                    old as u64 as i128
+                };
                 fit(old + by as i128, t, ov).map(|n| {
                     set_field(buf, off, t, n);
                     n
@@ -422,8 +487,14 @@ mod tests {
     #[test]
     fn fields_round_trip_and_overflow() {
         let mut v = vec![0u8; 8];
-        let u8t = FieldType { signed: false, bits: 8 };
-        let i5 = FieldType { signed: true, bits: 5 };
+        let u8t = FieldType {
+            signed: false,
+            bits: 8,
+        };
+        let i5 = FieldType {
+            signed: true,
+            bits: 5,
+        };
         set_field(&mut v, 3, u8t, 200);
         assert_eq!(get_field(&v, 3, u8t), 200);
         set_field(&mut v, 20, i5, -3);

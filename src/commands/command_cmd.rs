@@ -1,14 +1,20 @@
 //! COMMAND and its subcommands, all answered from the command table.
 use super::{arity_ok, CommandSpec, Ctx, Lookup};
-use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply};
+use crate::util::cstr::keyword_eq as is;
 use crate::util::glob;
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
 
 pub fn command(ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    Ok(Reply::Array(ctx.shared.commands.top_level().map(CommandSpec::info_reply).collect()))
+    Ok(Reply::Array(
+        ctx.shared
+            .commands
+            .top_level()
+            .map(CommandSpec::info_reply)
+            .collect(),
+    ))
 }
 
 pub fn command_count(ctx: &mut Ctx, _a: &[Bytes]) -> R {
@@ -21,7 +27,10 @@ fn find(ctx: &Ctx, name: &[u8]) -> Option<&'static CommandSpec> {
     match s.split_once('|') {
         Some((p, sub)) => {
             let parent = ctx.shared.commands.get(p.as_bytes())?;
-            ctx.shared.commands.get_sub(parent.spec, sub.as_bytes()).map(|r| r.spec)
+            ctx.shared
+                .commands
+                .get_sub(parent.spec, sub.as_bytes())
+                .map(|r| r.spec)
         }
         None => ctx.shared.commands.get(s.as_bytes()).map(|r| r.spec),
     }
@@ -31,13 +40,24 @@ pub fn command_info(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if a.len() == 2 {
         return command(ctx, a);
     }
-    Ok(Reply::Array(a[2..].iter().map(|n| find(ctx, n).map_or(Reply::NilArray, CommandSpec::info_reply)).collect()))
+    Ok(Reply::Array(
+        a[2..]
+            .iter()
+            .map(|n| find(ctx, n).map_or(Reply::Nil, CommandSpec::info_reply))
+            .collect(),
+    ))
 }
 
 fn docs_reply(spec: &CommandSpec) -> Reply {
-    let Reply::Map(mut m) = spec.docs.to_reply() else { return spec.docs.to_reply() };
+    let Reply::Map(mut m) = spec.docs.to_reply() else {
+        return spec.docs.to_reply();
+    };
     if !spec.subcommands.is_empty() {
-        let subs = spec.subcommands.iter().map(|s| (Reply::bulk_static(s.name), docs_reply(s))).collect();
+        let subs = spec
+            .subcommands
+            .iter()
+            .map(|s| (Reply::bulk_static(s.name), docs_reply(s)))
+            .collect();
         m.push((Reply::bulk_static("subcommands"), Reply::Map(subs)));
     }
     Reply::Map(m)
@@ -49,7 +69,12 @@ pub fn command_docs(ctx: &mut Ctx, a: &[Bytes]) -> R {
     } else {
         a[2..].iter().filter_map(|n| find(ctx, n)).collect()
     };
-    Ok(Reply::Map(specs.into_iter().map(|s| (Reply::bulk_static(s.name), docs_reply(s))).collect()))
+    Ok(Reply::Map(
+        specs
+            .into_iter()
+            .map(|s| (Reply::bulk_static(s.name), docs_reply(s)))
+            .collect(),
+    ))
 }
 
 pub fn command_list(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -95,7 +120,9 @@ fn getkeys_of(ctx: &Ctx, a: &[Bytes]) -> Result<Vec<super::spec::KeyRef>, ErrorR
     if !arity_ok(spec, argv.len()) {
         return Err(ErrorReply::invalid_arguments_for_getkeys());
     }
-    let keys = spec.keys(argv).ok_or_else(ErrorReply::invalid_arguments_for_getkeys)?;
+    let keys = spec
+        .keys(argv)
+        .ok_or_else(ErrorReply::invalid_arguments_for_getkeys)?;
     if keys.is_empty() {
         return Err(ErrorReply::no_keys_in_command());
     }
@@ -104,7 +131,11 @@ fn getkeys_of(ctx: &Ctx, a: &[Bytes]) -> Result<Vec<super::spec::KeyRef>, ErrorR
 
 pub fn command_getkeys(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let keys = getkeys_of(ctx, a)?;
-    Ok(Reply::Array(keys.iter().map(|k| Reply::Bulk(a[2 + k.index].clone())).collect()))
+    Ok(Reply::Array(
+        keys.iter()
+            .map(|k| Reply::Bulk(a[2 + k.index].clone()))
+            .collect(),
+    ))
 }
 
 pub fn command_getkeysandflags(ctx: &mut Ctx, a: &[Bytes]) -> R {

@@ -1,8 +1,8 @@
 //! Connection commands: PING ECHO QUIT RESET AUTH HELLO SELECT.
 use super::Ctx;
-use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply, RespVersion};
 use crate::state::{After, ReplyMode};
+use crate::util::cstr::keyword_eq as is;
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
@@ -51,7 +51,11 @@ pub fn auth(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if a.len() > 3 {
         return Err(ErrorReply::syntax());
     }
-    let (user, pass) = if a.len() == 3 { (Some(a[1].as_ref()), &a[2]) } else { (None, &a[1]) };
+    let (user, pass) = if a.len() == 3 {
+        (Some(a[1].as_ref()), &a[2])
+    } else {
+        (None, &a[1])
+    };
     if user.is_none() && ctx.shared.config().hot.requirepass.is_none() {
         return Err(ErrorReply::auth_not_configured());
     }
@@ -70,7 +74,11 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) -> R {
         if !(2..=3).contains(&v) {
             return Err(ErrorReply::no_proto());
         }
-        ver = Some(if v == 3 { RespVersion::Resp3 } else { RespVersion::Resp2 });
+        ver = Some(if v == 3 {
+            RespVersion::Resp3
+        } else {
+            RespVersion::Resp2
+        });
     }
     let mut name = None;
     let mut i = 2;
@@ -87,7 +95,10 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) -> R {
             name = Some(a[i + 1].clone());
             i += 2;
         } else {
-            return Err(ErrorReply::err(format!("Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[i]))));
+            return Err(ErrorReply::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&a[i])
+            )));
         }
     }
     if authed {
@@ -107,7 +118,14 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) -> R {
     Ok(Reply::Map(vec![
         (b("server"), b("redis")),
         (b("version"), b(crate::REDIS_VERSION)),
-        (b("proto"), Reply::Int(if ctx.client.resp == RespVersion::Resp3 { 3 } else { 2 })),
+        (
+            b("proto"),
+            Reply::Int(if ctx.client.resp == RespVersion::Resp3 {
+                3
+            } else {
+                2
+            }),
+        ),
         (b("id"), Reply::Int(ctx.client.id as i64)),
         (b("mode"), b(if cluster { "cluster" } else { "standalone" })),
         (b("role"), b("master")),

@@ -1,10 +1,10 @@
 //! Generic keyspace commands: DEL/UNLINK/EXISTS/TOUCH, TYPE, RENAME, COPY/MOVE, KEYS/SCAN,
 //! RANDOMKEY, the EXPIRE/TTL family and OBJECT.
 use super::{int_arg, Ctx};
-use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply};
 use crate::slot::SLOTS;
 use crate::store::{Entry, Ttl};
+use crate::util::cstr::keyword_eq as is;
 use crate::util::glob;
 use bytes::Bytes;
 use rand::Rng;
@@ -32,21 +32,33 @@ pub fn unlink(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn exists(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let n = a[1..].iter().filter(|k| ctx.store.lookup_read(ctx.client.db, k, ctx.now_ms, false).is_some()).count();
+    let n = a[1..]
+        .iter()
+        .filter(|k| {
+            ctx.store
+                .lookup_read(ctx.client.db, k, ctx.now_ms, false)
+                .is_some()
+        })
+        .count();
     Ok(Reply::Int(n as i64))
 }
 
 pub fn touch(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let t = ctx.touch();
-    let n = a[1..].iter().filter(|k| ctx.store.lookup(ctx.client.db, k, ctx.now_ms, t).is_some()).count();
+    let n = a[1..]
+        .iter()
+        .filter(|k| ctx.store.lookup(ctx.client.db, k, ctx.now_ms, t).is_some())
+        .count();
     Ok(Reply::Int(n as i64))
 }
 
 pub fn r#type(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    Ok(Reply::Status(match ctx.store.lookup(ctx.client.db, &a[1], ctx.now_ms, false) {
-        Some(e) => e.value.type_name(),
-        None => "none",
-    }))
+    Ok(Reply::Status(
+        match ctx.store.lookup(ctx.client.db, &a[1], ctx.now_ms, false) {
+            Some(e) => e.value.type_name(),
+            None => "none",
+        },
+    ))
 }
 
 fn take(ctx: &mut Ctx, db: usize, key: &[u8]) -> Option<Entry> {
@@ -123,7 +135,11 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if src_db == dst_db && a[1] == a[2] {
         return Err(ErrorReply::same_object());
     }
-    let Some(src) = ctx.store.lookup(src_db, &a[1], ctx.now_ms, false).map(|e| e.clone()) else {
+    let Some(src) = ctx
+        .store
+        .lookup(src_db, &a[1], ctx.now_ms, false)
+        .map(|e| e.clone())
+    else {
         return Ok(Reply::Int(0));
     };
     if ctx.store.exists(dst_db, &a[2], ctx.now_ms) && !replace {
@@ -210,7 +226,10 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> R {
         slot += 1;
     }
     let next = if slot >= SLOTS { 0 } else { slot };
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string().as_bytes()), Reply::Array(keys)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string().as_bytes()),
+        Reply::Array(keys),
+    ]))
 }
 
 pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> R {
@@ -218,7 +237,12 @@ pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     for _ in 0..100 {
         let start = ctx.store.rng().gen_range(0..SLOTS);
         let r = ctx.store.rng().gen::<usize>();
-        let Some(key) = ctx.store.db(db).random_entry(start, r, false).map(|e| e.key.to_vec()) else {
+        let Some(key) = ctx
+            .store
+            .db(db)
+            .random_entry(start, r, false)
+            .map(|e| e.key.to_vec())
+        else {
             return Ok(Reply::Nil);
         };
         if ctx.store.exists(db, &key, ctx.now_ms) {
@@ -291,7 +315,9 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R
         when += ctx.now_ms as i64;
     }
     let db = ctx.client.db;
-    let Some(e) = ctx.store.lookup(db, &a[1], ctx.now_ms, false) else { return Ok(Reply::Int(0)) };
+    let Some(e) = ctx.store.lookup(db, &a[1], ctx.now_ms, false) else {
+        return Ok(Reply::Int(0));
+    };
     let current = e.expire_at();
     let allowed = match cond {
         Cond::None => true,
@@ -307,7 +333,8 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R
         return Ok(Reply::Int(0));
     }
     if when <= ctx.now_ms as i64 {
-        ctx.store.remove(db, &a[1], ctx.now_ms, ctx.shared.config().hot.lazy_expire);
+        ctx.store
+            .remove(db, &a[1], ctx.now_ms, ctx.shared.config().hot.lazy_expire);
     } else {
         ctx.store.db_mut(db).set_expire(&a[1], Some(when as u64));
     }
@@ -336,10 +363,18 @@ pub fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) -> R {
 /// (EXPIRETIME of PEXPIREAT 9223372036854775807 is 9223372036854776).
 fn ttl_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R {
     let now = ctx.now_ms;
-    let Some(e) = ctx.store.lookup_read(ctx.client.db, &a[1], now, false) else { return Ok(Reply::Int(-2)) };
-    let Some(at) = e.expire_at() else { return Ok(Reply::Int(-1)) };
+    let Some(e) = ctx.store.lookup_read(ctx.client.db, &a[1], now, false) else {
+        return Ok(Reply::Int(-2));
+    };
+    let Some(at) = e.expire_at() else {
+        return Ok(Reply::Int(-1));
+    };
     let ms = if absolute { at } else { at.saturating_sub(now) };
-    Ok(Reply::Int(if millis { ms as i64 } else { ((ms + 500) / 1000) as i64 }))
+    Ok(Reply::Int(if millis {
+        ms as i64
+    } else {
+        ((ms + 500) / 1000) as i64
+    }))
 }
 
 pub fn ttl(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -360,7 +395,11 @@ pub fn pexpiretime(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 pub fn persist(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let db = ctx.client.db;
-    let has = ctx.store.lookup(db, &a[1], ctx.now_ms, false).and_then(|e| e.expire_at()).is_some();
+    let has = ctx
+        .store
+        .lookup(db, &a[1], ctx.now_ms, false)
+        .and_then(|e| e.expire_at())
+        .is_some();
     if has {
         ctx.store.db_mut(db).set_expire(&a[1], None);
         ctx.modified(&a[1]);
@@ -377,11 +416,14 @@ pub fn object_encoding(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let lru_lfu = !matches!(ctx.store.eviction.policy, crate::store::EvictionPolicy::NoEviction)
-        && ctx.store.eviction.maxmemory > 0;
+    let lru_lfu = !matches!(
+        ctx.store.eviction.policy,
+        crate::store::EvictionPolicy::NoEviction
+    ) && ctx.store.eviction.maxmemory > 0;
     Ok(object_entry(ctx, &a[2]).map_or(Reply::Nil, |e| {
         // Redis shares the integers 0..9999 (refcount INT_MAX) unless maxmemory needs per-key LRU.
-        let shared = matches!(e.value, crate::store::Value::Int(i) if (0..10000).contains(&i)) && !lru_lfu;
+        let shared =
+            matches!(e.value, crate::store::Value::Int(i) if (0..10000).contains(&i)) && !lru_lfu;
         Reply::Int(if shared { i32::MAX as i64 } else { 1 })
     }))
 }
@@ -391,7 +433,9 @@ pub fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
 pub fn object_idletime(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let clock = ctx.store.lru_clock();
     let lfu = ctx.store.eviction.policy.is_lfu();
-    let Some(e) = object_entry(ctx, &a[2]) else { return Ok(Reply::Nil) };
+    let Some(e) = object_entry(ctx, &a[2]) else {
+        return Ok(Reply::Nil);
+    };
     if lfu {
         return Err(ErrorReply::lfu_selected());
     }
@@ -400,7 +444,9 @@ pub fn object_idletime(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 pub fn object_freq(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let ev = ctx.store.eviction;
-    let Some(e) = object_entry(ctx, &a[2]) else { return Ok(Reply::Nil) };
+    let Some(e) = object_entry(ctx, &a[2]) else {
+        return Ok(Reply::Nil);
+    };
     if !ev.policy.is_lfu() {
         return Err(ErrorReply::lfu_not_selected());
     }

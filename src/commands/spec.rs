@@ -31,13 +31,24 @@ pub struct KeySpec {
 
 pub enum BeginSearch {
     Index(i32),
-    Keyword { keyword: &'static str, startfrom: i32 },
+    Keyword {
+        keyword: &'static str,
+        startfrom: i32,
+    },
     Unknown,
 }
 
 pub enum FindKeys {
-    Range { lastkey: i32, keystep: i32, limit: i32 },
-    Keynum { keynumidx: i32, firstkey: i32, keystep: i32 },
+    Range {
+        lastkey: i32,
+        keystep: i32,
+        limit: i32,
+    },
+    Keynum {
+        keynumidx: i32,
+        firstkey: i32,
+        keystep: i32,
+    },
     Unknown,
 }
 
@@ -59,7 +70,11 @@ impl Doc {
             Doc::Int(i) => Reply::Int(*i),
             Doc::Arr(a) => Reply::Array(a.iter().map(Doc::to_reply).collect()),
             Doc::Set(a) => Reply::Set(a.iter().map(Doc::to_reply).collect()),
-            Doc::Map(m) => Reply::Map(m.iter().map(|(k, v)| (Reply::bulk_static(k), v.to_reply())).collect()),
+            Doc::Map(m) => Reply::Map(
+                m.iter()
+                    .map(|(k, v)| (Reply::bulk_static(k), v.to_reply()))
+                    .collect(),
+            ),
         }
     }
 
@@ -142,7 +157,10 @@ impl CommandSpec {
                     let mut i = start;
                     let mut found = None;
                     while (step > 0 && i <= end) || (step < 0 && i >= end) {
-                        if i > 0 && i < argc && args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()) {
+                        if i > 0
+                            && i < argc
+                            && args[i as usize].eq_ignore_ascii_case(keyword.as_bytes())
+                        {
                             found = Some(i + 1);
                             break;
                         }
@@ -158,45 +176,67 @@ impl CommandSpec {
             if first >= argc {
                 continue;
             }
-            let (last, step) = match ks.find {
-                FindKeys::Range { lastkey, keystep, limit } => {
-                    let last = if lastkey >= 0 {
-                        first + lastkey as i64
-                    } else if limit <= 1 {
-                        argc + lastkey as i64
-                    } else {
-                        first + ((argc + lastkey as i64) - first) / limit as i64
-                    };
-                    (last, keystep as i64)
-                }
-                FindKeys::Keynum { keynumidx, firstkey, keystep } => {
-                    let idx = first + keynumidx as i64;
-                    if idx >= argc {
-                        return None;
+            let (last, step) =
+                match ks.find {
+                    FindKeys::Range {
+                        lastkey,
+                        keystep,
+                        limit,
+                    } => {
+                        let last = if lastkey >= 0 {
+                            first + lastkey as i64
+                        } else if limit <= 1 {
+                            argc + lastkey as i64
+                        } else {
+                            first + ((argc + lastkey as i64) - first) / limit as i64
+                        };
+                        (last, keystep as i64)
                     }
-                    let n = crate::util::num::parse_i64(&args[idx as usize])?;
-                    if n < 0 {
-                        return None;
-                    }
-                    let start = first + firstkey as i64;
-                    let last = start + (n - 1) * keystep as i64;
-                    if n > 0 && last >= argc {
-                        return None;
-                    }
-                    if n == 0 {
+                    FindKeys::Keynum {
+                        keynumidx,
+                        firstkey,
+                        keystep,
+                    } => {
+                        let idx = first + keynumidx as i64;
+                        if idx >= argc {
+                            return None;
+                        }
+                        let n = crate::util::num::parse_i64(&args[idx as usize])?;
+                        if n < 0 {
+                            return None;
+                        }
+                        let start = first + firstkey as i64;
+                        let last = start + (n - 1) * keystep as i64;
+                        if n > 0 && last >= argc {
+                            return None;
+                        }
+                        if n == 0 {
+                            continue;
+                        }
+                        out.extend((start..=last).step_by(keystep.max(1) as usize).map(|i| {
+                            KeyRef {
+                                index: i as usize,
+                                flags: ks.flags,
+                            }
+                        }));
                         continue;
                     }
-                    out.extend((start..=last).step_by(keystep.max(1) as usize).map(|i| KeyRef { index: i as usize, flags: ks.flags }));
-                    continue;
-                }
-                FindKeys::Unknown => continue,
-            };
+                    FindKeys::Unknown => continue,
+                };
             if last >= argc {
                 return None;
             }
+            let flags = if ks.flags.contains(&"variable_flags") {
+                variable_key_flags(self.name, args)
+            } else {
+                None
+            };
             let mut i = first;
             while i <= last {
-                out.push(KeyRef { index: i as usize, flags: ks.flags });
+                out.push(KeyRef {
+                    index: i as usize,
+                    flags: flags.unwrap_or(ks.flags),
+                });
                 i += step.max(1);
             }
         }
@@ -216,9 +256,54 @@ impl CommandSpec {
             Reply::Int(self.step as i64),
             strs(self.acl),
             Reply::Set(self.tips.iter().map(|s| Reply::bulk_static(s)).collect()),
-            Reply::Array(key_specs),
-            Reply::Array(self.subcommands.iter().map(CommandSpec::info_reply).collect()),
+            // RESP3 shapes as Redis sends them: key specs are a set, and so is the empty
+            // subcommand list of a plain command (a container's list is an array).
+            Reply::Set(key_specs),
+            if self.subcommands.is_empty() {
+                Reply::Set(Vec::new())
+            } else {
+                Reply::Array(
+                    self.subcommands
+                        .iter()
+                        .map(CommandSpec::info_reply)
+                        .collect(),
+                )
+            },
         ])
+    }
+}
+
+/// The key flags of a command whose key spec is marked `variable_flags`: Redis then asks the
+/// command's own getkeys procedure, which looks at the arguments (`setGetKeys`,
+/// `bitfieldGetKeys` in db.c). None when the command has no such procedure.
+fn variable_key_flags(name: &str, args: &[Bytes]) -> Option<&'static [&'static str]> {
+    use crate::util::cstr::keyword_eq as is;
+    const READ_ONLY: &[&str] = &["RO", "access"];
+    const READ_WRITE: &[&str] = &["RW", "access", "update"];
+    match name {
+        // SET reads the old value only with GET.
+        "set" => Some(if args.iter().skip(3).any(|a| is(a, "GET")) {
+            READ_WRITE
+        } else {
+            &["OW", "update"]
+        }),
+        // BITFIELD is read-only while it has nothing but GETs (and OVERFLOWs); a SET/INCRBY or
+        // anything unparsable makes it read-write.
+        "bitfield" => {
+            let mut i = 2;
+            while i < args.len() {
+                let remaining = args.len() - i - 1;
+                if is(&args[i], "GET") && remaining >= 2 {
+                    i += 3;
+                } else if is(&args[i], "OVERFLOW") && remaining >= 1 {
+                    i += 2;
+                } else {
+                    return Some(READ_WRITE);
+                }
+            }
+            Some(READ_ONLY)
+        }
+        _ => None,
     }
 }
 
@@ -229,20 +314,41 @@ impl KeySpec {
         if !self.notes.is_empty() {
             m.push((b("notes"), b(self.notes)));
         }
-        m.push((b("flags"), Reply::Set(self.flags.iter().map(|s| Reply::Status(s)).collect())));
+        m.push((
+            b("flags"),
+            Reply::Set(self.flags.iter().map(|s| Reply::Status(s)).collect()),
+        ));
         let begin = match self.begin {
             BeginSearch::Index(i) => {
-                vec![(b("type"), b("index")), (b("spec"), Reply::Map(vec![(b("index"), Reply::Int(i as i64))]))]
+                vec![
+                    (b("type"), b("index")),
+                    (
+                        b("spec"),
+                        Reply::Map(vec![(b("index"), Reply::Int(i as i64))]),
+                    ),
+                ]
             }
             BeginSearch::Keyword { keyword, startfrom } => vec![
                 (b("type"), b("keyword")),
-                (b("spec"), Reply::Map(vec![(b("keyword"), b(keyword)), (b("startfrom"), Reply::Int(startfrom as i64))])),
+                (
+                    b("spec"),
+                    Reply::Map(vec![
+                        (b("keyword"), b(keyword)),
+                        (b("startfrom"), Reply::Int(startfrom as i64)),
+                    ]),
+                ),
             ],
-            BeginSearch::Unknown => vec![(b("type"), b("unknown")), (b("spec"), Reply::Map(vec![]))],
+            BeginSearch::Unknown => {
+                vec![(b("type"), b("unknown")), (b("spec"), Reply::Map(vec![]))]
+            }
         };
         m.push((b("begin_search"), Reply::Map(begin)));
         let find = match self.find {
-            FindKeys::Range { lastkey, keystep, limit } => vec![
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => vec![
                 (b("type"), b("range")),
                 (
                     b("spec"),
@@ -253,7 +359,11 @@ impl KeySpec {
                     ]),
                 ),
             ],
-            FindKeys::Keynum { keynumidx, firstkey, keystep } => vec![
+            FindKeys::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => vec![
                 (b("type"), b("keynum")),
                 (
                     b("spec"),

@@ -1,8 +1,8 @@
 //! String commands: GET/SET and their options, the INCR family, APPEND, ranges, MGET/MSET, LCS.
 use super::{int_arg, Ctx};
-use crate::util::cstr::keyword_eq as is;
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::{Ttl, Value};
+use crate::util::cstr::keyword_eq as is;
 use crate::util::longdouble::LongDouble;
 use crate::util::num::parse_i64;
 use bytes::Bytes;

@@ -99,7 +99,10 @@ impl ErrorReply {
     }
 
     pub fn protocol_expected_dollar(got: u8) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR Protocol error: expected '$', got '{}'", got as char)))
+        ErrorReply(Cow::Owned(format!(
+            "ERR Protocol error: expected '$', got '{}'",
+            got as char
+        )))
     }
 
     pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> Self {
@@ -128,19 +131,24 @@ impl ErrorReply {
     }
 
     pub fn wrong_arity(fullname: &str) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR wrong number of arguments for '{fullname}' command")))
+        ErrorReply(Cow::Owned(format!(
+            "ERR wrong number of arguments for '{fullname}' command"
+        )))
     }
 
     pub fn invalid_expire(cmd: &str) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR invalid expire time in '{cmd}' command")))
+        ErrorReply(Cow::Owned(format!(
+            "ERR invalid expire time in '{cmd}' command"
+        )))
     }
 
     /// Redis prints the option with `%s`, so it ends at the first NUL.
     pub fn unsupported_option(opt: &[u8]) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR Unsupported option {}", lossy(crate::util::cstr::until_nul(opt)))))
+        ErrorReply(Cow::Owned(format!(
+            "ERR Unsupported option {}",
+            lossy(crate::util::cstr::until_nul(opt))
+        )))
     }
-
-
 
     pub fn value_out_of_range_must_be_positive() -> Self {
         ErrorReply(Cow::Borrowed("ERR value is out of range, must be positive"))
@@ -175,19 +183,21 @@ impl ErrorReply {
         ErrorReply(Cow::Owned(format!("ERR Rewriting config file: {reason}")))
     }
 
-
-
     pub fn invalid_arguments_for_getkeys() -> Self {
-        ErrorReply(Cow::Borrowed("ERR Invalid number of arguments specified for command"))
+        ErrorReply(Cow::Borrowed(
+            "ERR Invalid number of arguments specified for command",
+        ))
     }
 
     pub fn no_keys_in_command() -> Self {
         ErrorReply(Cow::Borrowed("ERR The command has no key arguments"))
     }
 
-
     pub fn client_type(t: &[u8]) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR Unknown client type '{}'", lossy(t))))
+        ErrorReply(Cow::Owned(format!(
+            "ERR Unknown client type '{}'",
+            lossy(t)
+        )))
     }
 
     pub fn debug_unknown(sub: &[u8]) -> Self {
@@ -197,13 +207,14 @@ impl ErrorReply {
         )))
     }
 
-
     pub fn invalid_argument(what: &str) -> Self {
         ErrorReply(Cow::Owned(format!("ERR Invalid argument '{what}'")))
     }
 
     pub fn not_allowed_in_context(cmd: &str, context: &str) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR Command not allowed inside a {context}: '{cmd}'")))
+        ErrorReply(Cow::Owned(format!(
+            "ERR Command not allowed inside a {context}: '{cmd}'"
+        )))
     }
 
     /// `ERR <message>` for messages that echo a directive name or value (config, HELLO, CLIENT).
@@ -229,9 +240,15 @@ mod tests {
     #[test]
     fn unknown_command_matches_redis_shape() {
         let e = ErrorReply::unknown_command(b"FOOBARX", &[]);
-        assert_eq!(e.text(), "ERR unknown command 'FOOBARX', with args beginning with: ");
+        assert_eq!(
+            e.text(),
+            "ERR unknown command 'FOOBARX', with args beginning with: "
+        );
         let e = ErrorReply::unknown_command(b"foo", &[bytes::Bytes::from_static(b"a\r\nb")]);
-        assert_eq!(e.text(), "ERR unknown command 'foo', with args beginning with: 'a  b' ");
+        assert_eq!(
+            e.text(),
+            "ERR unknown command 'foo', with args beginning with: 'a  b' "
+        );
     }
 
     #[test]

@@ -57,7 +57,9 @@ pub fn parse_u64(b: &[u8]) -> Option<u64> {
 /// zeros are fine, an empty string is 0, and a value beyond `u64::MAX` is refused (ERANGE).
 pub fn parse_strtoul(b: &[u8]) -> Option<u64> {
     let b = crate::util::cstr::until_nul(b);
-    if b.first().is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')) {
+    if b.first()
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    {
         return None;
     }
     let (neg, digits) = match b.first() {
@@ -210,7 +212,14 @@ mod tests {
         assert_eq!(parse_strtoul(b""), Some(0));
         assert_eq!(parse_strtoul(b"5\0junk"), Some(5));
         assert_eq!(parse_strtoul(b"18446744073709551615"), Some(u64::MAX));
-        for bad in [&b" 0"[..], b"-", b"+", b"1x", b"18446744073709551616", b"0x10"] {
+        for bad in [
+            &b" 0"[..],
+            b"-",
+            b"+",
+            b"1x",
+            b"18446744073709551616",
+            b"0x10",
+        ] {
             assert_eq!(parse_strtoul(bad), None, "{bad:?}");
         }
     }
