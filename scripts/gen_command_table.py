@@ -38,6 +38,8 @@ COMMANDS = {
     "pttl": None, "expiretime": None, "pexpiretime": None, "persist": None, "copy": None,
     "move": None,
     "object": ["encoding", "freq", "idletime", "refcount", "help"],
+    # transactions
+    "multi": None, "exec": None, "discard": None, "watch": None, "unwatch": None,
     # hashes
     "hset": None, "hsetnx": None, "hget": None, "hmget": None, "hmset": None, "hdel": None,
     "hexists": None, "hlen": None, "hkeys": None, "hvals": None, "hgetall": None, "hincrby": None,

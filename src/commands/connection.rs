@@ -33,6 +33,8 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     c.no_evict = false;
     c.no_touch = false;
     c.authenticated = ctx.shared.config().hot.requirepass.is_none();
+    c.multi = None;
+    ctx.store.watches.unwatch_all(c.id);
     Ok(Reply::Status("RESET"))
 }
 

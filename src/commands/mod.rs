@@ -16,6 +16,7 @@ mod sets;
 pub mod spec;
 mod strings;
 mod table;
+mod transactions;
 mod zsets;
 
 use crate::protocol::{ErrorReply, Reply};
@@ -50,6 +51,7 @@ mod handlers {
     pub use super::lists::*;
     pub use super::sets::*;
     pub use super::strings::*;
+    pub use super::transactions::*;
     pub use super::zsets::*;
 }
 
@@ -198,8 +200,9 @@ mod tests {
 impl Ctx<'_> {
     /// Marks a key as changed by a write: the hook where dirty counting (and later WATCH and
     /// keyspace notifications) happen.
-    pub fn modified(&mut self, _key: &[u8]) {
+    pub fn modified(&mut self, key: &[u8]) {
         self.store.dirty += 1;
+        self.store.watches.touch(self.client.db, key);
     }
 
     pub fn db(&self) -> usize {

@@ -63,6 +63,7 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let mut client = Client::new(handle.clone(), !needs_auth);
     let end = Connection { sh: sh.clone(), stream, client: &mut client }.run().await;
     sh.clients.unregister(handle.id);
+    sh.lock_store().watches.unwatch_all(handle.id);
     if let End::Shutdown = end {
         sh.shutdown.notify_one();
     }

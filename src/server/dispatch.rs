@@ -66,21 +66,39 @@ fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
     let _ = sh.monitor.send(Bytes::from(line));
 }
 
+/// Commands that act on an open MULTI instead of being queued in it.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
 pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
     let now = now_ms();
     let r = match resolve(sh, args) {
         Ok(r) => r,
-        Err(e) => return Outcome::Reply(error(sh, e)),
+        Err(e) => return Outcome::Reply(reject(sh, client, e)),
     };
-    if let Some(p) = sh.pause_state(now) {
-        if !p.write_only || r.flags & flag::WRITE != 0 {
-            return Outcome::Paused(p.until_ms);
+    if !client.in_exec {
+        if let Some(p) = sh.pause_state(now) {
+            if !p.write_only || r.flags & flag::WRITE != 0 {
+                return Outcome::Paused(p.until_ms);
+            }
         }
     }
     let stat = sh.stats.command(r.id);
     if let Err(e) = admit(sh, store, client, &r, args.len(), now) {
         stat.rejected.fetch_add(1, Relaxed);
-        return Outcome::Reply(error(sh, e));
+        return Outcome::Reply(reject(sh, client, e));
+    }
+    if let Some(m) = client.multi.as_mut() {
+        if !runs_inside_multi(r.spec.name) {
+            m.queue.push(args.to_vec());
+            return Outcome::Reply(Reply::Status("QUEUED"));
+        }
+        if r.spec.name == "exec" {
+            stat.calls.fetch_add(1, Relaxed);
+            sh.stats.commands_processed.fetch_add(1, Relaxed);
+            return Outcome::Reply(exec_transaction(sh, store, client, now));
+        }
     }
     if sh.monitor.receiver_count() > 0 && r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 && r.flags & flag::NO_AUTH == 0 {
         feed_monitor(sh, client, args, now);
@@ -115,6 +133,43 @@ fn slowlog(sh: &Shared, client: &Client, r: &Resolved, args: &[Bytes], us: u64) 
     }
     let name = client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
     sh.slowlog.lock().unwrap_or_else(|e| e.into_inner()).push(args, us, client.handle.addr.to_string(), name);
+}
+
+/// EXEC: runs the queued commands back to back under the store lock the caller holds, so the
+/// transaction is atomic; aborts on a queueing error (EXECABORT) or a spoiled WATCH (null).
+fn exec_transaction(sh: &Shared, store: &mut Store, client: &mut Client, now: u64) -> Reply {
+    let m = client.multi.take().expect("in MULTI");
+    let watched_expired = store
+        .watches
+        .keys_of(client.id)
+        .iter()
+        .any(|(db, key)| store.db(*db).get(key).is_some_and(|e| e.is_expired(now)));
+    let spoiled = store.watches.is_dirty(client.id) || watched_expired;
+    store.watches.unwatch_all(client.id);
+    if m.failed {
+        return error(sh, ErrorReply::exec_abort());
+    }
+    if spoiled {
+        return Reply::NilArray;
+    }
+    client.in_exec = true;
+    let mut replies = Vec::with_capacity(m.queue.len());
+    for args in &m.queue {
+        match execute(sh, store, client, args) {
+            Outcome::Reply(r) => replies.push(r),
+            Outcome::Paused(_) => unreachable!("pauses do not apply inside EXEC"),
+        }
+    }
+    client.in_exec = false;
+    Reply::Array(replies)
+}
+
+/// An error before execution: inside MULTI it also dooms the transaction (EXECABORT).
+fn reject(sh: &Shared, client: &mut Client, e: ErrorReply) -> Reply {
+    if let Some(m) = client.multi.as_mut() {
+        m.failed = true;
+    }
+    error(sh, e)
 }
 
 fn error(sh: &Shared, e: ErrorReply) -> Reply {

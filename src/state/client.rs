@@ -28,6 +28,13 @@ pub enum After {
     Shutdown,
 }
 
+/// An open MULTI: the queued commands and whether one of them was refused (EXECABORT).
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queue: Vec<Vec<Bytes>>,
+    pub failed: bool,
+}
+
 pub struct Client {
     pub id: u64,
     pub handle: Arc<ClientHandle>,
@@ -41,6 +48,9 @@ pub struct Client {
     pub no_evict: bool,
     pub no_touch: bool,
     pub after: Option<After>,
+    pub multi: Option<Multi>,
+    /// True while EXEC runs the queued commands (blocking commands must not block then).
+    pub in_exec: bool,
 }
 
 impl Client {
@@ -58,6 +68,8 @@ impl Client {
             no_evict: false,
             no_touch: false,
             after: None,
+            multi: None,
+            in_exec: false,
         }
     }
 }

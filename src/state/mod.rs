@@ -7,7 +7,7 @@
 pub mod client;
 pub mod clients;
 
-pub use client::{After, Client, ReplyMode};
+pub use client::{After, Client, Multi, ReplyMode};
 pub use clients::{ClientHandle, ClientRegistry};
 
 use crate::commands::CommandIndex;

@@ -119,6 +119,7 @@ impl Store {
             let Some((db, key)) = self.pick_victim() else { return false };
             if let Some(e) = self.db_mut(db).remove(&key) {
                 self.stats.evicted_keys += 1;
+                self.watches.touch(db, &key);
                 self.dirty += 1;
                 drop(e);
             }

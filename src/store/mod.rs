@@ -8,6 +8,7 @@ mod expire;
 mod lazyfree;
 mod slab;
 pub mod types;
+pub mod watch;
 pub mod value;
 
 pub use db::{Db, Lookup, Ttl};
@@ -53,6 +54,8 @@ pub struct Store {
     rng: SmallRng,
     lazyfree: lazyfree::LazyFree,
     expire_cursor: expire::Cursor,
+    /// WATCHed keys and spoiled transactions.
+    pub watches: watch::Watches,
 }
 
 impl Store {
@@ -67,6 +70,7 @@ impl Store {
             rng: SmallRng::from_entropy(),
             lazyfree: lazyfree::LazyFree::start(),
             expire_cursor: expire::Cursor::default(),
+            watches: watch::Watches::default(),
         }
     }
 
@@ -106,6 +110,7 @@ impl Store {
             }
             Lookup::Expired(old) => {
                 self.stats.expired_keys += 1;
+                self.watches.touch(db, key);
                 self.stats.keyspace_misses += count as u64;
                 self.lazyfree.free(old.value);
                 None
@@ -138,6 +143,7 @@ impl Store {
         }
         let e = self.dbs[db].remove(key).expect("present after lookup");
         self.dirty += 1;
+        self.watches.touch(db, key);
         if lazy {
             self.free(e.value);
         }
@@ -158,6 +164,7 @@ impl Store {
         };
         let mut removed = 0;
         for i in range {
+            self.watches.touch_db(i);
             removed += self.dbs[i].len();
             let old = self.dbs[i].take_all();
             if lazy {
@@ -169,6 +176,8 @@ impl Store {
     }
 
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.watches.touch_db(a);
+        self.watches.touch_db(b);
         self.dbs.swap(a, b);
     }
 
