@@ -73,6 +73,8 @@ fixed! {
     debug_local => "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
     invalid_command => "ERR Invalid command specified";
     multi_nested => "ERR MULTI calls can not be nested";
+    watch_in_multi => "ERR WATCH inside MULTI is not allowed";
+    exec_abort => "EXECABORT Transaction discarded because of previous errors.";
     exec_without_multi => "ERR EXEC without MULTI";
     discard_without_multi => "ERR DISCARD without MULTI";
     client_name_spaces => "ERR Client names cannot contain spaces, newlines or special characters.";
