@@ -331,26 +331,55 @@ fn set_field(v: &mut [u8], off: u64, t: FieldType, value: i64) {
     }
 }
 
-/// Applies overflow semantics to `v` (computed exactly) for type `t`. None means FAIL.
-fn fit(v: i128, t: FieldType, ov: Overflow) -> Option<i64> {
-    let (min, max): (i128, i128) = if t.signed {
-        (-(1i128 << (t.bits - 1)), (1i128 << (t.bits - 1)) - 1)
+/// `value + incr` stored in a field of type `t` under overflow mode `ov`; None means FAIL.
+/// A port of Redis's `checkSignedBitfieldOverflow` / `checkUnsignedBitfieldOverflow`, wrapping
+/// intermediate arithmetic included, because it decides some edge cases differently from exact
+/// arithmetic: `OVERFLOW SAT SET i5 0 -9223372036854775808` stores +15 (`max - value` wraps
+/// negative, which reads as an upward overflow), and `SET u8 0 -1` overflows upwards (255
+/// under SAT) since the unsigned field sees the value's 64-bit pattern.
+fn apply_overflow(value: i64, incr: i64, t: FieldType, ov: Overflow) -> Option<i64> {
+    let bits = t.bits;
+    let (overflow_up, overflow_down, max, min) = if t.signed {
+        let max: i64 = if bits == 64 {
+            i64::MAX
+        } else {
+            (1i64 << (bits - 1)) - 1
+        };
+        let min = -max - 1;
+        let max_incr = (max as u64).wrapping_sub(value as u64) as i64;
+        let min_incr = min.wrapping_sub(value);
+        let up = value > max
+            || (bits != 64 && incr > max_incr)
+            || (value >= 0 && incr > 0 && incr > max_incr);
+        let down = value < min
+            || (bits != 64 && incr < min_incr)
+            || (value < 0 && incr < 0 && incr < min_incr);
+        (up, down, max, min)
     } else {
-        (0, (1i128 << t.bits) - 1)
+        let value = value as u64;
+        let max: u64 = if bits == 64 {
+            u64::MAX
+        } else {
+            (1u64 << bits) - 1
+        };
+        let max_incr = max.wrapping_sub(value) as i64;
+        let min_incr = value.wrapping_neg() as i64;
+        let up = value > max || (incr > 0 && incr > max_incr);
+        let down = incr < 0 && incr < min_incr;
+        (up, down, max as i64, 0)
     };
-    if v >= min && v <= max {
-        return Some(v as i64);
+    let sum = (value as u64).wrapping_add(incr as u64);
+    if !overflow_up && !overflow_down {
+        return Some(sum as i64);
     }
     match ov {
         Overflow::Fail => None,
-        Overflow::Sat => Some(if v > max { max as i64 } else { min as i64 }),
+        Overflow::Sat => Some(if overflow_up { max } else { min }),
+        Overflow::Wrap if bits == 64 => Some(sum as i64),
         Overflow::Wrap => {
-            let m = 1i128 << t.bits;
-            let mut w = v.rem_euclid(m);
-            if t.signed && w > max {
-                w -= m;
-            }
-            Some(w as i64)
+            let mask = u64::MAX << bits;
+            let negative = t.signed && sum & (1u64 << (bits - 1)) != 0;
+            Some(if negative { sum | mask } else { sum & !mask } as i64)
         }
     }
 }
@@ -434,14 +463,7 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> R {
             Op::Get(t, off) => Reply::Int(get_field(buf, off, t)),
             Op::Set(t, off, val, ov) => {
                 let old = get_field(buf, off, t);
-                // An unsigned field takes the value's 64-bit pattern: SET u8 -1 overflows
-                // upwards (SAT gives 255), as in Redis.
-                let val = if t.signed {
-                    val as i128
-                } else {
-                    val as u64 as i128
-                };
-                fit(val, t, ov).map(|n| {
+                apply_overflow(val, 0, t, ov).map(|n| {
                     set_field(buf, off, t, n);
                     old
                 })
@@ -449,12 +471,7 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> R {
             .map_or(Reply::Nil, Reply::Int),
             Op::Incr(t, off, by, ov) => {
                 let old = get_field(buf, off, t);
-                let old = if t.signed {
-                    old as i128
-                } else {
-                    old as u64 as i128
-                };
-                fit(old + by as i128, t, ov).map(|n| {
+                apply_overflow(old, by, t, ov).map(|n| {
                     set_field(buf, off, t, n);
                     n
                 })
@@ -499,10 +516,28 @@ mod tests {
         assert_eq!(get_field(&v, 3, u8t), 200);
         set_field(&mut v, 20, i5, -3);
         assert_eq!(get_field(&v, 20, i5), -3);
-        assert_eq!(fit(256, u8t, Overflow::Wrap), Some(0));
-        assert_eq!(fit(300, u8t, Overflow::Sat), Some(255));
-        assert_eq!(fit(-1, u8t, Overflow::Fail), None);
-        assert_eq!(fit(16, i5, Overflow::Wrap), Some(-16));
-        assert_eq!(fit(-17, i5, Overflow::Sat), Some(-16));
+        let set = |v: i64, t: FieldType, ov: Overflow| apply_overflow(v, 0, t, ov);
+        assert_eq!(set(256, u8t, Overflow::Wrap), Some(0));
+        assert_eq!(set(300, u8t, Overflow::Sat), Some(255));
+        assert_eq!(set(-1, u8t, Overflow::Fail), None);
+        assert_eq!(set(-1, u8t, Overflow::Sat), Some(255));
+        assert_eq!(set(16, i5, Overflow::Wrap), Some(-16));
+        assert_eq!(set(-17, i5, Overflow::Sat), Some(-16));
+        // Redis's wrapping `max - value` makes this an upward overflow.
+        assert_eq!(set(i64::MIN, i5, Overflow::Sat), Some(15));
+        assert_eq!(apply_overflow(250, 10, u8t, Overflow::Wrap), Some(4));
+        assert_eq!(apply_overflow(5, -10, u8t, Overflow::Sat), Some(0));
+        let i64t = FieldType {
+            signed: true,
+            bits: 64,
+        };
+        assert_eq!(
+            apply_overflow(i64::MAX, 1, i64t, Overflow::Wrap),
+            Some(i64::MIN)
+        );
+        assert_eq!(
+            apply_overflow(i64::MAX, 1, i64t, Overflow::Sat),
+            Some(i64::MAX)
+        );
     }
 }
