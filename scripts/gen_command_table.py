@@ -38,6 +38,10 @@ COMMANDS = {
     "pttl": None, "expiretime": None, "pexpiretime": None, "persist": None, "copy": None,
     "move": None,
     "object": ["encoding", "freq", "idletime", "refcount", "help"],
+    # pub/sub
+    "subscribe": None, "unsubscribe": None, "psubscribe": None, "punsubscribe": None,
+    "publish": None, "ssubscribe": None, "sunsubscribe": None, "spublish": None,
+    "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],
     # transactions
     "multi": None, "exec": None, "discard": None, "watch": None, "unwatch": None,
     # hashes

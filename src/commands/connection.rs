@@ -7,7 +7,12 @@ use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
 
-pub fn ping(_ctx: &mut Ctx, a: &[Bytes]) -> R {
+pub fn ping(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    if ctx.client.resp == RespVersion::Resp2 && ctx.client.subscribed() && a.len() <= 2 {
+        // A subscribed RESP2 client gets PING's answer as a message-shaped array.
+        let msg = a.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![Reply::bulk_static("pong"), Reply::Bulk(msg)]));
+    }
     match a.len() {
         1 => Ok(Reply::Status("PONG")),
         2 => Ok(Reply::Bulk(a[1].clone())),
@@ -35,6 +40,7 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     c.authenticated = ctx.shared.config().hot.requirepass.is_none();
     c.multi = None;
     ctx.store.watches.unwatch_all(c.id);
+    super::pubsub::unsubscribe_all(ctx.shared, ctx.client);
     Ok(Reply::Status("RESET"))
 }
 

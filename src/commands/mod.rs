@@ -11,6 +11,7 @@ mod introspection;
 mod hashes;
 mod keys;
 mod lists;
+pub mod pubsub;
 mod server_cmds;
 mod sets;
 pub mod spec;
@@ -49,6 +50,7 @@ mod handlers {
     pub use super::server_cmds::*;
     pub use super::hashes::*;
     pub use super::lists::*;
+    pub use super::pubsub::*;
     pub use super::sets::*;
     pub use super::strings::*;
     pub use super::transactions::*;
@@ -203,6 +205,7 @@ impl Ctx<'_> {
     pub fn modified(&mut self, key: &[u8]) {
         self.store.dirty += 1;
         self.store.watches.touch(self.client.db, key);
+        self.store.blocked.signal(self.client.db, key);
     }
 
     pub fn db(&self) -> usize {

@@ -87,7 +87,7 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             field!(out, "maxclients:{}", cfg.hot.maxclients);
             field!(out, "client_recent_max_input_buffer:0");
             field!(out, "client_recent_max_output_buffer:0");
-            field!(out, "blocked_clients:0");
+            field!(out, "blocked_clients:{}", st.blocked.clients());
             field!(out, "tracking_clients:0");
             field!(out, "clients_in_timeout_table:0");
         }
@@ -142,8 +142,9 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             field!(out, "total_eviction_exceeded_time:{}", k.total_eviction_exceeded_time);
             field!(out, "keyspace_hits:{}", k.keyspace_hits);
             field!(out, "keyspace_misses:{}", k.keyspace_misses);
-            field!(out, "pubsub_channels:0");
-            field!(out, "pubsub_patterns:0");
+            for (name, n) in sh.pubsub.counts() {
+                field!(out, "{name}:{n}");
+            }
             field!(out, "total_error_replies:{}", s.error_replies.load(Relaxed));
             field!(out, "client_query_buffer_limit_disconnections:{}", s.client_qbuf_limit_disconnections.load(Relaxed));
             field!(out, "client_output_buffer_limit_disconnections:{}", s.client_outbuf_limit_disconnections.load(Relaxed));

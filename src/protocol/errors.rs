@@ -224,9 +224,26 @@ impl ErrorReply {
         ErrorReply(Cow::Owned(format!("ERR {}", message.into())))
     }
 
+    pub fn subscribed_context(cmd: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Can't execute '{cmd}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )))
+    }
+
     pub fn unbalanced_quotes() -> Self {
         Self::protocol("unbalanced quotes in request")
     }
+}
+
+// hashes and sets
+fixed! {
+    hash_not_integer => "ERR hash value is not an integer";
+    hash_not_float => "ERR hash value is not a float";
+    value_nan_or_inf => "ERR value is NaN or Infinity";
+    value_out_of_range => "ERR value is out of range";
+    numkeys_not_positive => "ERR numkeys should be greater than 0";
+    numkeys_over_args => "ERR Number of keys can't be greater than number of args";
+    limit_negative => "ERR LIMIT can't be negative";
 }
 
 impl std::fmt::Display for ErrorReply {

@@ -36,6 +36,8 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Nothing is written (CLIENT REPLY OFF/SKIP, QUIT after its reply ...).
     NoReply,
+    /// Several replies to one command, written back to back (SUBSCRIBE a b c).
+    Many(Vec<Reply>),
 }
 
 impl Reply {
@@ -112,6 +114,7 @@ impl Reply {
                 }
             }
             Reply::NoReply => {}
+            Reply::Many(items) => items.iter().for_each(|r| r.encode(ver, out)),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! client-query-buffer-limit.
 use super::dispatch::{execute, Outcome};
 use crate::protocol::{ErrorReply, ParseLimits, Reply, RequestParser, RespVersion};
+use crate::state::client::Subscriptions;
+use crate::state::pubsub::{Kind, Message};
 use crate::state::{now_ms, After, Client, ReplyMode, Shared};
 use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
@@ -64,6 +66,7 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let end = Connection { sh: sh.clone(), stream, client: &mut client }.run().await;
     sh.clients.unregister(handle.id);
     sh.lock_store().watches.unwatch_all(handle.id);
+    crate::commands::pubsub::unsubscribe_all(&sh, &mut client);
     if let End::Shutdown = end {
         sh.shutdown.notify_one();
     }
@@ -93,7 +96,7 @@ impl Connection<'_> {
         let mut out = BytesMut::with_capacity(READ_CHUNK);
         let mut parser = RequestParser::new();
         let handle = self.client.handle.clone();
-        let mut last_view = (usize::MAX, RespVersion::Resp2, None);
+        let mut last_view: View = (usize::MAX, RespVersion::Resp2, None, (0, 0, 0), -1);
         let mut soft_since = None;
         loop {
             let (limits, qbuf_limit, idle_timeout, obuf) = {
@@ -125,14 +128,14 @@ impl Connection<'_> {
             let more_parsed = !batch.is_empty() && !limits.authenticated;
             if !batch.is_empty() {
                 if let Some(end) = self.run_batch(batch, &mut out).await {
-                    let _ = self.stream.write_all(&out).await;
+                    self.write(&out).await;
                     return end;
                 }
             }
             if let Some(e) = proto_err {
                 self.sh.stats.count_error(e.code());
                 Reply::Error(e).encode(self.client.resp, &mut out);
-                let _ = self.stream.write_all(&out).await;
+                self.write(&out).await;
                 return End::Closed;
             }
             if inbuf.len() > qbuf_limit {
@@ -145,7 +148,7 @@ impl Connection<'_> {
             }
             if !out.is_empty() {
                 self.sh.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
-                if self.stream.write_all(&out).await.is_err() {
+                if !self.write(&out).await {
                     return End::Closed;
                 }
                 out.clear();
@@ -157,9 +160,19 @@ impl Connection<'_> {
             if inbuf.capacity() - inbuf.len() < 1024 {
                 inbuf.reserve(READ_CHUNK);
             }
+            // Pub/Sub clients are exempt from the idle timeout, as in Redis.
+            let idle_timeout = if self.client.subscribed() { 0 } else { idle_timeout };
             let read = self.stream.read_buf(&mut inbuf);
             let n = tokio::select! {
                 r = read => r,
+                m = next_message(&mut self.client.sub) => {
+                    if let Some(m) = m {
+                        if !self.write_messages(m).await {
+                            return End::Closed;
+                        }
+                    }
+                    continue;
+                }
                 _ = handle.kill_notify.notified() => return End::Closed,
                 _ = idle(idle_timeout) => return End::Closed,
             };
@@ -220,9 +233,70 @@ impl Connection<'_> {
                     self.flush(out).await;
                     return Some(self.monitor().await);
                 }
+                Some(After::Block { keys, deadline_ms, on_timeout }) => {
+                    self.flush(out).await;
+                    if let Some(end) = self.block(&batch[i - 1], keys, deadline_ms, on_timeout, out).await {
+                        return Some(end);
+                    }
+                }
             }
         }
         None
+    }
+
+    /// Waits until a key of `keys` changes (then retries `args`), the deadline passes (then
+    /// replies `on_timeout`), or the client goes away.
+    async fn block(&mut self, args: &[Bytes], keys: Vec<Bytes>, deadline_ms: u64, on_timeout: Reply, out: &mut BytesMut) -> Option<End> {
+        let handle = self.client.handle.clone();
+        let db = self.client.db;
+        let sh = self.sh.clone();
+        let mut watch_eof = true;
+        let finish = |store: &mut crate::store::Store| {
+            store.blocked.unregister(handle.id, db, &keys);
+            // Pass the turn on: the next waiter may find data left over.
+            for k in &keys {
+                store.blocked.signal(db, k);
+            }
+        };
+        loop {
+            let wait = if deadline_ms == 0 { u64::MAX / 4 } else { deadline_ms.saturating_sub(now_ms()) };
+            let mut probe = [0u8; 1];
+            tokio::select! {
+                _ = handle.block_notify.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {
+                    finish(&mut sh.lock_store());
+                    self.emit(on_timeout, out);
+                    return None;
+                }
+                _ = handle.kill_notify.notified() => {
+                    finish(&mut sh.lock_store());
+                    return Some(End::Closed);
+                }
+                r = self.stream.peek(&mut probe), if watch_eof => {
+                    if matches!(r, Ok(0) | Err(_)) {
+                        finish(&mut sh.lock_store());
+                        return Some(End::Closed);
+                    }
+                    // Data arrived: it waits in the socket until this command is answered.
+                    watch_eof = false;
+                    continue;
+                }
+            }
+            let mut store = sh.lock_store();
+            let outcome = execute(&sh, &mut store, self.client, args);
+            match self.client.after.take() {
+                Some(After::Block { .. }) => continue,
+                other => {
+                    self.client.after = other;
+                    finish(&mut store);
+                    drop(store);
+                    if let Outcome::Reply(r) = outcome {
+                        self.emit(r, out);
+                    }
+                    return None;
+                }
+            }
+        }
     }
 
     fn emit(&mut self, r: Reply, out: &mut BytesMut) {
@@ -237,7 +311,7 @@ impl Connection<'_> {
     async fn flush(&mut self, out: &mut BytesMut) {
         if !out.is_empty() {
             self.sh.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
-            let _ = self.stream.write_all(out).await;
+            self.write(out).await;
             out.clear();
         }
     }
@@ -250,7 +324,7 @@ impl Connection<'_> {
         loop {
             tokio::select! {
                 line = rx.recv() => match line {
-                    Ok(l) => if self.stream.write_all(&l).await.is_err() { return End::Closed },
+                    Ok(l) => if !self.write(&l).await { return End::Closed },
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return End::Closed,
                 },
@@ -258,6 +332,39 @@ impl Connection<'_> {
                 _ = self.client.handle.kill_notify.notified() => return End::Closed,
             }
         }
+    }
+
+    /// Writes `buf` unless the client is killed first (a killed client stuck on a full socket
+    /// must still go away). Returns false if the connection is done.
+    async fn write(&mut self, buf: &[u8]) -> bool {
+        let handle = self.client.handle.clone();
+        if handle.is_killed() {
+            return false;
+        }
+        tokio::select! {
+            r = self.stream.write_all(buf) => r.is_ok(),
+            _ = handle.kill_notify.notified() => false,
+        }
+    }
+
+    /// Writes `first` and every other message already queued, in one write.
+    async fn write_messages(&mut self, first: Message) -> bool {
+        let mut out = BytesMut::new();
+        let mut m = Some(first);
+        let mut size = 0;
+        while let Some(msg) = m {
+            size += msg.size();
+            message_reply(msg).encode(self.client.resp, &mut out);
+            m = self.client.sub.as_mut().and_then(|s| s.rx.try_recv().ok());
+            if out.len() > 64 * 1024 {
+                break;
+            }
+        }
+        if let Some(s) = &self.client.sub {
+            s.mailbox.pending.fetch_sub(size, Relaxed);
+        }
+        self.sh.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+        self.write(&out).await
     }
 
     /// client-output-buffer-limit for normal clients: past the hard limit, or past the soft
@@ -282,16 +389,46 @@ impl Connection<'_> {
     }
 
     /// Refreshes what CLIENT LIST shows about this connection, when it changed.
-    fn publish_view(&self, last: &mut (usize, RespVersion, Option<Bytes>)) {
-        let now = (self.client.db, self.client.resp, self.client.name.clone());
+    fn publish_view(&self, last: &mut View) {
+        let c = &*self.client;
+        let subs = c.sub.as_ref().map_or((0, 0, 0), |s| (s.channels.len(), s.patterns.len(), s.shards.len()));
+        let multi = c.multi.as_ref().map_or(-1, |m| m.queue.len() as i64);
+        let now = (c.db, c.resp, c.name.clone(), subs, multi);
         if *last == now {
             return;
         }
-        let mut v = self.client.handle.view.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = c.handle.view.lock().unwrap_or_else(|e| e.into_inner());
         v.db = now.0;
         v.resp = if now.1 == RespVersion::Resp3 { 3 } else { 2 };
         v.name = now.2.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        v.subs = subs;
+        v.multi = multi;
         *last = now;
+    }
+}
+
+/// What was last published to CLIENT LIST: db, protocol, name, subscriptions, MULTI depth.
+type View = (usize, RespVersion, Option<Bytes>, (usize, usize, usize), i64);
+
+/// The next Pub/Sub message for this client (never resolves while not subscribed).
+async fn next_message(sub: &mut Option<Subscriptions>) -> Option<Message> {
+    match sub {
+        Some(s) => s.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `message` / `pmessage` / `smessage` as Redis sends them (a push in RESP3).
+fn message_reply(m: Message) -> Reply {
+    match m.kind {
+        Kind::Channel => Reply::Push(vec![Reply::bulk_static("message"), Reply::Bulk(m.channel), Reply::Bulk(m.payload)]),
+        Kind::Shard => Reply::Push(vec![Reply::bulk_static("smessage"), Reply::Bulk(m.channel), Reply::Bulk(m.payload)]),
+        Kind::Pattern => Reply::Push(vec![
+            Reply::bulk_static("pmessage"),
+            Reply::Bulk(m.pattern.unwrap_or_default()),
+            Reply::Bulk(m.channel),
+            Reply::Bulk(m.payload),
+        ]),
     }
 }
 

@@ -2,7 +2,7 @@
 //! handler with the store locked by the caller, then account (commandstats, errorstats,
 //! slowlog, MONITOR). Every error reply passes through here, so errorstats sees them all.
 use crate::commands::{arity_ok, flag, Ctx, Lookup, Resolved};
-use crate::protocol::{ErrorReply, Reply};
+use crate::protocol::{ErrorReply, Reply, RespVersion};
 use crate::state::{now_ms, Client, Shared};
 use crate::store::Store;
 use bytes::Bytes;
@@ -66,6 +66,14 @@ fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
     let _ = sh.monitor.send(Bytes::from(line));
 }
 
+/// What a RESP2 client may send while subscribed.
+fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+    )
+}
+
 /// Commands that act on an open MULTI instead of being queued in it.
 fn runs_inside_multi(name: &str) -> bool {
     matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
@@ -77,6 +85,9 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         Ok(r) => r,
         Err(e) => return Outcome::Reply(reject(sh, client, e)),
     };
+    if client.resp == RespVersion::Resp2 && client.subscribed() && !allowed_when_subscribed(r.spec.name) {
+        return Outcome::Reply(reject(sh, client, ErrorReply::subscribed_context(r.spec.name)));
+    }
     if !client.in_exec {
         if let Some(p) = sh.pause_state(now) {
             if !p.write_only || r.flags & flag::WRITE != 0 {

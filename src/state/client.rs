@@ -1,5 +1,8 @@
 //! Per-connection client state, owned by the connection task and handed to handlers.
+use super::pubsub::{Mailbox, Message};
 use super::ClientHandle;
+use std::collections::BTreeSet;
+use tokio::sync::mpsc::UnboundedReceiver;
 use crate::protocol::RespVersion;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -26,6 +29,9 @@ pub enum After {
     Monitor,
     /// Stop the server (SHUTDOWN).
     Shutdown,
+    /// Wait for one of `keys` to change, then run the command again; on `deadline_ms`
+    /// (unix ms, 0 = never) reply `on_timeout` instead (BLPOP and friends).
+    Block { keys: Vec<Bytes>, deadline_ms: u64, on_timeout: crate::protocol::Reply },
 }
 
 /// An open MULTI: the queued commands and whether one of them was refused (EXECABORT).
@@ -33,6 +39,22 @@ pub enum After {
 pub struct Multi {
     pub queue: Vec<Vec<Bytes>>,
     pub failed: bool,
+}
+
+/// This connection's subscriptions and its message queue.
+pub struct Subscriptions {
+    pub channels: BTreeSet<Bytes>,
+    pub patterns: BTreeSet<Bytes>,
+    pub shards: BTreeSet<Bytes>,
+    pub mailbox: Mailbox,
+    pub rx: UnboundedReceiver<Message>,
+}
+
+impl Subscriptions {
+    /// Channel + pattern subscriptions (the count SUBSCRIBE/PSUBSCRIBE replies carry).
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
 }
 
 pub struct Client {
@@ -51,9 +73,25 @@ pub struct Client {
     pub multi: Option<Multi>,
     /// True while EXEC runs the queued commands (blocking commands must not block then).
     pub in_exec: bool,
+    /// Present once the client has subscribed to something.
+    pub sub: Option<Subscriptions>,
 }
 
 impl Client {
+    /// True while subscribed to at least one channel, pattern or shard channel.
+    pub fn subscribed(&self) -> bool {
+        self.sub.as_ref().is_some_and(|s| s.count() + s.shards.len() > 0)
+    }
+
+    /// The subscriptions, created on first use.
+    pub fn subs(&mut self) -> &mut Subscriptions {
+        let handle = self.handle.clone();
+        self.sub.get_or_insert_with(|| {
+            let (mailbox, rx) = Mailbox::new(handle);
+            Subscriptions { channels: BTreeSet::new(), patterns: BTreeSet::new(), shards: BTreeSet::new(), mailbox, rx }
+        })
+    }
+
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
         Client {
             id: handle.id,
@@ -70,6 +108,7 @@ impl Client {
             after: None,
             multi: None,
             in_exec: false,
+            sub: None,
         }
     }
 }

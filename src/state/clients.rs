@@ -13,13 +13,16 @@ pub struct ClientView {
     pub name: String,
     pub db: usize,
     pub last_cmd: String,
-    pub flags: String,
     pub resp: u8,
     pub qbuf: usize,
     pub omem: usize,
     pub lib_name: String,
     pub lib_ver: String,
     pub monitor: bool,
+    /// Channel, pattern and shard-channel subscriptions.
+    pub subs: (usize, usize, usize),
+    /// Commands queued in MULTI (-1 outside MULTI).
+    pub multi: i64,
 }
 
 pub struct ClientHandle {
@@ -32,6 +35,8 @@ pub struct ClientHandle {
     pub view: Mutex<ClientView>,
     killed: AtomicBool,
     pub kill_notify: Notify,
+    /// Woken when a key this client is blocked on changes.
+    pub block_notify: Arc<Notify>,
 }
 
 impl ClientHandle {
@@ -57,15 +62,19 @@ impl ClientHandle {
     pub fn list_line(&self) -> String {
         let v = self.view.lock().unwrap_or_else(|e| e.into_inner()).clone();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
             v.name,
             self.created.elapsed().as_secs(),
             self.idle_secs(),
-            if v.flags.is_empty() { "N" } else { &v.flags },
+            flags(&v),
             v.db,
+            v.subs.0,
+            v.subs.1,
+            v.subs.2,
+            v.multi,
             v.qbuf,
             v.omem,
             16384 + v.qbuf + v.omem,
@@ -73,6 +82,24 @@ impl ClientHandle {
             v.resp,
         )
     }
+}
+
+/// CLIENT LIST flags: P pubsub, x in MULTI, O monitor, N none.
+fn flags(v: &ClientView) -> String {
+    let mut f = String::new();
+    if v.monitor {
+        f.push('O');
+    }
+    if v.subs.0 + v.subs.1 + v.subs.2 > 0 {
+        f.push('P');
+    }
+    if v.multi >= 0 {
+        f.push('x');
+    }
+    if f.is_empty() {
+        f.push('N');
+    }
+    f
 }
 
 #[derive(Default)]
@@ -90,9 +117,10 @@ impl ClientRegistry {
             laddr,
             created: Instant::now(),
             last_interaction_ms: AtomicU64::new(0),
-            view: Mutex::new(ClientView { resp: 2, ..Default::default() }),
+            view: Mutex::new(ClientView { resp: 2, multi: -1, ..Default::default() }),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            block_notify: Arc::new(Notify::new()),
         });
         self.map.insert(id, h.clone());
         h

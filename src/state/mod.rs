@@ -6,6 +6,7 @@
 //! never held across an `.await`.
 pub mod client;
 pub mod clients;
+pub mod pubsub;
 
 pub use client::{After, Client, Multi, ReplyMode};
 pub use clients::{ClientHandle, ClientRegistry};
@@ -38,6 +39,7 @@ pub struct Shared {
     pub slowlog: Mutex<SlowLog>,
     /// MONITOR feed: formatted lines for every command executed.
     pub monitor: broadcast::Sender<Bytes>,
+    pub pubsub: pubsub::PubSub,
     pub pause: Mutex<Pause>,
     pub pause_until: std::sync::atomic::AtomicU64,
     pub unpaused: Notify,
@@ -72,6 +74,7 @@ impl Shared {
             clients: ClientRegistry::default(),
             slowlog: Mutex::new(slowlog),
             monitor,
+            pubsub: pubsub::PubSub::default(),
             pause: Mutex::new(Pause::default()),
             pause_until: Default::default(),
             unpaused: Notify::new(),

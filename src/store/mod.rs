@@ -1,6 +1,7 @@
 //! The keyspace: databases of per-slot tables, lazy and active expiry, LRU/LFU bookkeeping,
 //! eviction under maxmemory and lazy freeing. It knows nothing of RESP or of the cluster; the
 //! server wraps one `Store` in a mutex and every command runs with it locked (see server/).
+pub mod blocking;
 pub mod bytes;
 pub mod db;
 mod evict;
@@ -56,6 +57,8 @@ pub struct Store {
     expire_cursor: expire::Cursor,
     /// WATCHed keys and spoiled transactions.
     pub watches: watch::Watches,
+    /// Clients blocked on keys.
+    pub blocked: blocking::Blocked,
 }
 
 impl Store {
@@ -71,6 +74,7 @@ impl Store {
             lazyfree: lazyfree::LazyFree::start(),
             expire_cursor: expire::Cursor::default(),
             watches: watch::Watches::default(),
+            blocked: blocking::Blocked::default(),
         }
     }
 

@@ -1,0 +1,173 @@
+//! The Pub/Sub registry: channel, pattern and shard-channel subscriptions, and delivery.
+//! Each subscribed connection owns an unbounded queue of messages; the publisher pushes into
+//! it without waiting, and accounts the queued bytes against the pubsub class of
+//! client-output-buffer-limit: a subscriber past the hard limit (or past the soft limit for
+//! soft-seconds) is disconnected, and the publisher is never slowed down.
+use super::ClientHandle;
+use crate::config::BufferLimit;
+use crate::util::glob;
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+/// A message on its way to one subscriber.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub kind: Kind,
+    /// The matching pattern, for pattern subscriptions (`pmessage`).
+    pub pattern: Option<Bytes>,
+    pub channel: Bytes,
+    pub payload: Bytes,
+}
+
+impl Message {
+    /// Approximate bytes the message occupies in the output buffer.
+    pub fn size(&self) -> usize {
+        self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, |p| p.len()) + 48
+    }
+}
+
+/// The publishing side of one subscriber's queue.
+#[derive(Clone)]
+pub struct Mailbox {
+    tx: UnboundedSender<Message>,
+    /// Bytes queued and not yet written to the socket.
+    pub pending: Arc<AtomicUsize>,
+    /// When the queue first went over the soft limit (ms since epoch, 0 = not over).
+    soft_since: Arc<AtomicU64>,
+    handle: Arc<ClientHandle>,
+}
+
+impl Mailbox {
+    pub fn new(handle: Arc<ClientHandle>) -> (Mailbox, UnboundedReceiver<Message>) {
+        let (tx, rx) = unbounded_channel();
+        let m = Mailbox { tx, pending: Arc::default(), soft_since: Arc::default(), handle };
+        (m, rx)
+    }
+
+    /// Queues `m` unless that would break the output-buffer limit, in which case the client is
+    /// disconnected. Returns true if queued.
+    fn deliver(&self, m: Message, lim: BufferLimit, now_ms: u64) -> bool {
+        let size = m.size();
+        let pending = self.pending.load(Relaxed) + size;
+        let over_hard = lim.hard > 0 && pending as u64 > lim.hard;
+        let over_soft = lim.soft > 0 && pending as u64 > lim.soft;
+        let soft_expired = if over_soft {
+            let since = match self.soft_since.compare_exchange(0, now_ms, Relaxed, Relaxed) {
+                Ok(_) => now_ms,
+                Err(t) => t,
+            };
+            now_ms.saturating_sub(since) / 1000 >= lim.soft_seconds
+        } else {
+            self.soft_since.store(0, Relaxed);
+            false
+        };
+        if over_hard || soft_expired {
+            if !self.handle.is_killed() {
+                tracing::warn!(client = %self.handle.addr, "Client scheduled to be closed ASAP for overcoming of output buffer limits.");
+                self.handle.kill();
+            }
+            return false;
+        }
+        self.pending.fetch_add(size, Relaxed);
+        self.tx.send(m).is_ok()
+    }
+}
+
+type Subs = HashMap<Bytes, HashMap<u64, Mailbox>>;
+
+#[derive(Default)]
+pub struct PubSub {
+    channels: Mutex<Subs>,
+    patterns: Mutex<Subs>,
+    shards: Mutex<Subs>,
+}
+
+fn lock(m: &Mutex<Subs>) -> std::sync::MutexGuard<'_, Subs> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PubSub {
+    fn table(&self, kind: Kind) -> &Mutex<Subs> {
+        match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
+            Kind::Shard => &self.shards,
+        }
+    }
+
+    pub fn subscribe(&self, kind: Kind, name: &Bytes, client: u64, mb: &Mailbox) {
+        lock(self.table(kind)).entry(name.clone()).or_default().insert(client, mb.clone());
+    }
+
+    pub fn unsubscribe(&self, kind: Kind, name: &[u8], client: u64) {
+        let mut t = lock(self.table(kind));
+        if let Some(subs) = t.get_mut(name) {
+            subs.remove(&client);
+            if subs.is_empty() {
+                t.remove(name);
+            }
+        }
+    }
+
+    /// Delivers to channel (or shard-channel) subscribers and matching patterns. Returns the
+    /// number of clients that received it and the number disconnected for their buffer.
+    pub fn publish(&self, shard: bool, channel: &Bytes, payload: &Bytes, lim: BufferLimit, now_ms: u64) -> (usize, usize) {
+        let kind = if shard { Kind::Shard } else { Kind::Channel };
+        let (mut n, mut dropped) = (0, 0);
+        let targets: Vec<Mailbox> = lock(self.table(kind)).get(channel).map(|s| s.values().cloned().collect()).unwrap_or_default();
+        for mb in targets {
+            let m = Message { kind, pattern: None, channel: channel.clone(), payload: payload.clone() };
+            let ok = mb.deliver(m, lim, now_ms);
+            n += ok as usize;
+            dropped += !ok as usize;
+        }
+        if shard {
+            return (n, dropped);
+        }
+        let pats: Vec<(Bytes, Mailbox)> = lock(&self.patterns)
+            .iter()
+            .filter(|(p, _)| glob::matches(p, channel, false))
+            .flat_map(|(p, subs)| subs.values().map(move |mb| (p.clone(), mb.clone())))
+            .collect();
+        for (p, mb) in pats {
+            let m = Message { kind: Kind::Pattern, pattern: Some(p), channel: channel.clone(), payload: payload.clone() };
+            let ok = mb.deliver(m, lim, now_ms);
+            n += ok as usize;
+            dropped += !ok as usize;
+        }
+        (n, dropped)
+    }
+
+    /// Active channels (or shard channels) matching `pattern` (PUBSUB CHANNELS).
+    pub fn channels(&self, shard: bool, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let t = lock(if shard { &self.shards } else { &self.channels });
+        t.keys().filter(|c| pattern.map_or(true, |p| glob::matches(p, c, false))).cloned().collect()
+    }
+
+    pub fn numsub(&self, shard: bool, channel: &[u8]) -> usize {
+        lock(if shard { &self.shards } else { &self.channels }).get(channel).map_or(0, |s| s.len())
+    }
+
+    /// Number of distinct patterns subscribed (PUBSUB NUMPAT).
+    pub fn numpat(&self) -> usize {
+        lock(&self.patterns).len()
+    }
+
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        BTreeMap::from([
+            ("pubsub_channels", lock(&self.channels).len()),
+            ("pubsub_patterns", lock(&self.patterns).len()),
+            ("pubsubshard_channels", lock(&self.shards).len()),
+        ])
+    }
+}
