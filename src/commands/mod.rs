@@ -14,6 +14,7 @@ mod lists;
 pub mod pubsub;
 mod server_cmds;
 mod sets;
+mod sets_algebra;
 pub mod spec;
 mod strings;
 mod table;
@@ -52,6 +53,7 @@ mod handlers {
     pub use super::lists::*;
     pub use super::pubsub::*;
     pub use super::sets::*;
+    pub use super::sets_algebra::*;
     pub use super::strings::*;
     pub use super::transactions::*;
     pub use super::zsets::*;
