@@ -42,6 +42,8 @@ COMMANDS = {
     "subscribe": None, "unsubscribe": None, "psubscribe": None, "punsubscribe": None,
     "publish": None, "ssubscribe": None, "sunsubscribe": None, "spublish": None,
     "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],
+    # hyperloglog
+    "pfadd": None, "pfcount": None, "pfmerge": None,
     # transactions
     "multi": None, "exec": None, "discard": None, "watch": None, "unwatch": None,
     # hashes

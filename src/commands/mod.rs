@@ -9,6 +9,7 @@ mod config_cmd;
 mod connection;
 mod introspection;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod lists;
 pub mod pubsub;
@@ -50,6 +51,7 @@ mod handlers {
     pub use super::keys::*;
     pub use super::server_cmds::*;
     pub use super::hashes::*;
+    pub use super::hyperloglog::*;
     pub use super::lists::*;
     pub use super::pubsub::*;
     pub use super::sets::*;
