@@ -146,9 +146,10 @@ pub fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
     (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
 }
 
-/// Case-insensitive option match used by every option parser.
+/// Case-insensitive option match used by every option parser. Like Redis (which compares C
+/// strings), an option ends at a NUL byte: `"NX\0junk"` is NX.
 pub fn is(arg: &[u8], word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
+    crate::util::cstr::keyword_eq(arg, word)
 }
 
 /// Parses an integer argument with Redis's error.
@@ -166,7 +167,7 @@ pub fn help_reply(cmd: &str, lines: &[&'static str]) -> Reply {
     let mut out = vec![Reply::StatusOwned(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))];
     out.extend(lines.iter().map(|l| Reply::Status(l)));
     out.push(Reply::Status("HELP"));
-    out.push(Reply::Status("    Print this help."));
+    out.push(Reply::Status("    Prints this help."));
     Reply::Array(out)
 }
 
