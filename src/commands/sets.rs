@@ -183,11 +183,10 @@ pub fn spop(ctx: &mut Ctx, a: &[Bytes]) -> R {
 /// most of the set keeps `size - count` random members in a new set (so its encoding is
 /// chosen afresh, as in Redis) and replies with the rest.
 fn spop_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let count = int_arg(&a[2])?;
-    if count < 0 {
-        return Err(ErrorReply::value_out_of_range_must_be_positive());
-    }
-    let count = count as u64;
+    // Redis's getPositiveLongFromObjectOrReply: one message for "not a number" and "< 0".
+    let count = crate::util::num::parse_i64(&a[2])
+        .filter(|&c| c >= 0)
+        .ok_or_else(ErrorReply::value_out_of_range_must_be_positive)? as u64;
     let key = &a[1];
     let max = intset_limit(ctx);
     let mut rng = command_rng(ctx);
