@@ -246,6 +246,15 @@ fixed! {
     limit_negative => "ERR LIMIT can't be negative";
 }
 
+// lists
+fixed! {
+    index_out_of_range => "ERR index out of range";
+    lpos_rank_zero => "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+    lpos_count_negative => "ERR COUNT can't be negative";
+    lpos_maxlen_negative => "ERR MAXLEN can't be negative";
+    count_not_positive => "ERR count should be greater than 0";
+}
+
 impl std::fmt::Display for ErrorReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
