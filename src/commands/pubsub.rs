@@ -16,6 +16,7 @@ fn confirm(what: &'static str, name: Option<Bytes>, count: usize) -> Reply {
 
 fn subscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
     let id = ctx.client.id;
+    let mailbox = ctx.client.handle.mailbox.clone();
     let mut out = Vec::new();
     for name in &a[1..] {
         let subs = ctx.client.subs();
@@ -25,7 +26,7 @@ fn subscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
             Kind::Shard => &mut subs.shards,
         };
         if set.insert(name.clone()) {
-            ctx.shared.pubsub.subscribe(kind, name, id, &subs.mailbox);
+            ctx.shared.pubsub.subscribe(kind, name, id, &mailbox);
         }
         let (what, count) = match kind {
             Kind::Channel => ("subscribe", subs.count()),

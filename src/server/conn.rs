@@ -4,7 +4,6 @@
 //! client-query-buffer-limit.
 use super::dispatch::{execute, Outcome};
 use crate::protocol::{ErrorReply, ParseLimits, Reply, RequestParser, RespVersion};
-use crate::state::client::Subscriptions;
 use crate::state::pubsub::{Kind, Message};
 use crate::state::{now_ms, After, Client, ReplyMode, Shared};
 use bytes::{Bytes, BytesMut};
@@ -15,6 +14,7 @@ use crate::config::BufferLimit;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Query buffer cap before AUTH.
@@ -61,9 +61,9 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         let _ = sock;
     }
     let laddr = stream.local_addr().unwrap_or(addr);
-    let handle = sh.clients.register(addr, laddr);
+    let (handle, rx) = sh.clients.register(addr, laddr);
     let mut client = Client::new(handle.clone(), !needs_auth);
-    let end = Connection { sh: sh.clone(), stream, client: &mut client }.run().await;
+    let end = Connection { sh: sh.clone(), stream, client: &mut client, rx }.run().await;
     sh.clients.unregister(handle.id);
     sh.lock_store().watches.unwatch_all(handle.id);
     crate::commands::pubsub::unsubscribe_all(&sh, &mut client);
@@ -88,6 +88,8 @@ struct Connection<'a> {
     sh: Arc<Shared>,
     stream: TcpStream,
     client: &'a mut Client,
+    /// Pub/Sub messages and invalidations for this client.
+    rx: UnboundedReceiver<Message>,
 }
 
 impl Connection<'_> {
@@ -165,7 +167,7 @@ impl Connection<'_> {
             let read = self.stream.read_buf(&mut inbuf);
             let n = tokio::select! {
                 r = read => r,
-                m = next_message(&mut self.client.sub) => {
+                m = self.rx.recv() => {
                     if let Some(m) = m {
                         if !self.write_messages(m).await {
                             return End::Closed;
@@ -355,14 +357,12 @@ impl Connection<'_> {
         while let Some(msg) = m {
             size += msg.size();
             message_reply(msg).encode(self.client.resp, &mut out);
-            m = self.client.sub.as_mut().and_then(|s| s.rx.try_recv().ok());
+            m = self.rx.try_recv().ok();
             if out.len() > 64 * 1024 {
                 break;
             }
         }
-        if let Some(s) = &self.client.sub {
-            s.mailbox.pending.fetch_sub(size, Relaxed);
-        }
+        self.client.handle.mailbox.pending.fetch_sub(size, Relaxed);
         self.sh.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
         self.write(&out).await
     }
@@ -409,14 +409,6 @@ impl Connection<'_> {
 
 /// What was last published to CLIENT LIST: db, protocol, name, subscriptions, MULTI depth.
 type View = (usize, RespVersion, Option<Bytes>, (usize, usize, usize), i64);
-
-/// The next Pub/Sub message for this client (never resolves while not subscribed).
-async fn next_message(sub: &mut Option<Subscriptions>) -> Option<Message> {
-    match sub {
-        Some(s) => s.rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
 
 /// `message` / `pmessage` / `smessage` as Redis sends them (a push in RESP3).
 fn message_reply(m: Message) -> Reply {

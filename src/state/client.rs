@@ -1,8 +1,6 @@
 //! Per-connection client state, owned by the connection task and handed to handlers.
-use super::pubsub::{Mailbox, Message};
 use super::ClientHandle;
 use std::collections::BTreeSet;
-use tokio::sync::mpsc::UnboundedReceiver;
 use crate::protocol::RespVersion;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -46,8 +44,6 @@ pub struct Subscriptions {
     pub channels: BTreeSet<Bytes>,
     pub patterns: BTreeSet<Bytes>,
     pub shards: BTreeSet<Bytes>,
-    pub mailbox: Mailbox,
-    pub rx: UnboundedReceiver<Message>,
 }
 
 impl Subscriptions {
@@ -85,11 +81,7 @@ impl Client {
 
     /// The subscriptions, created on first use.
     pub fn subs(&mut self) -> &mut Subscriptions {
-        let handle = self.handle.clone();
-        self.sub.get_or_insert_with(|| {
-            let (mailbox, rx) = Mailbox::new(handle);
-            Subscriptions { channels: BTreeSet::new(), patterns: BTreeSet::new(), shards: BTreeSet::new(), mailbox, rx }
-        })
+        self.sub.get_or_insert_with(|| Subscriptions { channels: BTreeSet::new(), patterns: BTreeSet::new(), shards: BTreeSet::new() })
     }
 
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use super::pubsub::{Mailbox, Message};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Notify;
 
 /// What CLIENT LIST shows about a connection, updated by its task after each batch.
@@ -37,6 +39,8 @@ pub struct ClientHandle {
     pub kill_notify: Notify,
     /// Woken when a key this client is blocked on changes.
     pub block_notify: Arc<Notify>,
+    /// Out-of-band messages to this client (Pub/Sub, tracking invalidations).
+    pub mailbox: Mailbox,
 }
 
 impl ClientHandle {
@@ -109,9 +113,14 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientHandle> {
+    /// Registers a connection; the receiver is the connection's end of its mailbox.
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> (Arc<ClientHandle>, UnboundedReceiver<Message>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let h = Arc::new(ClientHandle {
+        let mut rx = None;
+        let h = Arc::new_cyclic(|weak| {
+            let (mailbox, r) = Mailbox::new(weak.clone());
+            rx = Some(r);
+            ClientHandle {
             id,
             addr,
             laddr,
@@ -121,9 +130,11 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             block_notify: Arc::new(Notify::new()),
+            mailbox,
+            }
         });
         self.map.insert(id, h.clone());
-        h
+        (h, rx.expect("set by new_cyclic"))
     }
 
     pub fn unregister(&self, id: u64) {

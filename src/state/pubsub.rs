@@ -9,7 +9,7 @@ use crate::util::glob;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +44,11 @@ pub struct Mailbox {
     pub pending: Arc<AtomicUsize>,
     /// When the queue first went over the soft limit (ms since epoch, 0 = not over).
     soft_since: Arc<AtomicU64>,
-    handle: Arc<ClientHandle>,
+    handle: Weak<ClientHandle>,
 }
 
 impl Mailbox {
-    pub fn new(handle: Arc<ClientHandle>) -> (Mailbox, UnboundedReceiver<Message>) {
+    pub fn new(handle: Weak<ClientHandle>) -> (Mailbox, UnboundedReceiver<Message>) {
         let (tx, rx) = unbounded_channel();
         let m = Mailbox { tx, pending: Arc::default(), soft_since: Arc::default(), handle };
         (m, rx)
@@ -56,7 +56,7 @@ impl Mailbox {
 
     /// Queues `m` unless that would break the output-buffer limit, in which case the client is
     /// disconnected. Returns true if queued.
-    fn deliver(&self, m: Message, lim: BufferLimit, now_ms: u64) -> bool {
+    pub fn deliver(&self, m: Message, lim: BufferLimit, now_ms: u64) -> bool {
         let size = m.size();
         let pending = self.pending.load(Relaxed) + size;
         let over_hard = lim.hard > 0 && pending as u64 > lim.hard;
@@ -72,9 +72,9 @@ impl Mailbox {
             false
         };
         if over_hard || soft_expired {
-            if !self.handle.is_killed() {
-                tracing::warn!(client = %self.handle.addr, "Client scheduled to be closed ASAP for overcoming of output buffer limits.");
-                self.handle.kill();
+            if let Some(h) = self.handle.upgrade().filter(|h| !h.is_killed()) {
+                tracing::warn!(client = %h.addr, "Client scheduled to be closed ASAP for overcoming of output buffer limits.");
+                h.kill();
             }
             return false;
         }
