@@ -3,7 +3,7 @@
 use super::strings::clamp_range;
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
-use crate::store::{Ttl, Value};
+use crate::store::{notify, Ttl, Value};
 use crate::util::cstr::keyword_eq as is;
 use bytes::Bytes;
 
@@ -70,6 +70,7 @@ pub fn setbit(ctx: &mut Ctx, a: &[Bytes]) -> R {
         buf[byte] &= !mask;
     }
     ctx.modified(&a[1]);
+    ctx.notify(notify::STRING, "setbit", &a[1]);
     Ok(Reply::Int(old as i64))
 }
 
@@ -253,11 +254,13 @@ pub fn bitop(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if out.is_empty() {
         if ctx.store.remove(db, &a[2], ctx.now_ms, false) {
             ctx.modified(&a[2]);
+            ctx.notify(notify::GENERIC, "del", &a[2]);
         }
     } else {
         ctx.store
             .insert(db, &a[2], Value::Raw(Box::new(out)), Ttl::Clear);
         ctx.modified(&a[2]);
+        ctx.notify(notify::STRING, "set", &a[2]);
     }
     Ok(Reply::Int(maxlen as i64))
 }
@@ -485,6 +488,7 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> R {
     }
     if changes > 0 {
         ctx.modified(&a[1]);
+        ctx.notify(notify::STRING, "setbit", &a[1]);
     }
     Ok(Reply::Array(out))
 }

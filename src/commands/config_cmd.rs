@@ -35,6 +35,7 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
     cfg.set_many(&pairs).map_err(|(name, reason)| ErrorReply::config_set_failed(&name, &reason))?;
     // Push the new values to the parts that keep their own copy.
     ctx.store.eviction = cfg.eviction();
+    ctx.store.events.flags = cfg.hot.notify_flags;
     ctx.shared.slowlog.lock().unwrap_or_else(|e| e.into_inner()).set_max_len(cfg.hot.slowlog_max_len);
     ctx.shared.slowlog_slower_than.store(cfg.hot.slowlog_slower_than, std::sync::atomic::Ordering::Relaxed);
     Ok(Reply::Ok)

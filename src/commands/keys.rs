@@ -3,7 +3,7 @@
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
 use crate::slot::SLOTS;
-use crate::store::{Entry, Ttl};
+use crate::store::{notify, Entry, Ttl};
 use crate::util::cstr::keyword_eq as is;
 use crate::util::glob;
 use bytes::Bytes;
@@ -16,6 +16,7 @@ fn del_generic(ctx: &mut Ctx, a: &[Bytes], lazy: bool) -> R {
     for k in &a[1..] {
         if ctx.store.remove(ctx.client.db, k, ctx.now_ms, lazy) {
             ctx.modified(k);
+            ctx.notify(notify::GENERIC, "del", k);
             n += 1;
         }
     }
@@ -87,7 +88,9 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) -> R {
     }
     let e = take(ctx, db, &a[1]).expect("exists");
     ctx.modified(&a[1]);
+    ctx.notify(notify::GENERIC, "rename_from", &a[1]);
     put(ctx, db, &a[2], e);
+    ctx.notify(notify::GENERIC, "rename_to", &a[2]);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
@@ -146,6 +149,7 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> R {
         return Ok(Reply::Int(0));
     }
     put(ctx, dst_db, &a[2], src);
+    ctx.store.events.raise(notify::GENERIC, "copy_to", dst_db, &a[2]);
     Ok(Reply::Int(1))
 }
 
@@ -160,7 +164,9 @@ pub fn r#move(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let e = take(ctx, src_db, &a[1]).expect("exists");
     ctx.modified(&a[1]);
+    ctx.notify(notify::GENERIC, "move_from", &a[1]);
     put(ctx, dst_db, &a[1], e);
+    ctx.store.events.raise(notify::GENERIC, "move_to", dst_db, &a[1]);
     Ok(Reply::Int(1))
 }
 
@@ -332,13 +338,16 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R
     if !allowed {
         return Ok(Reply::Int(0));
     }
-    if when <= ctx.now_ms as i64 {
-        ctx.store
-            .remove(db, &a[1], ctx.now_ms, ctx.shared.config().hot.lazy_expire);
+    let event = if when <= ctx.now_ms as i64 {
+        let lazy = ctx.shared.config().hot.lazy_expire;
+        ctx.store.remove(db, &a[1], ctx.now_ms, lazy);
+        "del"
     } else {
         ctx.store.db_mut(db).set_expire(&a[1], Some(when as u64));
-    }
+        "expire"
+    };
     ctx.modified(&a[1]);
+    ctx.notify(notify::GENERIC, event, &a[1]);
     Ok(Reply::Int(1))
 }
 
@@ -403,6 +412,7 @@ pub fn persist(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if has {
         ctx.store.db_mut(db).set_expire(&a[1], None);
         ctx.modified(&a[1]);
+        ctx.notify(notify::GENERIC, "persist", &a[1]);
     }
     Ok(Reply::Int(has as i64))
 }

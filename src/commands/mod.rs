@@ -217,6 +217,11 @@ impl Ctx<'_> {
         self.client.db
     }
 
+    /// Raises keyspace notification `event` of `class` (store::notify) for `key`.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.store.events.raise(class, event, self.client.db, key);
+    }
+
     /// The value at `key` for a read command (lazy expiry, hit/miss counted, LRU touched).
     pub fn read_value(&mut self, key: &[u8]) -> Option<&mut crate::store::Value> {
         let touch = self.touch();

@@ -1,7 +1,7 @@
 //! String commands: GET/SET and their options, the INCR family, APPEND, ranges, MGET/MSET, LCS.
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
-use crate::store::{Ttl, Value};
+use crate::store::{notify, Ttl, Value};
 use crate::util::cstr::keyword_eq as is;
 use crate::util::longdouble::LongDouble;
 use crate::util::num::parse_i64;
@@ -30,12 +30,20 @@ fn check_string(ctx: &mut Ctx, key: &[u8]) -> Result<bool, ErrorReply> {
     }
 }
 
-fn store(ctx: &mut Ctx, key: &[u8], value: Value, ttl: Ttl) {
+/// Stores a string value and raises `event` (none when empty: the caller raises its own).
+/// A stored expiry also raises `expire`, as Redis's SET EX does.
+fn store(ctx: &mut Ctx, key: &[u8], value: Value, ttl: Ttl, event: &'static str) {
     let old = ctx.store.insert(ctx.client.db, key, value, ttl);
     if let Some(old) = old {
         ctx.store.free(old);
     }
     ctx.modified(key);
+    if !event.is_empty() {
+        ctx.notify(notify::STRING, event, key);
+        if let Ttl::At(_) = ttl {
+            ctx.notify(notify::GENERIC, "expire", key);
+        }
+    }
 }
 
 pub fn get(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -202,14 +210,14 @@ fn set_with_ttl(ctx: &mut Ctx, key: &[u8], v: Value, ttl: Ttl) {
             return;
         }
     }
-    store(ctx, key, v, ttl);
+    store(ctx, key, v, ttl, "set");
 }
 
 pub fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if check_exists(ctx, &a[1]) {
         return Ok(Reply::Int(0));
     }
-    store(ctx, &a[1], Value::from_bytes(&a[2]), Ttl::Clear);
+    store(ctx, &a[1], Value::from_bytes(&a[2]), Ttl::Clear, "set");
     Ok(Reply::Int(1))
 }
 
@@ -229,7 +237,7 @@ pub fn psetex(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 pub fn getset(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let old = read_string(ctx, &a[1])?;
-    store(ctx, &a[1], Value::from_bytes(&a[2]), Ttl::Clear);
+    store(ctx, &a[1], Value::from_bytes(&a[2]), Ttl::Clear, "set");
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
 }
 
@@ -238,6 +246,7 @@ pub fn getdel(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if old.is_some() {
         ctx.store.remove(ctx.client.db, &a[1], ctx.now_ms, false);
         ctx.modified(&a[1]);
+        ctx.notify(notify::GENERIC, "del", &a[1]);
     }
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
 }
@@ -252,12 +261,15 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let expire = o.expire_at(ctx, "getex")?;
     let db = ctx.client.db;
     if let Some(at) = expire {
-        if at <= ctx.now_ms {
+        let event = if at <= ctx.now_ms {
             ctx.store.remove(db, &a[1], ctx.now_ms, false);
+            "del"
         } else {
             ctx.store.db_mut(db).set_expire(&a[1], Some(at));
-        }
+            "expire"
+        };
         ctx.modified(&a[1]);
+        ctx.notify(notify::GENERIC, event, &a[1]);
     } else if o.persist
         && ctx
             .store
@@ -268,6 +280,7 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) -> R {
     {
         ctx.store.db_mut(db).set_expire(&a[1], None);
         ctx.modified(&a[1]);
+        ctx.notify(notify::GENERIC, "persist", &a[1]);
     }
     Ok(Reply::Bulk(v))
 }
@@ -292,7 +305,7 @@ fn current_int(ctx: &mut Ctx, key: &[u8]) -> Result<i64, ErrorReply> {
 fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> R {
     let cur = current_int(ctx, key)?;
     let new = cur.checked_add(by).ok_or_else(ErrorReply::overflow)?;
-    store(ctx, key, Value::Int(new), Ttl::Keep);
+    store(ctx, key, Value::Int(new), Ttl::Keep, "incrby");
     Ok(Reply::Int(new))
 }
 
@@ -342,6 +355,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> R {
         &a[1],
         Value::Str(crate::store::bytes::SmallBytes::new(text.as_bytes())),
         Ttl::Keep,
+        "incrbyfloat",
     );
     Ok(Reply::bulk(text.as_bytes()))
 }
@@ -369,11 +383,12 @@ pub fn append(ctx: &mut Ctx, a: &[Bytes]) -> R {
         None => {
             // A new key holds the argument encoded as SET would store it (int / embstr / raw);
             // only a later APPEND turns it into a growable raw string.
-            store(ctx, &a[1], Value::from_bytes(&a[2]), Ttl::Clear);
+            store(ctx, &a[1], Value::from_bytes(&a[2]), Ttl::Clear, "");
             a[2].len()
         }
     };
     ctx.modified(&a[1]);
+    ctx.notify(notify::STRING, "append", &a[1]);
     Ok(Reply::Int(len as i64))
 }
 
@@ -445,7 +460,7 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let offset = offset as usize;
     if !exists {
-        store(ctx, &a[1], Value::Raw(Box::default()), Ttl::Clear);
+        store(ctx, &a[1], Value::Raw(Box::default()), Ttl::Clear, "");
     }
     let e = ctx
         .store
@@ -459,6 +474,7 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) -> R {
     buf[offset..offset + value.len()].copy_from_slice(value);
     let len = buf.len();
     ctx.modified(&a[1]);
+    ctx.notify(notify::STRING, "setrange", &a[1]);
     Ok(Reply::Int(len as i64))
 }
 
@@ -480,7 +496,7 @@ pub fn mset(ctx: &mut Ctx, a: &[Bytes]) -> R {
         return Err(ErrorReply::wrong_arity("mset"));
     }
     for kv in a[1..].chunks(2) {
-        store(ctx, &kv[0], Value::from_bytes(&kv[1]), Ttl::Clear);
+        store(ctx, &kv[0], Value::from_bytes(&kv[1]), Ttl::Clear, "set");
     }
     Ok(Reply::Ok)
 }
@@ -495,7 +511,7 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
     }
     for kv in a[1..].chunks(2) {
-        store(ctx, &kv[0], Value::from_bytes(&kv[1]), Ttl::Clear);
+        store(ctx, &kv[0], Value::from_bytes(&kv[1]), Ttl::Clear, "set");
     }
     Ok(Reply::Int(1))
 }

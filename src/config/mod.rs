@@ -51,6 +51,8 @@ pub struct Hot {
     pub lazy_server_del: bool,
     pub lazy_expire: bool,
     pub lazy_eviction: bool,
+    /// notify-keyspace-events as flags (store::notify).
+    pub notify_flags: u32,
     /// Compact-encoding thresholds of the collection types (Redis's directives).
     pub hash_max_listpack_entries: usize,
     pub hash_max_listpack_value: usize,
@@ -145,14 +147,10 @@ fn normalize(p: &Param, args: &[String]) -> Result<String, String> {
         }
         Kind::Save => normalize_save(args),
         Kind::OutputBufferLimit => normalize_obuf(args, None),
-        Kind::NotifyFlags => {
-            let v = one()?;
-            if v.chars().all(|c| "KEg$lshzxetmdnA".contains(c)) {
-                Ok(v.clone())
-            } else {
-                Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
-            }
-        }
+        Kind::NotifyFlags => match crate::store::notify::parse_flags(one()?) {
+            Some(f) => Ok(crate::store::notify::flags_to_string(f)),
+            None => Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+        },
     }
 }
 
@@ -328,6 +326,7 @@ impl Config {
             lazy_server_del: self.flag("lazyfree-lazy-server-del"),
             lazy_expire: self.flag("lazyfree-lazy-expire"),
             lazy_eviction: self.flag("lazyfree-lazy-eviction"),
+            notify_flags: crate::store::notify::parse_flags(self.get("notify-keyspace-events").unwrap_or_default()).unwrap_or(0),
             hash_max_listpack_entries: self.num("hash-max-listpack-entries") as usize,
             hash_max_listpack_value: self.num("hash-max-listpack-value") as usize,
             list_max_listpack_size: self.num("list-max-listpack-size"),
@@ -381,6 +380,7 @@ impl Hot {
             lazy_server_del: false,
             lazy_expire: false,
             lazy_eviction: false,
+            notify_flags: 0,
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             list_max_listpack_size: -2,

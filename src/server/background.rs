@@ -37,7 +37,9 @@ pub async fn run(sh: Arc<Shared>) {
         loop {
             let st = {
                 let mut store = sh.lock_store();
-                store.active_expire_step(now_ms(), STEP_KEYS * effort as usize)
+                let st = store.active_expire_step(now_ms(), STEP_KEYS * effort as usize);
+                super::dispatch::publish_events(&sh, &mut store, now_ms());
+                st
             };
             sampled += st.sampled;
             expired += st.expired;

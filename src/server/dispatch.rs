@@ -4,7 +4,7 @@
 use crate::commands::{arity_ok, flag, Ctx, Lookup, Resolved};
 use crate::protocol::{ErrorReply, Reply, RespVersion};
 use crate::state::{now_ms, Client, Shared};
-use crate::store::Store;
+use crate::store::{notify, Store};
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
@@ -121,6 +121,7 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         handler(&mut ctx, args)
     };
     let us = start.elapsed().as_micros() as u64;
+    publish_events(sh, store, now);
     stat.calls.fetch_add(1, Relaxed);
     stat.usec.fetch_add(us, Relaxed);
     sh.stats.commands_processed.fetch_add(1, Relaxed);
@@ -144,6 +145,25 @@ fn slowlog(sh: &Shared, client: &Client, r: &Resolved, args: &[Bytes], us: u64) 
     }
     let name = client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
     sh.slowlog.lock().unwrap_or_else(|e| e.into_inner()).push(args, us, client.handle.addr.to_string(), name);
+}
+
+/// Publishes the keyspace notifications the command raised.
+pub fn publish_events(sh: &Shared, store: &mut Store, now: u64) {
+    if store.events.queue.is_empty() {
+        return;
+    }
+    let flags = store.events.flags;
+    let lim = sh.config().hot.obuf_pubsub;
+    for e in std::mem::take(&mut store.events.queue) {
+        if flags & notify::KEYSPACE != 0 {
+            let ch = Bytes::from([format!("__keyspace@{}__:", e.db).as_bytes(), &e.key].concat());
+            sh.pubsub.publish(false, &ch, &Bytes::from_static(e.event.as_bytes()), lim, now);
+        }
+        if flags & notify::KEYEVENT != 0 {
+            let ch = Bytes::from(format!("__keyevent@{}__:{}", e.db, e.event));
+            sh.pubsub.publish(false, &ch, &e.key, lim, now);
+        }
+    }
 }
 
 /// EXEC: runs the queued commands back to back under the store lock the caller holds, so the

@@ -60,7 +60,8 @@ pub fn now_ms() -> u64 {
 
 impl Shared {
     pub fn new(config: Config) -> Shared {
-        let store = Store::new(config.hot.databases, config.eviction());
+        let mut store = Store::new(config.hot.databases, config.eviction());
+        store.events.flags = config.hot.notify_flags;
         let slowlog = SlowLog::new(config.hot.slowlog_max_len);
         let (monitor, _) = broadcast::channel(4096);
         let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 0xf)).collect();

@@ -4,9 +4,11 @@
 pub mod blocking;
 pub mod bytes;
 pub mod db;
+pub mod hll;
 mod evict;
 mod expire;
 mod lazyfree;
+pub mod notify;
 mod slab;
 pub mod types;
 pub mod watch;
@@ -59,6 +61,8 @@ pub struct Store {
     pub watches: watch::Watches,
     /// Clients blocked on keys.
     pub blocked: blocking::Blocked,
+    /// Keyspace notifications raised and not yet published.
+    pub events: notify::Events,
 }
 
 impl Store {
@@ -75,6 +79,7 @@ impl Store {
             expire_cursor: expire::Cursor::default(),
             watches: watch::Watches::default(),
             blocked: blocking::Blocked::default(),
+            events: notify::Events::default(),
         }
     }
 
@@ -115,6 +120,7 @@ impl Store {
             Lookup::Expired(old) => {
                 self.stats.expired_keys += 1;
                 self.watches.touch(db, key);
+                self.events.raise(notify::EXPIRED, "expired", db, key);
                 self.stats.keyspace_misses += count as u64;
                 self.lazyfree.free(old.value);
                 None
@@ -136,6 +142,9 @@ impl Store {
         let lru = evict::new_stamp(&self.eviction, self.lru_clock());
         let old = self.dbs[db].insert(key, value, ttl, lru);
         self.dirty += 1;
+        if old.is_none() {
+            self.events.raise(notify::NEW, "new", db, key);
+        }
         old
     }
 
