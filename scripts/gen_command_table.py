@@ -18,7 +18,7 @@ COMMANDS = {
     "time": None, "info": None, "monitor": None, "shutdown": None, "debug": None,
     "role": None,
     "client": ["id", "setname", "getname", "list", "info", "kill", "pause", "unpause",
-               "no-evict", "reply", "help"],
+               "no-evict", "reply", "help", "tracking", "caching", "getredir", "trackinginfo"],
     "slowlog": ["get", "len", "reset", "help"],
     "memory": ["usage", "stats", "doctor", "malloc-stats", "purge", "help"],
     "command": ["count", "info", "docs", "list", "getkeys", "getkeysandflags", "help"],

@@ -307,3 +307,131 @@ pub fn client_help(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
         ],
     ))
 }
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP].
+pub fn client_tracking(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let on = on_off(&a[2])?;
+    let mut o = crate::store::tracking::Options::default();
+    let mut i = 3;
+    while i < a.len() {
+        if is(&a[i], "REDIRECT") && i + 1 < a.len() {
+            let id = int_arg(&a[i + 1])?;
+            if id != ctx.client.id as i64 && ctx.shared.clients.get(id.max(0) as u64).is_none() {
+                return Err(ErrorReply::redirect_missing());
+            }
+            o.redirect = Some(id as u64);
+            i += 1;
+        } else if is(&a[i], "PREFIX") && i + 1 < a.len() {
+            o.prefixes.push(a[i + 1].clone());
+            i += 1;
+        } else if is(&a[i], "BCAST") {
+            o.bcast = true;
+        } else if is(&a[i], "OPTIN") {
+            o.optin = true;
+        } else if is(&a[i], "OPTOUT") {
+            o.optout = true;
+        } else if is(&a[i], "NOLOOP") {
+            o.noloop = true;
+        } else {
+            return Err(ErrorReply::syntax());
+        }
+        i += 1;
+    }
+    let id = ctx.client.id;
+    if !on {
+        ctx.store.tracking.disable(id);
+        ctx.client.tracking = false;
+        ctx.client.caching = None;
+        return Ok(Reply::Ok);
+    }
+    if !o.bcast && !o.prefixes.is_empty() {
+        return Err(ErrorReply::prefix_needs_bcast());
+    }
+    if o.optin && o.optout {
+        return Err(ErrorReply::optin_and_optout());
+    }
+    if o.bcast && (o.optin || o.optout) {
+        return Err(ErrorReply::optin_with_bcast());
+    }
+    for (x, p) in o.prefixes.iter().enumerate() {
+        if let Some(q) = o.prefixes[x + 1..].iter().find(|q| q.starts_with(p) || p.starts_with(q)) {
+            return Err(ErrorReply::prefix_overlap(p, q));
+        }
+    }
+    if let Some(old) = ctx.store.tracking.options(id) {
+        if old.bcast != o.bcast {
+            return Err(ErrorReply::tracking_switch_bcast());
+        }
+        if (old.optin, old.optout) != (o.optin, o.optout) {
+            return Err(ErrorReply::tracking_switch_opt());
+        }
+        // Re-enabling keeps the prefixes already registered, as Redis does.
+        let mut merged = old.prefixes.clone();
+        merged.extend(o.prefixes.drain(..).filter(|p| !old.prefixes.contains(p)));
+        o.prefixes = merged;
+    }
+    ctx.store.tracking.enable(id, o);
+    ctx.client.tracking = true;
+    Ok(Reply::Ok)
+}
+
+pub fn client_caching(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let Some(o) = ctx.store.tracking.options(ctx.client.id).filter(|o| o.optin || o.optout) else {
+        return Err(ErrorReply::caching_needs_opt());
+    };
+    let yes = if is(&a[2], "YES") {
+        true
+    } else if is(&a[2], "NO") {
+        false
+    } else {
+        return Err(ErrorReply::syntax());
+    };
+    if yes && !o.optin {
+        return Err(ErrorReply::caching_yes_needs_optin());
+    }
+    if !yes && !o.optout {
+        return Err(ErrorReply::caching_no_needs_optout());
+    }
+    ctx.client.caching = Some(yes);
+    Ok(Reply::Ok)
+}
+
+pub fn client_getredir(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(match ctx.store.tracking.options(ctx.client.id) {
+        None => -1,
+        Some(o) => o.redirect.map_or(0, |r| r as i64),
+    }))
+}
+
+pub fn client_trackinginfo(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    let b = Reply::bulk_static;
+    let (flags, redirect, prefixes) = match ctx.store.tracking.options(ctx.client.id) {
+        None => (vec![b("off")], -1, vec![]),
+        Some(o) => {
+            let mut f = vec![b("on")];
+            for (on, name) in [(o.bcast, "bcast"), (o.optin, "optin"), (o.optout, "optout")] {
+                if on {
+                    f.push(b(name));
+                }
+            }
+            match ctx.client.caching {
+                Some(true) => f.push(b("caching-yes")),
+                Some(false) => f.push(b("caching-no")),
+                None => {}
+            }
+            if o.noloop {
+                f.push(b("noloop"));
+            }
+            let redirect = o.redirect.map_or(0, |r| r as i64);
+            if o.redirect.is_some_and(|r| ctx.shared.clients.get(r).is_none()) {
+                f.push(b("broken_redirect"));
+            }
+            (f, redirect, o.prefixes.iter().cloned().map(Reply::Bulk).collect())
+        }
+    };
+    Ok(Reply::Map(vec![
+        (b("flags"), Reply::Set(flags)),
+        (b("redirect"), Reply::Int(redirect)),
+        (b("prefixes"), Reply::Array(prefixes)),
+    ]))
+}

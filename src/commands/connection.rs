@@ -39,7 +39,10 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     c.no_touch = false;
     c.authenticated = ctx.shared.config().hot.requirepass.is_none();
     c.multi = None;
+    c.tracking = false;
+    c.caching = None;
     ctx.store.watches.unwatch_all(c.id);
+    ctx.store.tracking.disable(c.id);
     super::pubsub::unsubscribe_all(ctx.shared, ctx.client);
     Ok(Reply::Status("RESET"))
 }

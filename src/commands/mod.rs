@@ -211,6 +211,7 @@ impl Ctx<'_> {
         self.store.dirty += 1;
         self.store.watches.touch(self.client.db, key);
         self.store.blocked.signal(self.client.db, key);
+        self.store.tracking.invalidate(key, self.client.id);
     }
 
     pub fn db(&self) -> usize {

@@ -23,7 +23,7 @@ fn subscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         let set = match kind {
             Kind::Channel => &mut subs.channels,
             Kind::Pattern => &mut subs.patterns,
-            Kind::Shard => &mut subs.shards,
+            Kind::Shard | Kind::Invalidate => &mut subs.shards,
         };
         if set.insert(name.clone()) {
             ctx.shared.pubsub.subscribe(kind, name, id, &mailbox);
@@ -31,7 +31,7 @@ fn subscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         let (what, count) = match kind {
             Kind::Channel => ("subscribe", subs.count()),
             Kind::Pattern => ("psubscribe", subs.count()),
-            Kind::Shard => ("ssubscribe", subs.shards.len()),
+            Kind::Shard | Kind::Invalidate => ("ssubscribe", subs.shards.len()),
         };
         out.push(confirm(what, Some(name.clone()), count));
     }
@@ -43,7 +43,7 @@ fn unsubscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
     let what = match kind {
         Kind::Channel => "unsubscribe",
         Kind::Pattern => "punsubscribe",
-        Kind::Shard => "sunsubscribe",
+        Kind::Shard | Kind::Invalidate => "sunsubscribe",
     };
     let subs = ctx.client.subs();
     let names: Vec<Bytes> = if a.len() > 1 {
@@ -52,7 +52,7 @@ fn unsubscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         match kind {
             Kind::Channel => subs.channels.iter().cloned().collect(),
             Kind::Pattern => subs.patterns.iter().cloned().collect(),
-            Kind::Shard => subs.shards.iter().cloned().collect(),
+            Kind::Shard | Kind::Invalidate => subs.shards.iter().cloned().collect(),
         }
     };
     let count = |s: &crate::state::client::Subscriptions| if kind == Kind::Shard { s.shards.len() } else { s.count() };
@@ -64,7 +64,7 @@ fn unsubscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         let set = match kind {
             Kind::Channel => &mut subs.channels,
             Kind::Pattern => &mut subs.patterns,
-            Kind::Shard => &mut subs.shards,
+            Kind::Shard | Kind::Invalidate => &mut subs.shards,
         };
         if set.remove(&name) {
             ctx.shared.pubsub.unsubscribe(kind, &name, id);

@@ -72,6 +72,15 @@ fixed! {
     swapdb_second => "ERR invalid second DB index";
     debug_local => "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
     invalid_command => "ERR Invalid command specified";
+    redirect_missing => "ERR The client ID you want redirect to does not exist";
+    prefix_needs_bcast => "ERR PREFIX option requires BCAST mode to be enabled";
+    optin_and_optout => "ERR You can't specify both OPTIN mode and OPTOUT mode";
+    optin_with_bcast => "ERR OPTIN and OPTOUT are not compatible with BCAST";
+    caching_needs_opt => "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled";
+    caching_yes_needs_optin => "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
+    caching_no_needs_optout => "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
+    tracking_switch_opt => "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
+    tracking_switch_bcast => "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
     multi_nested => "ERR MULTI calls can not be nested";
     watch_in_multi => "ERR WATCH inside MULTI is not allowed";
     exec_abort => "EXECABORT Transaction discarded because of previous errors.";
@@ -230,6 +239,14 @@ impl ErrorReply {
         )))
     }
 
+    pub fn prefix_overlap(a: &[u8], b: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+            lossy(a),
+            lossy(b)
+        )))
+    }
+
     pub fn unbalanced_quotes() -> Self {
         Self::protocol("unbalanced quotes in request")
     }
@@ -253,6 +270,12 @@ fixed! {
     lpos_count_negative => "ERR COUNT can't be negative";
     lpos_maxlen_negative => "ERR MAXLEN can't be negative";
     count_not_positive => "ERR count should be greater than 0";
+}
+
+// hyperloglog
+fixed! {
+    hll_wrong_type => "WRONGTYPE Key is not a valid HyperLogLog string value.";
+    hll_corrupted => "INVALIDOBJ Corrupted HLL object detected";
 }
 
 impl std::fmt::Display for ErrorReply {

@@ -39,6 +39,7 @@ pub async fn run(sh: Arc<Shared>) {
                 let mut store = sh.lock_store();
                 let st = store.active_expire_step(now_ms(), STEP_KEYS * effort as usize);
                 super::dispatch::publish_events(&sh, &mut store, now_ms());
+                super::dispatch::deliver_invalidations(&sh, &mut store, now_ms());
                 st
             };
             sampled += st.sampled;

@@ -65,7 +65,11 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let mut client = Client::new(handle.clone(), !needs_auth);
     let end = Connection { sh: sh.clone(), stream, client: &mut client, rx }.run().await;
     sh.clients.unregister(handle.id);
-    sh.lock_store().watches.unwatch_all(handle.id);
+    {
+        let mut store = sh.lock_store();
+        store.watches.unwatch_all(handle.id);
+        store.tracking.disable(handle.id);
+    }
     crate::commands::pubsub::unsubscribe_all(&sh, &mut client);
     if let End::Shutdown = end {
         sh.shutdown.notify_one();
@@ -356,7 +360,9 @@ impl Connection<'_> {
         let mut size = 0;
         while let Some(msg) = m {
             size += msg.size();
-            message_reply(msg).encode(self.client.resp, &mut out);
+            if let Some(r) = message_reply(msg, self.client) {
+                r.encode(self.client.resp, &mut out);
+            }
             m = self.rx.try_recv().ok();
             if out.len() > 64 * 1024 {
                 break;
@@ -410,9 +416,21 @@ impl Connection<'_> {
 /// What was last published to CLIENT LIST: db, protocol, name, subscriptions, MULTI depth.
 type View = (usize, RespVersion, Option<Bytes>, (usize, usize, usize), i64);
 
-/// `message` / `pmessage` / `smessage` as Redis sends them (a push in RESP3).
-fn message_reply(m: Message) -> Reply {
-    match m.kind {
+/// `message` / `pmessage` / `smessage` as Redis sends them (a push in RESP3). An invalidation
+/// is a push to a RESP3 client, a `__redis__:invalidate` message to a RESP2 client subscribed
+/// to that channel (a redirect target), and dropped otherwise, as in Redis.
+fn message_reply(m: Message, client: &Client) -> Option<Reply> {
+    Some(match m.kind {
+        Kind::Invalidate => {
+            let keys = m.keys.map_or(Reply::NilArray, |k| Reply::Array(k.into_iter().map(Reply::Bulk).collect()));
+            if client.resp == RespVersion::Resp3 {
+                Reply::Push(vec![Reply::bulk_static("invalidate"), keys])
+            } else if client.sub.as_ref().is_some_and(|s| s.channels.contains(INVALIDATE_CHANNEL.as_bytes())) {
+                Reply::Push(vec![Reply::bulk_static("message"), Reply::bulk_static(INVALIDATE_CHANNEL), keys])
+            } else {
+                return None;
+            }
+        }
         Kind::Channel => Reply::Push(vec![Reply::bulk_static("message"), Reply::Bulk(m.channel), Reply::Bulk(m.payload)]),
         Kind::Shard => Reply::Push(vec![Reply::bulk_static("smessage"), Reply::Bulk(m.channel), Reply::Bulk(m.payload)]),
         Kind::Pattern => Reply::Push(vec![
@@ -421,8 +439,10 @@ fn message_reply(m: Message) -> Reply {
             Reply::Bulk(m.channel),
             Reply::Bulk(m.payload),
         ]),
-    }
+    })
 }
+
+const INVALIDATE_CHANNEL: &str = "__redis__:invalidate";
 
 async fn idle(timeout_secs: u64) {
     if timeout_secs == 0 {

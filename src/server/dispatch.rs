@@ -121,7 +121,11 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         handler(&mut ctx, args)
     };
     let us = start.elapsed().as_micros() as u64;
+    if client.tracking {
+        track_reads(store, client, &r, args, result.is_ok());
+    }
     publish_events(sh, store, now);
+    deliver_invalidations(sh, store, now);
     stat.calls.fetch_add(1, Relaxed);
     stat.usec.fetch_add(us, Relaxed);
     sh.stats.commands_processed.fetch_add(1, Relaxed);
@@ -162,6 +166,43 @@ pub fn publish_events(sh: &Shared, store: &mut Store, now: u64) {
         if flags & notify::KEYEVENT != 0 {
             let ch = Bytes::from(format!("__keyevent@{}__:{}", e.db, e.event));
             sh.pubsub.publish(false, &ch, &e.key, lim, now);
+        }
+    }
+}
+
+/// Remembers the keys a tracking client read (default mode), honouring OPTIN/OPTOUT and
+/// CLIENT CACHING, which applies to the next command only.
+fn track_reads(store: &mut Store, client: &mut Client, r: &Resolved, args: &[Bytes], ok: bool) {
+    let caching = if r.spec.name == "client|caching" { return } else { client.caching.take() };
+    if !ok || r.flags & flag::READONLY == 0 {
+        return;
+    }
+    let Some(o) = store.tracking.options(client.id) else { return };
+    let wanted = if o.bcast {
+        false
+    } else if o.optin {
+        caching == Some(true)
+    } else if o.optout {
+        caching != Some(false)
+    } else {
+        true
+    };
+    if wanted {
+        for k in r.spec.keys(args).unwrap_or_default() {
+            store.tracking.remember(client.id, &args[k.index]);
+        }
+    }
+}
+
+/// Sends the invalidations the command caused to the tracking clients (or their redirect).
+pub fn deliver_invalidations(sh: &Shared, store: &mut Store, now: u64) {
+    if store.tracking.pending.is_empty() {
+        return;
+    }
+    for (id, keys) in std::mem::take(&mut store.tracking.pending) {
+        let target = store.tracking.options(id).and_then(|o| o.redirect).unwrap_or(id);
+        if let Some(h) = sh.clients.get(target) {
+            h.mailbox.deliver(crate::state::pubsub::Message::invalidate(keys), Default::default(), now);
         }
     }
 }

@@ -71,6 +71,10 @@ pub struct Client {
     pub in_exec: bool,
     /// Present once the client has subscribed to something.
     pub sub: Option<Subscriptions>,
+    /// CLIENT TRACKING is on (its options live in the store's tracking table).
+    pub tracking: bool,
+    /// CLIENT CACHING yes/no, for the next command only.
+    pub caching: Option<bool>,
 }
 
 impl Client {
@@ -101,6 +105,8 @@ impl Client {
             multi: None,
             in_exec: false,
             sub: None,
+            tracking: false,
+            caching: None,
         }
     }
 }

@@ -17,6 +17,8 @@ pub enum Kind {
     Channel,
     Pattern,
     Shard,
+    /// A client-side-caching invalidation (`keys`; None = flush everything).
+    Invalidate,
 }
 
 /// A message on its way to one subscriber.
@@ -27,12 +29,19 @@ pub struct Message {
     pub pattern: Option<Bytes>,
     pub channel: Bytes,
     pub payload: Bytes,
+    /// Invalidated keys, for `Kind::Invalidate` (None: all keys).
+    pub keys: Option<Vec<Bytes>>,
 }
 
 impl Message {
     /// Approximate bytes the message occupies in the output buffer.
     pub fn size(&self) -> usize {
-        self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, |p| p.len()) + 48
+        let keys: usize = self.keys.as_ref().map_or(0, |k| k.iter().map(|k| k.len() + 16).sum());
+        self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, |p| p.len()) + keys + 48
+    }
+
+    pub fn invalidate(keys: Option<Vec<Bytes>>) -> Message {
+        Message { kind: Kind::Invalidate, pattern: None, channel: Bytes::new(), payload: Bytes::new(), keys }
     }
 }
 
@@ -101,7 +110,7 @@ impl PubSub {
         match kind {
             Kind::Channel => &self.channels,
             Kind::Pattern => &self.patterns,
-            Kind::Shard => &self.shards,
+            Kind::Shard | Kind::Invalidate => &self.shards,
         }
     }
 
@@ -126,7 +135,7 @@ impl PubSub {
         let (mut n, mut dropped) = (0, 0);
         let targets: Vec<Mailbox> = lock(self.table(kind)).get(channel).map(|s| s.values().cloned().collect()).unwrap_or_default();
         for mb in targets {
-            let m = Message { kind, pattern: None, channel: channel.clone(), payload: payload.clone() };
+            let m = Message { kind, pattern: None, channel: channel.clone(), payload: payload.clone(), keys: None };
             let ok = mb.deliver(m, lim, now_ms);
             n += ok as usize;
             dropped += !ok as usize;
@@ -140,7 +149,7 @@ impl PubSub {
             .flat_map(|(p, subs)| subs.values().map(move |mb| (p.clone(), mb.clone())))
             .collect();
         for (p, mb) in pats {
-            let m = Message { kind: Kind::Pattern, pattern: Some(p), channel: channel.clone(), payload: payload.clone() };
+            let m = Message { kind: Kind::Pattern, pattern: Some(p), channel: channel.clone(), payload: payload.clone(), keys: None };
             let ok = mb.deliver(m, lim, now_ms);
             n += ok as usize;
             dropped += !ok as usize;

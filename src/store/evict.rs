@@ -120,6 +120,7 @@ impl Store {
             if let Some(e) = self.db_mut(db).remove(&key) {
                 self.stats.evicted_keys += 1;
                 self.watches.touch(db, &key);
+                self.tracking.invalidate(&key, 0);
                 self.events.raise(super::notify::EVICTED, "evicted", db, &key);
                 self.dirty += 1;
                 drop(e);

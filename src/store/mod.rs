@@ -10,6 +10,7 @@ mod expire;
 mod lazyfree;
 pub mod notify;
 mod slab;
+pub mod tracking;
 pub mod types;
 pub mod watch;
 pub mod value;
@@ -63,6 +64,8 @@ pub struct Store {
     pub blocked: blocking::Blocked,
     /// Keyspace notifications raised and not yet published.
     pub events: notify::Events,
+    /// Client-side caching state (CLIENT TRACKING).
+    pub tracking: tracking::Tracking,
 }
 
 impl Store {
@@ -80,6 +83,7 @@ impl Store {
             watches: watch::Watches::default(),
             blocked: blocking::Blocked::default(),
             events: notify::Events::default(),
+            tracking: tracking::Tracking::default(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Store {
                 self.stats.expired_keys += 1;
                 self.watches.touch(db, key);
                 self.events.raise(notify::EXPIRED, "expired", db, key);
+                self.tracking.invalidate(key, 0);
                 self.stats.keyspace_misses += count as u64;
                 self.lazyfree.free(old.value);
                 None
@@ -176,6 +181,7 @@ impl Store {
             None => 0..self.dbs.len(),
         };
         let mut removed = 0;
+        self.tracking.invalidate_all();
         for i in range {
             self.watches.touch_db(i);
             removed += self.dbs[i].len();
