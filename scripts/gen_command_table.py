@@ -54,6 +54,7 @@ COMMANDS = {
     "lpush": None, "rpush": None, "lpushx": None, "rpushx": None, "lpop": None, "rpop": None,
     "llen": None, "lrange": None, "lindex": None, "lset": None, "linsert": None, "lrem": None,
     "ltrim": None, "lpos": None, "lmove": None, "rpoplpush": None, "lmpop": None,
+    "blpop": None, "brpop": None, "blmove": None, "brpoplpush": None, "blmpop": None,
     # sets
     "sadd": None, "srem": None, "sismember": None, "smismember": None, "smembers": None,
     "scard": None, "spop": None, "srandmember": None, "smove": None, "sinter": None,

@@ -3,6 +3,7 @@
 //! family of handlers. A handler takes the whole argv (argv[0] is the command name) and returns
 //! a `Reply` or an `ErrorReply`; it never touches the socket.
 mod bitmaps;
+mod blocking;
 mod client_cmd;
 mod command_cmd;
 mod config_cmd;
@@ -43,6 +44,7 @@ pub struct Ctx<'a> {
 /// All handlers under one name, so the generated table can refer to `handlers::<name>`.
 mod handlers {
     pub use super::bitmaps::*;
+    pub use super::blocking::*;
     pub use super::client_cmd::*;
     pub use super::command_cmd::*;
     pub use super::config_cmd::*;

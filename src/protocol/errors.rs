@@ -81,6 +81,7 @@ fixed! {
     caching_no_needs_optout => "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
     tracking_switch_opt => "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
     tracking_switch_bcast => "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
+    timeout_not_float => "ERR timeout is not a float or out of range";
     multi_nested => "ERR MULTI calls can not be nested";
     watch_in_multi => "ERR WATCH inside MULTI is not allowed";
     exec_abort => "EXECABORT Transaction discarded because of previous errors.";

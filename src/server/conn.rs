@@ -289,7 +289,9 @@ impl Connection<'_> {
                 }
             }
             let mut store = sh.lock_store();
+            self.client.block_retry = true;
             let outcome = execute(&sh, &mut store, self.client, args);
+            self.client.block_retry = false;
             match self.client.after.take() {
                 Some(After::Block { .. }) => continue,
                 other => {

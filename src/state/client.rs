@@ -75,6 +75,8 @@ pub struct Client {
     pub tracking: bool,
     /// CLIENT CACHING yes/no, for the next command only.
     pub caching: Option<bool>,
+    /// True while a blocked command runs again after a wake-up.
+    pub block_retry: bool,
 }
 
 impl Client {
@@ -107,6 +109,7 @@ impl Client {
             sub: None,
             tracking: false,
             caching: None,
+            block_retry: false,
         }
     }
 }
