@@ -192,6 +192,11 @@ impl List {
                 c.buf.shrink_to_fit();
                 let mut fresh = Chunk::default();
                 fresh.push(end, e, limit.max_bytes);
+                // Grow the deque by a quarter, not VecDeque's doubling: chunks are added once
+                // per few KiB, and the slack would be the only overhead a big list has.
+                if cs.deque.len() == cs.deque.capacity() {
+                    cs.deque.reserve_exact((cs.deque.len() / 4).max(4));
+                }
                 match end {
                     End::Left => cs.deque.push_front(fresh),
                     End::Right => cs.deque.push_back(fresh),
