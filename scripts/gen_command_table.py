@@ -42,6 +42,12 @@ COMMANDS = {
     "subscribe": None, "unsubscribe": None, "psubscribe": None, "punsubscribe": None,
     "publish": None, "ssubscribe": None, "sunsubscribe": None, "spublish": None,
     "pubsub": ["channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help"],
+    # geo
+    "geoadd": None, "geodist": None, "geohash": None, "geopos": None, "georadius": None,
+    "georadius_ro": None, "georadiusbymember": None, "georadiusbymember_ro": None,
+    "geosearch": None, "geosearchstore": None,
+    # sort
+    "sort": None, "sort_ro": None,
     # hyperloglog
     "pfadd": None, "pfcount": None, "pfmerge": None,
     # transactions
