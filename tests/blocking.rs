@@ -90,3 +90,21 @@ fn pipelined_blpop_twice_does_not_crash() {
     assert_eq!(String::from_utf8_lossy(&got), "*-1\r\n*-1\r\n");
     c.assert_open();
 }
+
+#[test]
+fn client_unblock_timeout_and_error() {
+    let s = Server::start(&[]);
+    let mut admin = s.client();
+    for (mode, want) in [("TIMEOUT", "*-1\r\n"), ("ERROR", "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n")] {
+        let mut w = s.raw();
+        let id = w.reply(&resp(&[b"CLIENT", b"ID"]), 3).trim().trim_start_matches(':').to_string();
+        w.send(&resp(&[b"BLPOP", b"q", b"0"]));
+        wait_for("client to block", || (blocked_clients(&mut admin) == 1).then_some(()));
+        let n: i64 = redis::cmd("CLIENT").arg("UNBLOCK").arg(&id).arg(mode).query(&mut admin).unwrap();
+        assert_eq!(n, 1);
+        let (got, _) = w.read_at_least(want.len());
+        assert_eq!(String::from_utf8_lossy(&got), want);
+        let n: i64 = redis::cmd("CLIENT").arg("UNBLOCK").arg(&id).query(&mut admin).unwrap();
+        assert_eq!(n, 0, "not blocked any more");
+    }
+}

@@ -435,3 +435,16 @@ pub fn client_trackinginfo(ctx: &mut Ctx, _a: &[Bytes]) -> R {
         (b("prefixes"), Reply::Array(prefixes)),
     ]))
 }
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command.
+pub fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let id = int_arg(&a[2])?;
+    let with_error = match a.get(3) {
+        None => false,
+        Some(m) if is(m, "TIMEOUT") => false,
+        Some(m) if is(m, "ERROR") => true,
+        Some(_) => return Err(ErrorReply::unblock_reason()),
+    };
+    let Some(h) = ctx.shared.clients.get(id.max(0) as u64) else { return Ok(Reply::Int(0)) };
+    Ok(Reply::Int(h.request_unblock(with_error) as i64))
+}

@@ -82,6 +82,8 @@ fixed! {
     tracking_switch_opt => "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
     tracking_switch_bcast => "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
     timeout_not_float => "ERR timeout is not a float or out of range";
+    unblocked => "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+    unblock_reason => "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
     multi_nested => "ERR MULTI calls can not be nested";
     watch_in_multi => "ERR WATCH inside MULTI is not allowed";
     exec_abort => "EXECABORT Transaction discarded because of previous errors.";
@@ -277,6 +279,26 @@ fixed! {
 fixed! {
     hll_wrong_type => "WRONGTYPE Key is not a valid HyperLogLog string value.";
     hll_corrupted => "INVALIDOBJ Corrupted HLL object detected";
+}
+
+// sorted sets
+fixed! {
+    zadd_xx_and_nx => "ERR XX and NX options at the same time are not compatible";
+    zadd_gt_lt_nx => "ERR GT, LT, and/or NX options at the same time are not compatible";
+    zadd_incr_pair => "ERR INCR option supports a single increment-element pair";
+    zset_score_nan => "ERR resulting score is not a number (NaN)";
+    zset_range_not_float => "ERR min or max is not a float";
+    zset_lex_range => "ERR min or max not valid string range item";
+    zset_weight_not_float => "ERR weight value is not a float";
+    zrange_limit_needs_by => "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+    zrange_withscores_bylex => "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+}
+
+impl ErrorReply {
+    /// ZUNION/ZINTER/ZDIFF, their STORE forms and ZINTERCARD with numkeys < 1 (`cmd` lowercase).
+    pub fn zset_needs_one_key(cmd: &str) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR at least 1 input key is needed for '{cmd}' command")))
+    }
 }
 
 impl std::fmt::Display for ErrorReply {

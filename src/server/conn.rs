@@ -257,7 +257,9 @@ impl Connection<'_> {
         let db = self.client.db;
         let sh = self.sh.clone();
         let mut watch_eof = true;
+        handle.blocked.store(true, std::sync::atomic::Ordering::SeqCst);
         let finish = |store: &mut crate::store::Store| {
+            handle.blocked.store(false, std::sync::atomic::Ordering::SeqCst);
             store.blocked.unregister(handle.id, db, &keys);
             // Pass the turn on: the next waiter may find data left over.
             for k in &keys {
@@ -287,6 +289,12 @@ impl Connection<'_> {
                     watch_eof = false;
                     continue;
                 }
+            }
+            if let Some(with_error) = handle.take_unblock() {
+                finish(&mut sh.lock_store());
+                let r = if with_error { Reply::Error(ErrorReply::unblocked()) } else { on_timeout };
+                self.emit(r, out);
+                return None;
             }
             let mut store = sh.lock_store();
             self.client.block_retry = true;

@@ -41,12 +41,30 @@ pub struct ClientHandle {
     pub block_notify: Arc<Notify>,
     /// Out-of-band messages to this client (Pub/Sub, tracking invalidations).
     pub mailbox: Mailbox,
+    /// True while the connection waits in a blocking command.
+    pub blocked: AtomicBool,
+    /// CLIENT UNBLOCK request for a blocked client: Some(true) = with an error.
+    pub unblock: Mutex<Option<bool>>,
 }
 
 impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill_notify.notify_one();
+    }
+
+    /// CLIENT UNBLOCK: wakes the client if it is blocked. Returns whether it was.
+    pub fn request_unblock(&self, with_error: bool) -> bool {
+        if !self.blocked.load(Ordering::SeqCst) {
+            return false;
+        }
+        *self.unblock.lock().unwrap_or_else(|e| e.into_inner()) = Some(with_error);
+        self.block_notify.notify_one();
+        true
+    }
+
+    pub fn take_unblock(&self) -> Option<bool> {
+        self.unblock.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     pub fn is_killed(&self) -> bool {
@@ -131,6 +149,8 @@ impl ClientRegistry {
             kill_notify: Notify::new(),
             block_notify: Arc::new(Notify::new()),
             mailbox,
+            blocked: AtomicBool::new(false),
+            unblock: Mutex::new(None),
             }
         });
         self.map.insert(id, h.clone());
