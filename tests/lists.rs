@@ -392,3 +392,75 @@ fn in_place_writes_keep_the_ttl_and_expired_lists_are_gone() {
     assert_eq!(q(&mut c, &["LPUSH", "gone", "b"]), Value::Int(1));
     assert_eq!(q(&mut c, &["TTL", "gone"]), Value::Int(-1));
 }
+
+/// Every notification (channel, payload) that `commands` raise on `server`, in order, with
+/// notify-keyspace-events KEA.
+fn notifications(server: &Server, commands: &[&[&str]]) -> Vec<(String, String)> {
+    let mut c = server.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query(&mut c)
+        .unwrap();
+    let mut sub = server.client();
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__key*__:*").unwrap();
+    ps.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    for argv in commands {
+        cmd(
+            &mut c,
+            &argv.iter().map(|a| a.as_bytes()).collect::<Vec<_>>(),
+        );
+    }
+    // A last event marks the end of the stream.
+    cmd(&mut c, &[b"SET", b"end-of-test", b"x"]);
+    let mut out = Vec::new();
+    loop {
+        let m = ps.get_message().unwrap();
+        let event = (
+            m.get_channel_name().to_string(),
+            m.get_payload::<String>().unwrap(),
+        );
+        if event.0 == "__keyevent@0__:set" && event.1 == "end-of-test" {
+            return out;
+        }
+        out.push(event);
+    }
+}
+
+#[test]
+fn notifications_match_redis() {
+    let script: &[&[&str]] = &[
+        &["RPUSH", "l", "a", "b", "c", "d", "e"],
+        &["LPUSH", "l", "z"],
+        &["LPUSHX", "l", "y"],
+        &["RPUSHX", "none", "y"],
+        &["LPOP", "l"],
+        &["RPOP", "l", "2"],
+        &["LPOP", "l", "0"],
+        &["LSET", "l", "0", "x"],
+        &["LINSERT", "l", "BEFORE", "x", "w"],
+        &["LINSERT", "l", "BEFORE", "nope", "w"],
+        &["LREM", "l", "0", "nope"],
+        &["LREM", "l", "1", "w"],
+        &["LTRIM", "l", "0", "-1"],
+        &["LMOVE", "l", "m", "LEFT", "RIGHT"],
+        &["LMOVE", "l", "l", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "m", "l"],
+        &["LMPOP", "2", "none", "l", "RIGHT", "COUNT", "1"],
+        &["RPUSH", "t", "1", "2"],
+        &["LTRIM", "t", "5", "6"],
+        &["RPUSH", "r", "1", "1"],
+        &["LREM", "r", "0", "1"],
+        &["RPUSH", "p", "1"],
+        &["LMOVE", "p", "q", "RIGHT", "LEFT"],
+        &["LMPOP", "1", "q", "LEFT", "COUNT", "9"],
+        &["LPOP", "l", "100"],
+    ];
+    let ours = notifications(&Server::start(&[]), script);
+    let redis = notifications(&Server::start_redis(&[]), script);
+    assert!(ours.len() > 40, "{ours:?}");
+    assert_eq!(ours, redis);
+}

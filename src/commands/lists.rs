@@ -5,15 +5,16 @@
 //! `RANK -9223372036854775808` is no error (Redis negates it with wrap-around and then counts every
 //! match), and LREM with that count removes all matches from the tail.
 //!
-//! For the blocking commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) the pop and move logic is
-//! in key-taking functions that return what they popped, and never reply themselves:
-//! `list_pop`, `list_pop_first`, `list_move`, plus the argument parsers `parse_list_end` and
-//! `parse_lmpop`. A list key only ever comes into existence in `create_list`: the place to
-//! signal "key ready" to blocked clients.
+//! For the blocking commands (commands/blocking.rs) the pop and move logic is in key-taking
+//! functions that return what they popped and never reply themselves: `list_pop`,
+//! `list_pop_first`, `list_move`, plus the argument parsers `parse_list_end` and
+//! `parse_lmpop`. Every write goes through `ctx.modified` (which wakes blocked clients) and
+//! raises Redis's keyspace events in Redis's order (the command's event, then `del` when a
+//! list empties; LMOVE: the destination's push event before the source's pop event).
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::types::list::{ChunkLimit, End, List, Needle};
-use crate::store::Value;
+use crate::store::{notify, Value};
 use crate::util::cstr::keyword_eq as is;
 use crate::util::num::parse_i64;
 use bytes::Bytes;
@@ -44,19 +45,41 @@ fn write_list<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut List>, 
     }
 }
 
-/// Stores a new (non-empty) list at `key`. The only place a list key is created, hence where a
-/// blocking command's waiters on `key` are to be woken.
+/// Stores a new (non-empty) list at `key`: the only place a list key is created.
 fn create_list(ctx: &mut Ctx, key: &[u8], list: List) {
     ctx.put_value(key, Value::List(Box::new(list)));
 }
 
-/// After elements were removed from the list at `key`: marks it modified and deletes the key
-/// if the list is now empty (Redis never keeps an empty list).
-fn removed_from(ctx: &mut Ctx, key: &[u8], now_empty: bool) {
+/// A write to the list at `key` that left it non-empty: marks it modified and raises the
+/// list event `event` (keyspace notifications).
+fn written(ctx: &mut Ctx, key: &[u8], event: &'static str) {
+    ctx.modified(key);
+    ctx.notify(notify::LIST, event, key);
+}
+
+/// After elements were removed from the list at `key`: raises `event`, then deletes the key
+/// with a `del` event if the list is now empty (Redis never keeps an empty list).
+fn removed_from(ctx: &mut Ctx, key: &[u8], event: &'static str, now_empty: bool) {
     if now_empty {
+        ctx.notify(notify::LIST, event, key);
         ctx.delete_key(key);
+        ctx.notify(notify::GENERIC, "del", key);
     } else {
-        ctx.modified(key);
+        written(ctx, key, event);
+    }
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
     }
 }
 
@@ -118,7 +141,7 @@ pub(crate) fn list_pop(
     };
     let popped = l.pop_many(end, count);
     let empty = l.is_empty();
-    removed_from(ctx, key, empty);
+    removed_from(ctx, key, pop_event(end), empty);
     Ok(Some(popped))
 }
 
@@ -158,7 +181,8 @@ pub(crate) fn list_move(
     let e = l.pop(from).expect("lists in the keyspace are never empty");
     if src == dst {
         l.push(to, &e, limit);
-        ctx.modified(src);
+        written(ctx, dst, push_event(to));
+        ctx.notify(notify::LIST, pop_event(from), src);
         return Ok(Some(e));
     }
     let empty = l.is_empty();
@@ -166,13 +190,14 @@ pub(crate) fn list_move(
         write_list(ctx, dst)?
             .expect("checked above")
             .push(to, &e, limit);
-        ctx.modified(dst);
+        written(ctx, dst, push_event(to));
     } else {
         let mut l = List::new();
         l.push(to, &e, limit);
         create_list(ctx, dst, l);
+        ctx.notify(notify::LIST, push_event(to), dst);
     }
-    removed_from(ctx, src, empty);
+    removed_from(ctx, src, pop_event(from), empty);
     Ok(Some(e))
 }
 
@@ -226,7 +251,7 @@ fn push_generic(ctx: &mut Ctx, a: &[Bytes], end: End, only_existing: bool) -> R 
     if let Some(l) = write_list(ctx, key)? {
         l.push_all(end, elems, limit);
         let len = l.len();
-        ctx.modified(key);
+        written(ctx, key, push_event(end));
         return Ok(Reply::Int(len as i64));
     }
     if only_existing {
@@ -236,6 +261,7 @@ fn push_generic(ctx: &mut Ctx, a: &[Bytes], end: End, only_existing: bool) -> R 
     l.push_all(end, elems, limit);
     let len = l.len();
     create_list(ctx, key, l);
+    ctx.notify(notify::LIST, push_event(end), key);
     Ok(Reply::Int(len as i64))
 }
 
@@ -431,7 +457,7 @@ pub fn lset(ctx: &mut Ctx, a: &[Bytes]) -> R {
         return Err(ErrorReply::index_out_of_range());
     };
     l.set(i, &a[3], limit);
-    ctx.modified(&a[1]);
+    written(ctx, &a[1], "lset");
     Ok(Reply::Ok)
 }
 
@@ -455,7 +481,7 @@ pub fn linsert(ctx: &mut Ctx, a: &[Bytes]) -> R {
     };
     l.insert(at + after as usize, &a[4], limit);
     let len = l.len();
-    ctx.modified(&a[1]);
+    written(ctx, &a[1], "linsert");
     Ok(Reply::Int(len as i64))
 }
 
@@ -475,7 +501,7 @@ pub fn lrem(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let removed = l.remove_matching(&Needle::new(&a[3]), max, from, limit);
     let empty = l.is_empty();
     if removed > 0 {
-        removed_from(ctx, &a[1], empty);
+        removed_from(ctx, &a[1], "lrem", empty);
     }
     Ok(Reply::Int(removed as i64))
 }
@@ -494,7 +520,7 @@ pub fn ltrim(ctx: &mut Ctx, a: &[Bytes]) -> R {
     };
     l.trim(front, back);
     let empty = l.is_empty();
-    removed_from(ctx, &a[1], empty);
+    removed_from(ctx, &a[1], "ltrim", empty);
     Ok(Reply::Ok)
 }
 
