@@ -77,7 +77,10 @@ fn hash_encoding_follows_the_thresholds() {
     let _: i64 = cmd(&mut c, &["HSET", "s", "a", "1"]);
     assert_eq!(encoding(&mut c, "s"), "hashtable");
     let all: HashMap<String, String> = cmd(&mut c, &["HGETALL", "s"]);
-    assert_eq!(all, HashMap::from([("counter".into(), "1".into()), ("a".into(), "1".into())]));
+    assert_eq!(
+        all,
+        HashMap::from([("counter".into(), "1".into()), ("a".into(), "1".into())])
+    );
     // A value growing past the limit through HINCRBYFLOAT converts too.
     let _: i64 = cmd(&mut c, &["HSET", "fl", "x", "1"]);
     let _: String = cmd(&mut c, &["HINCRBYFLOAT", "fl", "x", "0.125"]);
@@ -96,7 +99,10 @@ fn set_encoding_follows_the_thresholds() {
     let _: i64 = r.query(&mut c).unwrap();
     assert_eq!(encoding(&mut c, "s"), "intset");
     let sorted: Vec<i64> = cmd(&mut c, &["SMEMBERS", "s"]);
-    assert!(sorted.windows(2).all(|w| w[0] < w[1]), "intset members come sorted");
+    assert!(
+        sorted.windows(2).all(|w| w[0] < w[1]),
+        "intset members come sorted"
+    );
     let _: i64 = cmd(&mut c, &["SADD", "s", "9999999999"]);
     assert_eq!(encoding(&mut c, "s"), "hashtable");
     assert_eq!(cmd::<i64>(&mut c, &["SCARD", "s"]), 513);
@@ -131,17 +137,28 @@ fn assert_distinct_subset(got: &[String], all: &HashSet<String>, expect_len: usi
 fn assert_uniform(counts: &HashMap<String, usize>, members: usize, draws: usize, what: &str) {
     assert_eq!(counts.len(), members, "{what}: every member drawn");
     let mean = draws as f64 / members as f64;
-    let chi2: f64 = counts.values().map(|&n| (n as f64 - mean).powi(2) / mean).sum();
+    let chi2: f64 = counts
+        .values()
+        .map(|&n| (n as f64 - mean).powi(2) / mean)
+        .sum();
     let dof = (members - 1) as f64;
     let bound = dof + 6.0 * (2.0 * dof).sqrt();
-    assert!(chi2 < bound, "{what}: chi-square {chi2:.1} over {bound:.1} ({counts:?})");
+    assert!(
+        chi2 < bound,
+        "{what}: chi-square {chi2:.1} over {bound:.1} ({counts:?})"
+    );
 }
 
 #[test]
 fn srandmember_and_spop_pick_distinct_members_uniformly() {
     let s = Server::start(&[]);
     let mut c = s.client();
-    let _: i64 = cmd(&mut c, &["SADD", "ints", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    let _: i64 = cmd(
+        &mut c,
+        &[
+            "SADD", "ints", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10",
+        ],
+    );
     fill_set(&mut c, "big", "m", 0..1000);
     for (key, size) in [("ints", 10usize), ("big", 1000)] {
         let all: HashSet<String> = cmd(&mut c, &["SMEMBERS", key]);
@@ -154,7 +171,8 @@ fn srandmember_and_spop_pick_distinct_members_uniformly() {
         let got: Vec<String> = cmd(&mut c, &["SRANDMEMBER", key, &format!("-{draws}")]);
         assert_eq!(got.len(), draws);
         let mut counts = HashMap::new();
-        got.into_iter().for_each(|m| *counts.entry(m).or_insert(0) += 1);
+        got.into_iter()
+            .for_each(|m| *counts.entry(m).or_insert(0) += 1);
         assert_uniform(&counts, size, draws, &format!("SRANDMEMBER {key} -{draws}"));
         let mut single = HashMap::new();
         for _ in 0..(200 * size.min(10)) {
@@ -202,7 +220,8 @@ fn hrandfield_picks_distinct_fields_uniformly() {
         for n in [1, size / 5, size * 2 / 3, size, size + 1] {
             let got: Vec<String> = cmd(&mut c, &["HRANDFIELD", key, &n.to_string()]);
             assert_distinct_subset(&got, &fields, n.min(size), &format!("HRANDFIELD {key} {n}"));
-            let pairs: Vec<String> = cmd(&mut c, &["HRANDFIELD", key, &n.to_string(), "WITHVALUES"]);
+            let pairs: Vec<String> =
+                cmd(&mut c, &["HRANDFIELD", key, &n.to_string(), "WITHVALUES"]);
             assert_eq!(pairs.len(), 2 * n.min(size));
             for p in pairs.chunks(2) {
                 assert_eq!(all[&p[0]], p[1], "WITHVALUES pairs a field with its value");
@@ -211,7 +230,8 @@ fn hrandfield_picks_distinct_fields_uniformly() {
         let draws = 20 * size.max(1000);
         let got: Vec<String> = cmd(&mut c, &["HRANDFIELD", key, &format!("-{draws}")]);
         let mut counts = HashMap::new();
-        got.into_iter().for_each(|m| *counts.entry(m).or_insert(0) += 1);
+        got.into_iter()
+            .for_each(|m| *counts.entry(m).or_insert(0) += 1);
         assert_uniform(&counts, size, draws, &format!("HRANDFIELD {key} -{draws}"));
         let pairs: Vec<String> = cmd(&mut c, &["HRANDFIELD", key, "-50", "WITHVALUES"]);
         assert_eq!(pairs.len(), 100);
@@ -221,12 +241,19 @@ fn hrandfield_picks_distinct_fields_uniformly() {
 
 /// Runs a full HSCAN/SSCAN with `count`, calling `between(step)` after every call; returns
 /// every element returned (field names only for HSCAN).
-fn full_scan(c: &mut Connection, cmd_name: &str, key: &str, count: usize, mut between: impl FnMut(&mut Connection, usize)) -> Vec<String> {
+fn full_scan(
+    c: &mut Connection,
+    cmd_name: &str,
+    key: &str,
+    count: usize,
+    mut between: impl FnMut(&mut Connection, usize),
+) -> Vec<String> {
     let mut cursor = "0".to_string();
     let mut out = Vec::new();
     let mut step = 0;
     loop {
-        let (next, items): (String, Vec<String>) = cmd(c, &[cmd_name, key, &cursor, "COUNT", &count.to_string()]);
+        let (next, items): (String, Vec<String>) =
+            cmd(c, &[cmd_name, key, &cursor, "COUNT", &count.to_string()]);
         if cmd_name == "HSCAN" {
             out.extend(items.chunks(2).map(|p| p[0].clone()));
         } else {
@@ -277,13 +304,19 @@ fn scans_return_every_element_even_across_resizes() {
                 }
             }
         });
-        let seen: HashSet<String> = got.into_iter().filter(|m| !m.starts_with("extra")).collect();
+        let seen: HashSet<String> = got
+            .into_iter()
+            .filter(|m| !m.starts_with("extra"))
+            .collect();
         assert_eq!(seen, expected, "{cmd_name} across resizes");
     }
     // MATCH filters what a call collected; together the calls cover every match.
     let got = full_scan(&mut c, "SSCAN", "s", 50, |_, _| {});
     assert_eq!(got.len() >= 3000, true);
-    let (_, items): (String, Vec<String>) = cmd(&mut c, &["SSCAN", "s", "0", "MATCH", "m1*", "COUNT", "100000"]);
+    let (_, items): (String, Vec<String>) = cmd(
+        &mut c,
+        &["SSCAN", "s", "0", "MATCH", "m1*", "COUNT", "100000"],
+    );
     let expect = (0..3000).filter(|i| i.to_string().starts_with('1')).count();
     assert_eq!(items.len(), expect);
 }
@@ -300,10 +333,16 @@ fn generic_commands_see_hashes_and_sets() {
     assert_eq!(cmd::<String>(&mut c, &["TYPE", "s"]), "set");
     let big: i64 = cmd(&mut c, &["MEMORY", "USAGE", "h"]);
     let small: i64 = cmd(&mut c, &["MEMORY", "USAGE", "hs"]);
-    assert!(big > 2000 * 10 && small < 200, "MEMORY USAGE h={big} hs={small}");
+    assert!(
+        big > 2000 * 10 && small < 200,
+        "MEMORY USAGE h={big} hs={small}"
+    );
     let big: i64 = cmd(&mut c, &["MEMORY", "USAGE", "s"]);
     let small: i64 = cmd(&mut c, &["MEMORY", "USAGE", "ss"]);
-    assert!(big > 2000 * 10 && small < 200, "MEMORY USAGE s={big} ss={small}");
+    assert!(
+        big > 2000 * 10 && small < 200,
+        "MEMORY USAGE s={big} ss={small}"
+    );
     let _: i64 = cmd(&mut c, &["COPY", "s", "s2"]);
     let _: i64 = cmd(&mut c, &["SREM", "s2", "m1"]);
     assert_eq!(cmd::<i64>(&mut c, &["SCARD", "s"]), 2000);
@@ -314,58 +353,122 @@ fn generic_commands_see_hashes_and_sets() {
     // Big values are freed (lazily or not) without trouble.
     assert_eq!(cmd::<i64>(&mut c, &["UNLINK", "h2", "s"]), 2);
     assert_eq!(cmd::<i64>(&mut c, &["DEL", "s2"]), 1);
-    let (_, keys): (String, Vec<String>) = cmd(&mut c, &["SCAN", "0", "TYPE", "set", "COUNT", "1000"]);
+    let (_, keys): (String, Vec<String>) =
+        cmd(&mut c, &["SCAN", "0", "TYPE", "set", "COUNT", "1000"]);
     assert_eq!(keys, vec!["ss".to_string()]);
 }
 
-fn used_memory(c: &mut Connection) -> i64 {
+fn memory_field(c: &mut Connection, field: &str) -> i64 {
     let info: String = cmd(c, &["INFO", "memory"]);
-    info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
-/// One memory scenario: the bytes per element that loading it adds to INFO used_memory.
-fn measure(c: &mut Connection, load: &dyn Fn(&mut Connection), elements: usize) -> f64 {
-    let _: () = cmd(c, &["FLUSHALL"]);
-    let before = used_memory(c);
-    load(c);
-    let after = used_memory(c);
-    (after - before) as f64 / elements as f64
+/// One memory scenario on a fresh server: bytes per element that loading it adds to INFO
+/// used_memory and to the RSS.
+fn measure(server: Server, load: &dyn Fn(&mut Connection), elements: usize) -> (f64, f64) {
+    let mut c = server.client();
+    let (used, rss) = (
+        memory_field(&mut c, "used_memory"),
+        memory_field(&mut c, "used_memory_rss"),
+    );
+    // Load on another connection and close it, so its buffers are not counted.
+    load(&mut server.client());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let per = |after: i64, before: i64| (after - before) as f64 / elements as f64;
+    (
+        per(memory_field(&mut c, "used_memory"), used),
+        per(memory_field(&mut c, "used_memory_rss"), rss),
+    )
 }
 
-/// Prints bytes per element, slotcache vs redis-server, for the shapes of the report.
+/// Prints bytes per element, slotcache vs redis-server, for the shapes of the report:
+/// INFO used_memory (ours counts requested bytes, Redis jemalloc's size classes) and RSS.
 /// Run with `cargo test --test hashes_sets -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn memory_per_element_vs_redis() {
     type Load = Box<dyn Fn(&mut Connection)>;
     let scenarios: Vec<(&str, usize, Load)> = vec![
-        ("10k hashes x 10 fields (listpack)", 100_000, Box::new(|c: &mut Connection| {
-            for k in 0..10_000 {
-                fill_hash(c, &format!("h:{k}"), "field", 0..10);
-            }
-        })),
-        ("1 hash x 100k fields (hashtable)", 100_000, Box::new(|c: &mut Connection| fill_hash(c, "big", "field:", 0..100_000))),
-        ("10k int sets x 10 members (intset)", 100_000, Box::new(|c: &mut Connection| {
-            for k in 0..10_000 {
-                let mut r = redis::cmd("SADD");
-                r.arg(format!("s:{k}"));
-                (0..10).for_each(|i| {
-                    r.arg(k * 10 + i);
-                });
-                let _: i64 = r.query(c).unwrap();
-            }
-        })),
-        ("1 set x 100k members (hashtable)", 100_000, Box::new(|c: &mut Connection| fill_set(c, "big", "member:", 0..100_000))),
-        ("1 set x 100k ints (hashtable)", 100_000, Box::new(|c: &mut Connection| fill_set(c, "big", "", 0..100_000))),
+        (
+            "baseline: 100k string keys (B/key)",
+            100_000,
+            Box::new(|c: &mut Connection| {
+                for k in 0..100 {
+                    let mut r = redis::cmd("MSET");
+                    (0..1000).for_each(|i| {
+                        r.arg(format!("h:{}", k * 1000 + i)).arg("x");
+                    });
+                    let _: () = r.query(c).unwrap();
+                }
+            }),
+        ),
+        (
+            "100k hashes x 10 fields (listpack)",
+            1_000_000,
+            Box::new(|c: &mut Connection| {
+                let mut p = redis::pipe();
+                for k in 0..100_000 {
+                    let mut r = redis::cmd("HSET");
+                    r.arg(format!("h:{k}"));
+                    (0..10).for_each(|i| {
+                        r.arg(format!("field{i}")).arg(format!("v{i}"));
+                    });
+                    p.add_command(r).ignore();
+                    if k % 1000 == 999 {
+                        let _: () = p.query(c).unwrap();
+                        p = redis::pipe();
+                    }
+                }
+            }),
+        ),
+        (
+            "1 hash x 100k fields (hashtable)",
+            100_000,
+            Box::new(|c: &mut Connection| fill_hash(c, "big", "field:", 0..100_000)),
+        ),
+        (
+            "100k int sets x 10 members (intset)",
+            1_000_000,
+            Box::new(|c: &mut Connection| {
+                let mut p = redis::pipe();
+                for k in 0..100_000 {
+                    let mut r = redis::cmd("SADD");
+                    r.arg(format!("s:{k}"));
+                    (0..10).for_each(|i| {
+                        r.arg(k * 10 + i);
+                    });
+                    p.add_command(r).ignore();
+                    if k % 1000 == 999 {
+                        let _: () = p.query(c).unwrap();
+                        p = redis::pipe();
+                    }
+                }
+            }),
+        ),
+        (
+            "1 set x 100k members (hashtable)",
+            100_000,
+            Box::new(|c: &mut Connection| fill_set(c, "big", "member:", 0..100_000)),
+        ),
+        (
+            "1 set x 100k ints (hashtable)",
+            100_000,
+            Box::new(|c: &mut Connection| fill_set(c, "big", "", 0..100_000)),
+        ),
     ];
-    let ours = Server::start(&[]);
-    let redis = Server::start_redis(&[]);
-    let (mut a, mut b) = (ours.client(), redis.client());
-    println!("| scenario | slotcache B/elem | redis B/elem |");
-    println!("|---|---|---|");
+    println!(
+        "| scenario | slotcache used_memory | redis used_memory | slotcache RSS | redis RSS |"
+    );
+    println!("|---|---|---|---|---|");
     for (name, n, load) in &scenarios {
-        let x = measure(&mut a, load.as_ref(), *n);
-        let y = measure(&mut b, load.as_ref(), *n);
-        println!("| {name} | {x:.1} | {y:.1} |");
+        let (xu, xr) = measure(Server::start(&[]), load.as_ref(), *n);
+        let (yu, yr) = measure(Server::start_redis(&[]), load.as_ref(), *n);
+        println!("| {name} | {xu:.1} | {yu:.1} | {xr:.1} | {yr:.1} |");
     }
 }

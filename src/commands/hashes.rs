@@ -34,7 +34,10 @@ pub(super) fn command_rng(ctx: &mut Ctx) -> SmallRng {
 
 fn limits(ctx: &Ctx) -> Limits {
     let c = ctx.shared.config();
-    Limits { max_entries: c.hot.hash_max_listpack_entries, max_value: c.hot.hash_max_listpack_value }
+    Limits {
+        max_entries: c.hot.hash_max_listpack_entries,
+        max_value: c.hot.hash_max_listpack_value,
+    }
 }
 
 /// The hash at `key` for a read command; WRONGTYPE for another type.
@@ -86,7 +89,10 @@ fn set_pairs(ctx: &mut Ctx, a: &[Bytes], name: &str) -> Result<i64, ErrorReply> 
     let lim = limits(ctx);
     let created = update_hash(ctx, &a[1], true, |h| {
         h.prepare_for(a[2..].iter().map(|b| b.as_ref()), lim);
-        let n = a[2..].chunks(2).filter(|p| h.set(&p[0], &p[1], lim)).count();
+        let n = a[2..]
+            .chunks(2)
+            .filter(|p| h.set(&p[0], &p[1], lim))
+            .count();
         Ok((n as i64, true))
     })?;
     Ok(created.unwrap_or(0))
@@ -120,7 +126,11 @@ pub fn hget(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 pub fn hmget(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let h = read_hash(ctx, &a[1])?;
-    let get = |f: &Bytes| h.as_ref().and_then(|h| h.get(f)).map_or(Reply::Nil, elem_reply);
+    let get = |f: &Bytes| {
+        h.as_ref()
+            .and_then(|h| h.get(f))
+            .map_or(Reply::Nil, elem_reply)
+    };
     Ok(Reply::Array(a[2..].iter().map(get).collect()))
 }
 
@@ -131,11 +141,15 @@ pub fn hexists(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 pub fn hstrlen(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let h = read_hash(ctx, &a[1])?;
-    Ok(Reply::Int(h.and_then(|h| h.get(&a[2])).map_or(0, |v| v.len()) as i64))
+    Ok(Reply::Int(
+        h.and_then(|h| h.get(&a[2])).map_or(0, |v| v.len()) as i64,
+    ))
 }
 
 pub fn hlen(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    Ok(Reply::Int(read_hash(ctx, &a[1])?.map_or(0, |h| h.len()) as i64))
+    Ok(Reply::Int(
+        read_hash(ctx, &a[1])?.map_or(0, |h| h.len()) as i64
+    ))
 }
 
 pub fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -155,12 +169,24 @@ pub fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> R {
 /// HKEYS / HVALS / HGETALL.
 fn get_all(ctx: &mut Ctx, key: &[u8], fields: bool, values: bool) -> R {
     let Some(h) = read_hash(ctx, key)? else {
-        return Ok(if fields && values { Reply::Map(Vec::new()) } else { Reply::Array(Vec::new()) });
+        return Ok(if fields && values {
+            Reply::Map(Vec::new())
+        } else {
+            Reply::Array(Vec::new())
+        });
     };
     if fields && values {
-        return Ok(Reply::Map(h.iter().map(|(f, v)| (elem_reply(f), elem_reply(v))).collect()));
+        return Ok(Reply::Map(
+            h.iter()
+                .map(|(f, v)| (elem_reply(f), elem_reply(v)))
+                .collect(),
+        ));
     }
-    Ok(Reply::Array(h.iter().map(|(f, v)| elem_reply(if fields { f } else { v })).collect()))
+    Ok(Reply::Array(
+        h.iter()
+            .map(|(f, v)| elem_reply(if fields { f } else { v }))
+            .collect(),
+    ))
 }
 
 pub fn hkeys(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -232,7 +258,9 @@ pub fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> R {
         return hrandfield_count(ctx, &a[1], l, withvalues);
     }
     let mut rng = command_rng(ctx);
-    let Some(h) = read_hash(ctx, &a[1])? else { return Ok(Reply::Nil) };
+    let Some(h) = read_hash(ctx, &a[1])? else {
+        return Ok(Reply::Nil);
+    };
     Ok(elem_reply(h.random(&mut rng).0))
 }
 
@@ -242,10 +270,17 @@ pub fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) -> R {
 fn hrandfield_count(ctx: &mut Ctx, key: &[u8], l: i64, withvalues: bool) -> R {
     let nested = withvalues && ctx.client.resp == RespVersion::Resp3;
     let mut rng = command_rng(ctx);
-    let Some(h) = read_hash(ctx, key)? else { return Ok(Reply::Array(Vec::new())) };
+    let Some(h) = read_hash(ctx, key)? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
     let (count, uniq) = (l.unsigned_abs(), l >= 0);
     let size = h.len() as u64;
-    let mut out = Vec::with_capacity(count.min(size.max(1024)).min(1 << 20) as usize * 2);
+    if count == 0 {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let replies = if uniq { count.min(size) } else { count };
+    let per = if withvalues && !nested { 2 } else { 1 };
+    let mut out = Vec::with_capacity(replies.min(1 << 20) as usize * per);
     let mut push = |f: Elem, v: Elem| {
         if nested {
             out.push(Reply::Array(vec![elem_reply(f), elem_reply(v)]));
@@ -256,8 +291,7 @@ fn hrandfield_count(ctx: &mut Ctx, key: &[u8], l: i64, withvalues: bool) -> R {
             }
         }
     };
-    if count == 0 {
-    } else if !uniq || count == 1 {
+    if !uniq || count == 1 {
         for _ in 0..count {
             let (f, v) = h.random(&mut rng);
             push(f, v);
@@ -292,7 +326,10 @@ pub(super) struct ScanOpts {
 }
 
 pub(super) fn scan_opts(a: &[Bytes]) -> Result<ScanOpts, ErrorReply> {
-    let mut o = ScanOpts { count: 10, pattern: None };
+    let mut o = ScanOpts {
+        count: 10,
+        pattern: None,
+    };
     let mut i = 0;
     while i < a.len() {
         if is(&a[i], "COUNT") && i + 1 < a.len() {
@@ -324,18 +361,25 @@ impl ScanOpts {
     }
 
     pub(super) fn matches(&self, e: &Elem) -> bool {
-        self.pattern.as_ref().map_or(true, |p| glob::matches(p, &e.bytes(), false))
+        self.pattern
+            .as_ref()
+            .map_or(true, |p| glob::matches(p, &e.bytes(), false))
     }
 }
 
 /// The `[cursor, [elements]]` reply of the SCAN family.
 pub(super) fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
-    Reply::Array(vec![Reply::bulk(cursor.to_string().as_bytes()), Reply::Array(items)])
+    Reply::Array(vec![
+        Reply::bulk(cursor.to_string().as_bytes()),
+        Reply::Array(items),
+    ])
 }
 
 pub fn hscan(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let cursor = crate::util::num::parse_strtoul(&a[2]).ok_or_else(ErrorReply::invalid_cursor)?;
-    let Some(h) = read_hash(ctx, &a[1])? else { return Ok(scan_reply(0, Vec::new())) };
+    let Some(h) = read_hash(ctx, &a[1])? else {
+        return Ok(scan_reply(0, Vec::new()));
+    };
     let opts = scan_opts(&a[3..])?;
     let collected = Cell::new(0);
     let mut items = Vec::new();

@@ -28,7 +28,10 @@ pub(super) fn intset_limit(ctx: &Ctx) -> usize {
 }
 
 /// The set at `key` for a read command; WRONGTYPE for another type.
-pub(super) fn read_set<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Set>, ErrorReply> {
+pub(super) fn read_set<'c>(
+    ctx: &'c mut Ctx,
+    key: &[u8],
+) -> Result<Option<&'c mut Set>, ErrorReply> {
     match ctx.read_value(key) {
         None => Ok(None),
         Some(Value::Set(s)) => Ok(Some(s)),
@@ -106,13 +109,17 @@ pub fn smismember(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn scard(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    Ok(Reply::Int(read_set(ctx, &a[1])?.map_or(0, |s| s.len()) as i64))
+    Ok(Reply::Int(
+        read_set(ctx, &a[1])?.map_or(0, |s| s.len()) as i64
+    ))
 }
 
 /// In Redis 7.0 SMEMBERS is SINTER of one key: the members in the set's own order.
 pub fn smembers(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let s = read_set(ctx, &a[1])?;
-    Ok(Reply::Set(s.map_or_else(Vec::new, |s| s.iter().map(elem_reply).collect())))
+    Ok(Reply::Set(s.map_or_else(Vec::new, |s| {
+        s.iter().map(elem_reply).collect()
+    })))
 }
 
 /// Which of the two keys of SMOVE hold what.
@@ -190,7 +197,9 @@ fn spop_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let key = &a[1];
     let max = intset_limit(ctx);
     let mut rng = command_rng(ctx);
-    let Some(s) = read_set_for_write(ctx, key)? else { return Ok(Reply::Set(Vec::new())) };
+    let Some(s) = read_set_for_write(ctx, key)? else {
+        return Ok(Reply::Set(Vec::new()));
+    };
     if count == 0 {
         return Ok(Reply::Set(Vec::new()));
     }
@@ -240,7 +249,9 @@ pub fn srandmember(ctx: &mut Ctx, a: &[Bytes]) -> R {
         _ => {}
     }
     let mut rng = command_rng(ctx);
-    let Some(s) = read_set(ctx, &a[1])? else { return Ok(Reply::Nil) };
+    let Some(s) = read_set(ctx, &a[1])? else {
+        return Ok(Reply::Nil);
+    };
     Ok(elem_reply(s.random(&mut rng)))
 }
 
@@ -253,7 +264,9 @@ fn srandmember_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
         return Err(ErrorReply::range_between(-i64::MAX, i64::MAX));
     }
     let mut rng = command_rng(ctx);
-    let Some(s) = read_set(ctx, &a[1])? else { return Ok(Reply::Array(Vec::new())) };
+    let Some(s) = read_set(ctx, &a[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
     let (count, uniq) = (l.unsigned_abs(), l >= 0);
     let size = s.len() as u64;
     if count == 0 {
@@ -269,7 +282,10 @@ fn srandmember_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
             let j = rng.gen_range(i..all.len());
             all.swap(i, j);
         }
-        all[..count as usize].iter().map(|&e| elem_reply(e)).collect()
+        all[..count as usize]
+            .iter()
+            .map(|&e| elem_reply(e))
+            .collect()
     } else {
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(count as usize);
@@ -286,7 +302,9 @@ fn srandmember_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 pub fn sscan(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let cursor = crate::util::num::parse_strtoul(&a[2]).ok_or_else(ErrorReply::invalid_cursor)?;
-    let Some(s) = read_set(ctx, &a[1])? else { return Ok(scan_reply(0, Vec::new())) };
+    let Some(s) = read_set(ctx, &a[1])? else {
+        return Ok(scan_reply(0, Vec::new()));
+    };
     let opts = scan_opts(&a[3..])?;
     let collected = Cell::new(0);
     let mut items = Vec::new();

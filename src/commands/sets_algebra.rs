@@ -85,11 +85,17 @@ fn inter_generic(ctx: &mut Ctx, keys: &[Bytes], mode: Inter) -> R {
             Inter::Store(dst) => finish(ctx, Set::default(), Output::Store(dst)),
         };
     }
-    let mut sets: Vec<&Set> = borrow_sets(ctx, keys).into_iter().map(|s| s.expect("checked")).collect();
+    let mut sets: Vec<&Set> = borrow_sets(ctx, keys)
+        .into_iter()
+        .map(|s| s.expect("checked"))
+        .collect();
     // Smallest first (a stable sort, like glibc's qsort) to test as few members as possible.
     sets.sort_by_key(|s| s.len());
     let (first, rest) = sets.split_first().expect("at least one key");
-    let in_all = |e| rest.iter().all(|s| std::ptr::eq(*s, *first) || s.contains_elem(e));
+    let in_all = |e| {
+        rest.iter()
+            .all(|s| std::ptr::eq(*s, *first) || s.contains_elem(e))
+    };
     let mut result = Set::default();
     let mut members = Vec::new();
     let mut card = 0u64;
@@ -171,7 +177,12 @@ fn diff_of(sets: &[Option<&Set>], max_intset: usize) -> Set {
     if sets[1..].iter().any(same) {
         return out;
     }
-    let one_work = sets.iter().flatten().map(|_| first.len() as u64).sum::<u64>() / 2;
+    let one_work = sets
+        .iter()
+        .flatten()
+        .map(|_| first.len() as u64)
+        .sum::<u64>()
+        / 2;
     let two_work = sets.iter().flatten().map(|s| s.len() as u64).sum::<u64>();
     if one_work <= two_work {
         let mut others: Vec<&Set> = sets[1..].iter().flatten().copied().collect();
@@ -201,7 +212,11 @@ fn union_diff(ctx: &mut Ctx, keys: &[Bytes], diff: bool, out: Output) -> R {
     check_keys(ctx, keys)?;
     let max = intset_limit(ctx);
     let sets = borrow_sets(ctx, keys);
-    let result = if diff { diff_of(&sets, max) } else { union_of(&sets, max) };
+    let result = if diff {
+        diff_of(&sets, max)
+    } else {
+        union_of(&sets, max)
+    };
     finish(ctx, result, out)
 }
 

@@ -125,7 +125,9 @@ fn node_new(key: &[u8], value: &[u8], next: Link) -> NonNull<u8> {
     // SAFETY: the layout has a nonzero size; every byte written below lies within `size`.
     unsafe {
         let p = alloc(layout);
-        let Some(nn) = NonNull::new(p) else { handle_alloc_error(layout) };
+        let Some(nn) = NonNull::new(p) else {
+            handle_alloc_error(layout)
+        };
         (p as *mut Link).write(next);
         let mut at = PTR;
         at += put_varint(p.add(at), key.len());
@@ -262,6 +264,12 @@ impl Dict {
         unsafe {
             while let Some(p) = *slot {
                 let (k, v) = node_parts(p);
+                if k == key && v.len() == value.len() {
+                    // Same size (HINCRBY and friends): overwrite in place, through `p`.
+                    let off = v.as_ptr().offset_from(p.as_ptr()) as usize;
+                    std::ptr::copy_nonoverlapping(value.as_ptr(), p.as_ptr().add(off), value.len());
+                    return false;
+                }
                 if k == key {
                     let fresh = node_new(key, value, node_next(p));
                     self.node_bytes += node_size(key.len(), value.len());
@@ -326,11 +334,20 @@ impl Dict {
                 }
             }
         }
-        self.max_chain = self.buckets.iter().map(|&h| chain_len(h)).max().unwrap_or(0);
+        self.max_chain = self
+            .buckets
+            .iter()
+            .map(|&h| chain_len(h))
+            .max()
+            .unwrap_or(0);
     }
 
     pub fn iter(&self) -> Iter<'_> {
-        Iter { dict: self, bucket: 0, cur: None }
+        Iter {
+            dict: self,
+            bucket: 0,
+            cur: None,
+        }
     }
 
     /// A uniformly random element (key, value). The table must not be empty.
@@ -441,7 +458,9 @@ impl PartialEq for Dict {
 impl std::fmt::Debug for Dict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        f.debug_map().entries(self.iter().map(|(k, v)| (show(k), show(v)))).finish()
+        f.debug_map()
+            .entries(self.iter().map(|(k, v)| (show(k), show(v))))
+            .finish()
     }
 }
 
@@ -501,7 +520,9 @@ mod tests {
         assert_eq!(d.len(), 5);
         assert!(d.buckets.len() <= 64, "shrunk: {}", d.buckets.len());
         assert_eq!(d.iter().count(), 5);
-        let expected: usize = (995..1000).map(|i| node_size(key(i).len(), format!("v{i}").len())).sum();
+        let expected: usize = (995..1000)
+            .map(|i| node_size(key(i).len(), format!("v{i}").len()))
+            .sum();
         assert_eq!(d.node_bytes, expected);
     }
 

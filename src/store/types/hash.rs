@@ -38,11 +38,19 @@ impl<'a> Enc<'a> {
             let n = int_width(i);
             head[0] = INT_BASE + n as u8;
             head[1..=n].copy_from_slice(&i.to_le_bytes()[..n]);
-            return Enc { head, head_len: 1 + n, body: &[] };
+            return Enc {
+                head,
+                head_len: 1 + n,
+                body: &[],
+            };
         }
         if b.len() < 0x80 {
             head[0] = b.len() as u8;
-            return Enc { head, head_len: 1, body: b };
+            return Enc {
+                head,
+                head_len: 1,
+                body: b,
+            };
         }
         head[0] = LONG_STR;
         let mut n = b.len();
@@ -53,7 +61,11 @@ impl<'a> Enc<'a> {
             i += 1;
         }
         head[i] = n as u8;
-        Enc { head, head_len: i + 1, body: b }
+        Enc {
+            head,
+            head_len: i + 1,
+            body: b,
+        }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -74,11 +86,12 @@ impl<'a> Enc<'a> {
 
 /// Bytes needed to hold `i` in two's complement.
 fn int_width(i: i64) -> usize {
-    (1..8).find(|&n| {
-        let shift = 64 - 8 * n as u32;
-        (i << shift) >> shift == i
-    })
-    .unwrap_or(8)
+    (1..8)
+        .find(|&n| {
+            let shift = 64 - 8 * n as u32;
+            (i << shift) >> shift == i
+        })
+        .unwrap_or(8)
 }
 
 /// Decodes the entry at `pos`: the element and the position after it.
@@ -109,12 +122,15 @@ fn decode(buf: &[u8], pos: usize) -> (Elem<'_>, usize) {
     (Elem::Str(&buf[at..at + len]), at + len)
 }
 
-/// The compact encoding: see the module doc.
+/// The compact encoding: see the module doc. `buf` is empty, or a 2-byte little-endian pair
+/// count (`u16::MAX`: 65535 or more, count by walking, as Redis's listpack header) followed by
+/// the entries. The count lives in the block so that a `Hash` is only 16 bytes.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Pack {
     buf: Box<[u8]>,
-    pairs: u32,
 }
+
+const HEADER: usize = 2;
 
 /// Where a field's entry sits: field start, value start, value end.
 struct Found {
@@ -125,30 +141,53 @@ struct Found {
 
 impl Pack {
     pub fn len(&self) -> usize {
-        self.pairs as usize
+        match self.buf.get(..HEADER) {
+            None => 0,
+            Some(h) => match u16::from_le_bytes([h[0], h[1]]) {
+                u16::MAX => self.iter().count(),
+                n => n as usize,
+            },
+        }
     }
 
     fn find(&self, field: &Enc) -> Option<Found> {
-        let mut pos = 0;
+        let mut pos = HEADER;
         while pos < self.buf.len() {
             let hit = field.is_at(&self.buf, pos);
             let value = decode(&self.buf, pos).1;
             let end = decode(&self.buf, value).1;
             if hit {
-                return Some(Found { field: pos, value, end });
+                return Some(Found {
+                    field: pos,
+                    value,
+                    end,
+                });
             }
             pos = end;
         }
         None
     }
 
-    /// Rebuilds the block as `buf[..from] + insert + buf[to..]`, at its exact size.
-    fn splice(&mut self, from: usize, to: usize, insert: &[&Enc]) {
+    /// Rebuilds the block as `buf[..from] + insert + buf[to..]` at its exact size, with the
+    /// pair count changed by `delta`.
+    fn splice(&mut self, from: usize, to: usize, insert: &[&Enc], delta: isize) {
+        let pairs = self.len().checked_add_signed(delta).expect("pair count");
+        if pairs == 0 {
+            self.buf = Box::default();
+            return;
+        }
+        let (from, to) = (from.max(HEADER), to.max(HEADER));
+        let old = if self.buf.is_empty() {
+            &[0u8, 0][..]
+        } else {
+            &self.buf[..]
+        };
         let add: usize = insert.iter().map(|e| e.len()).sum();
-        let mut v = Vec::with_capacity(self.buf.len() - (to - from) + add);
-        v.extend_from_slice(&self.buf[..from]);
+        let mut v = Vec::with_capacity(old.len() - (to - from) + add);
+        v.extend_from_slice(&(pairs.min(u16::MAX as usize) as u16).to_le_bytes());
+        v.extend_from_slice(&old[HEADER..from]);
         insert.iter().for_each(|e| e.write(&mut v));
-        v.extend_from_slice(&self.buf[to..]);
+        v.extend_from_slice(&old[to..]);
         self.buf = v.into_boxed_slice();
     }
 
@@ -156,13 +195,12 @@ impl Pack {
         let (f, v) = (Enc::new(field), Enc::new(value));
         match self.find(&f) {
             Some(at) => {
-                self.splice(at.value, at.end, &[&v]);
+                self.splice(at.value, at.end, &[&v], 0);
                 false
             }
             None => {
                 let end = self.buf.len();
-                self.splice(end, end, &[&f, &v]);
-                self.pairs += 1;
+                self.splice(end, end, &[&f, &v], 1);
                 true
             }
         }
@@ -171,8 +209,7 @@ impl Pack {
     fn remove(&mut self, field: &[u8]) -> bool {
         match self.find(&Enc::new(field)) {
             Some(at) => {
-                self.splice(at.field, at.end, &[]);
-                self.pairs -= 1;
+                self.splice(at.field, at.end, &[], -1);
                 true
             }
             None => false,
@@ -180,7 +217,10 @@ impl Pack {
     }
 
     pub fn iter(&self) -> PackIter<'_> {
-        PackIter { buf: &self.buf, pos: 0 }
+        PackIter {
+            buf: &self.buf,
+            pos: HEADER,
+        }
     }
 }
 
@@ -245,7 +285,9 @@ impl Hash {
 
     pub fn get(&self, field: &[u8]) -> Option<Elem<'_>> {
         match self {
-            Hash::Pack(p) => p.find(&Enc::new(field)).map(|at| decode(&p.buf, at.value).0),
+            Hash::Pack(p) => p
+                .find(&Enc::new(field))
+                .map(|at| decode(&p.buf, at.value).0),
             Hash::Dict(d) => d.get(field).map(Elem::Str),
         }
     }
@@ -287,7 +329,9 @@ impl Hash {
     /// Sets `field` to `value` (Redis's `hashTypeSet`), converting when a limit is passed.
     /// True if the field is new.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: Limits) -> bool {
-        if matches!(self, Hash::Pack(_)) && (field.len() > limits.max_value || value.len() > limits.max_value) {
+        if matches!(self, Hash::Pack(_))
+            && (field.len() > limits.max_value || value.len() > limits.max_value)
+        {
             self.convert();
         }
         let new = match self {
@@ -332,7 +376,12 @@ impl Hash {
 
     /// One HSCAN step from `cursor`: a pack is returned whole with cursor 0; a hashtable
     /// visits buckets (see `Dict::scan`) while `more()` allows.
-    pub fn scan(&self, cursor: u64, mut more: impl FnMut() -> bool, mut f: impl FnMut(Elem, Elem)) -> u64 {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        mut more: impl FnMut() -> bool,
+        mut f: impl FnMut(Elem, Elem),
+    ) -> u64 {
         match self {
             Hash::Pack(p) => {
                 p.iter().for_each(|(k, v)| f(k, v));
@@ -355,7 +404,10 @@ impl Hash {
 mod tests {
     use super::*;
 
-    const L: Limits = Limits { max_entries: 4, max_value: 8 };
+    const L: Limits = Limits {
+        max_entries: 4,
+        max_value: 8,
+    };
 
     fn pairs(h: &Hash) -> Vec<(Vec<u8>, Vec<u8>)> {
         h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()
@@ -363,7 +415,17 @@ mod tests {
 
     #[test]
     fn integers_encode_compactly_and_round_trip() {
-        for s in ["0", "-1", "127", "128", "-128", "-129", "32767", "9223372036854775807", "-9223372036854775808"] {
+        for s in [
+            "0",
+            "-1",
+            "127",
+            "128",
+            "-128",
+            "-129",
+            "32767",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ] {
             let e = Enc::new(s.as_bytes());
             let mut v = Vec::new();
             e.write(&mut v);
@@ -373,7 +435,21 @@ mod tests {
         assert_eq!(Enc::new(b"5").len(), 2);
         assert_eq!(Enc::new(b"12345").len(), 3);
         for s in ["007", "-0", "+1", " 1", "1.0", "99999999999999999999"] {
-            assert!(matches!(decode(&{ let mut v = Vec::new(); Enc::new(s.as_bytes()).write(&mut v); v }, 0).0, Elem::Str(_)), "{s}");
+            assert!(
+                matches!(
+                    decode(
+                        &{
+                            let mut v = Vec::new();
+                            Enc::new(s.as_bytes()).write(&mut v);
+                            v
+                        },
+                        0
+                    )
+                    .0,
+                    Elem::Str(_)
+                ),
+                "{s}"
+            );
         }
         let long = vec![b'x'; 1000];
         let mut v = Vec::new();
@@ -389,13 +465,57 @@ mod tests {
         assert!(h.set(b"b", b"2", L));
         assert!(!h.set(b"a", b"one", L));
         assert_eq!(h.encoding(), "listpack");
-        assert_eq!(pairs(&h), vec![(b"a".to_vec(), b"one".to_vec()), (b"10".to_vec(), b"x".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
+        assert_eq!(
+            pairs(&h),
+            vec![
+                (b"a".to_vec(), b"one".to_vec()),
+                (b"10".to_vec(), b"x".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
         assert_eq!(h.get(b"10").unwrap().to_vec(), b"x");
         assert!(h.get(b"010").is_none());
         assert!(h.remove(b"10"));
         assert!(!h.remove(b"10"));
         assert_eq!(h.len(), 2);
-        assert_eq!(pairs(&h), vec![(b"a".to_vec(), b"one".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
+        assert_eq!(
+            pairs(&h),
+            vec![
+                (b"a".to_vec(), b"one".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
+    }
+
+    #[test]
+    fn pack_counts_past_the_header_limit() {
+        let lim = Limits {
+            max_entries: 100_000,
+            max_value: 64,
+        };
+        let mut h = Hash::default();
+        h.set(b"0", b"", lim);
+        let Hash::Pack(p) = &mut h else {
+            unreachable!()
+        };
+        let mut v = p.buf.to_vec();
+        for i in 1..65_540 {
+            Enc::new(i.to_string().as_bytes()).write(&mut v);
+            Enc::new(b"").write(&mut v);
+        }
+        v[..2].copy_from_slice(&u16::MAX.to_le_bytes());
+        p.buf = v.into_boxed_slice();
+        assert_eq!(h.len(), 65_540);
+        for i in 0..5 {
+            assert!(h.remove(i.to_string().as_bytes()));
+        }
+        assert_eq!(h.len(), 65_535);
+        assert!(h.remove(b"65539"));
+        assert_eq!(h.len(), 65_534);
+        let Hash::Pack(p) = &h else { unreachable!() };
+        assert_eq!(&p.buf[..2], &65_534u16.to_le_bytes());
+        assert_eq!(h.iter().next().unwrap().0, Elem::Int(5));
     }
 
     #[test]

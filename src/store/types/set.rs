@@ -92,7 +92,11 @@ impl IntSet {
         if let (Some(x), true) = (v, at == n) {
             push(x);
         }
-        self.buf = if new_len == 0 { Box::default() } else { out.into_boxed_slice() };
+        self.buf = if new_len == 0 {
+            Box::default()
+        } else {
+            out.into_boxed_slice()
+        };
     }
 
     pub fn insert(&mut self, v: i64) -> bool {
@@ -261,7 +265,12 @@ impl Set {
 
     /// One SSCAN step from `cursor`: an intset is returned whole with cursor 0; a hashtable
     /// visits buckets (see `Dict::scan`) while `more()` allows.
-    pub fn scan(&self, cursor: u64, mut more: impl FnMut() -> bool, mut f: impl FnMut(Elem)) -> u64 {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        mut more: impl FnMut() -> bool,
+        mut f: impl FnMut(Elem),
+    ) -> u64 {
         match self {
             Set::Ints(s) => {
                 s.iter().for_each(|v| f(Elem::Int(v)));
@@ -301,7 +310,10 @@ mod tests {
         s.insert(i64::MIN);
         s.insert(i64::MAX);
         assert_eq!(s.width(), 8);
-        assert_eq!(s.iter().collect::<Vec<_>>(), vec![i64::MIN, -3, 0, 5, 100, 70000, i64::MAX]);
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            vec![i64::MIN, -3, 0, 5, 100, 70000, i64::MAX]
+        );
         assert!(s.contains(70000) && !s.contains(70001) && !s.contains(1 << 40));
         assert!(s.remove(i64::MIN) && !s.remove(i64::MIN));
         assert_eq!(s.len(), 6);
@@ -321,7 +333,10 @@ mod tests {
         for m in ["3", "1", "2"] {
             s.add(m.as_bytes(), 3);
         }
-        assert_eq!(members(&s), vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
+        assert_eq!(
+            members(&s),
+            vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]
+        );
         assert!(s.contains(b"2") && !s.contains(b"02") && !s.contains(b"x"));
         s.add(b"4", 3);
         assert_eq!(s.encoding(), "hashtable");
