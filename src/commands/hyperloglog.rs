@@ -1,18 +1,149 @@
-//! HyperLogLog commands. PENDING: every handler below is a placeholder being replaced by a real
-//! implementation; a command still pending answers as an unknown command and must be removed
-//! from scripts/gen_command_table.py before a submission.
+//! HyperLogLog commands: PFADD, PFCOUNT, PFMERGE. A HyperLogLog is a string value in Redis's
+//! exact encoding; `store::hll` owns the bytes and the algorithms, these handlers only look
+//! keys up, check them, and reply as Redis 7.0 does:
+//! - a key of another type is the generic WRONGTYPE; a string that is not an HLL (too short,
+//!   no `HYLL` magic, unknown encoding, dense of the wrong length, an integer) is
+//!   `-WRONGTYPE Key is not a valid HyperLogLog string value.`;
+//! - sparse opcodes that do not add up are `-INVALIDOBJ Corrupted HLL object detected`.
+//!
+//! Like Redis, PFADD, single-key PFCOUNT and PFMERGE's destination turn the value into a "raw"
+//! string (Redis's `dbUnshareStringValue`), and single-key PFCOUNT writes the cardinality it
+//! computed back into the header as a cache.
 use super::Ctx;
 use crate::protocol::{ErrorReply, Reply};
+use crate::store::hll::{self, Hll, Registers};
+use crate::store::{Ttl, Value};
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
 
-macro_rules! pending {
-    ($($name:ident),*) => {
-        $(pub fn $name(_ctx: &mut Ctx, a: &[Bytes]) -> R {
-            Err(ErrorReply::unknown_command(&a[0], &a[1..]))
-        })*
-    };
+/// The `hll-sparse-max-bytes` directive: the longest sparse value before promotion to dense.
+fn sparse_max_bytes(ctx: &Ctx) -> usize {
+    let config = ctx.shared.config();
+    config
+        .get("hll-sparse-max-bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
 }
 
-pending!(pfadd, pfcount, pfmerge);
+/// Redis's `isHLLObjectOrReply`: the bytes of a value that holds a HyperLogLog.
+fn hll_bytes(v: &Value) -> Result<&[u8], ErrorReply> {
+    match v {
+        Value::Str(s) if hll::is_hll(s.as_slice()) => Ok(s.as_slice()),
+        Value::Raw(b) if hll::is_hll(b) => Ok(b),
+        // An integer-encoded string is never an HLL, whatever its digits.
+        Value::Int(_) | Value::Str(_) | Value::Raw(_) => Err(ErrorReply::hll_wrong_type()),
+        _ => Err(ErrorReply::wrong_type()),
+    }
+}
+
+/// Checks a value and turns it into its growable form for an in-place update.
+fn hll_mut(v: &mut Value) -> Result<&mut Vec<u8>, ErrorReply> {
+    hll_bytes(v)?;
+    Ok(v.make_raw())
+}
+
+/// PFADD key [element ...]: adds elements; 1 if a register changed (or the key was created).
+pub fn pfadd(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let max_bytes = sparse_max_bytes(ctx);
+    let key = &a[1];
+    let Some(v) = ctx.write_value(key) else {
+        let mut buf = hll::new_sparse();
+        let mut new = Hll::new(&mut buf);
+        for e in &a[2..] {
+            new.add(e, max_bytes).expect("a new HLL is well formed");
+        }
+        hll::invalidate_cache(&mut buf);
+        ctx.put_value(key, Value::Raw(Box::new(buf)));
+        return Ok(Reply::Int(1));
+    };
+    let buf = hll_mut(v)?;
+    let mut sketch = Hll::new(buf);
+    let mut updated = false;
+    let mut result = Ok(());
+    for e in &a[2..] {
+        match sketch.add(e, max_bytes) {
+            Ok(changed) => updated |= changed,
+            // Elements added before the corrupted part stay, as in Redis.
+            Err(hll::Corrupted) => {
+                result = Err(ErrorReply::hll_corrupted());
+                break;
+            }
+        }
+    }
+    if updated && result.is_ok() {
+        hll::invalidate_cache(buf);
+    }
+    if updated {
+        ctx.modified(key);
+    }
+    result.map(|()| Reply::Int(updated as i64))
+}
+
+/// PFCOUNT key [key ...]: the estimated cardinality of one HLL (cached in its header), or of
+/// the union of several (computed, never cached). Missing keys count as empty.
+pub fn pfcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    if a.len() > 2 {
+        let union = union_of(ctx, &a[1..])?.0;
+        return Ok(Reply::Int(union.cardinality() as i64));
+    }
+    let key = &a[1];
+    let Some(v) = ctx.read_value(key) else {
+        return Ok(Reply::Int(0));
+    };
+    let buf = hll_mut(v)?;
+    if let Some(card) = hll::cached_cardinality(buf) {
+        return Ok(Reply::Int(card as i64));
+    }
+    let card = hll::cardinality(buf).map_err(|_| ErrorReply::hll_corrupted())?;
+    hll::store_cardinality(buf, card);
+    ctx.modified(key);
+    // Redis replies with the unsigned estimate as a signed 64-bit integer.
+    Ok(Reply::Int(card as i64))
+}
+
+/// The register-wise maximum of the HLLs at `keys` (missing keys are empty), and whether any
+/// of them is dense.
+fn union_of(ctx: &mut Ctx, keys: &[Bytes]) -> Result<(Registers, bool), ErrorReply> {
+    let mut union = Registers::default();
+    let mut any_dense = false;
+    for key in keys {
+        let Some(v) = ctx.read_value(key) else {
+            continue;
+        };
+        let b = hll_bytes(v)?;
+        any_dense |= hll::is_dense(b);
+        union.merge(b).map_err(|_| ErrorReply::hll_corrupted())?;
+    }
+    Ok((union, any_dense))
+}
+
+/// PFMERGE destkey [sourcekey ...]: stores the union of the sources and of the destination
+/// itself into the destination (created empty when missing, so with no sources it only
+/// creates it). The result is dense if any input was.
+pub fn pfmerge(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let max_bytes = sparse_max_bytes(ctx);
+    let dest = &a[1];
+    // Redis reads the destination as the first source.
+    let (union, any_dense) = union_of(ctx, &a[1..])?;
+    if ctx.write_value(dest).is_none() {
+        let db = ctx.db();
+        ctx.store.insert(
+            db,
+            dest,
+            Value::Raw(Box::new(hll::new_sparse())),
+            Ttl::Clear,
+        );
+    }
+    let v = ctx.write_value(dest).expect("destination exists");
+    // Checked as the first source above.
+    let buf = v.make_raw();
+    let mut sketch = Hll::new(buf);
+    if any_dense {
+        sketch.to_dense().map_err(|_| ErrorReply::hll_corrupted())?;
+    }
+    union.write_into(&mut sketch, max_bytes);
+    hll::invalidate_cache(buf);
+    ctx.modified(dest);
+    Ok(Reply::Ok)
+}
