@@ -434,6 +434,29 @@ mod tests {
     }
 
     #[test]
+    fn one_big_push_is_still_chunked() {
+        let limit = ChunkLimit::default();
+        let v: Vec<Bytes> = (0..10_000)
+            .map(|i| Bytes::from(format!("element:{i}")))
+            .collect();
+        for end in [End::Left, End::Right] {
+            let mut l = List::new();
+            l.push_all(end, &v, limit);
+            let Repr::Chunked(cs) = &l.repr else {
+                panic!("10k elements in one chunk")
+            };
+            assert!(cs.deque.iter().all(|c| c.buf.len() <= 8192));
+            assert_eq!(l.len(), 10_000);
+            let first = if end == End::Right {
+                "element:0"
+            } else {
+                "element:9999"
+            };
+            assert_eq!(l.get(0).unwrap().to_bytes(), first);
+        }
+    }
+
+    #[test]
     fn grows_into_chunks_and_back() {
         let limit = ChunkLimit::from_fill(4);
         let mut l = List::new();

@@ -311,10 +311,10 @@ impl Chunk {
         self.count as usize
     }
 
-    /// Whether `bytes` more in `n` more entries keep the chunk within `limit` (an empty chunk
-    /// takes any element).
+    /// Whether `bytes` more in `n` more entries keep the chunk within `limit`. An empty chunk
+    /// takes any single element, however big (Redis gives such an element its own node).
     pub(super) fn fits(&self, limit: ChunkLimit, bytes: usize, n: usize) -> bool {
-        self.count == 0 || limit.allows(self.buf.len() + bytes, self.len() + n)
+        (self.count == 0 && n == 1) || limit.allows(self.buf.len() + bytes, self.len() + n)
     }
 
     /// Byte offset of entry `i` (0..=count), walking from the nearer end.
