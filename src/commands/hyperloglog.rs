@@ -12,7 +12,7 @@
 use super::Ctx;
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::hll::{self, Hll, Registers};
-use crate::store::{Ttl, Value};
+use crate::store::{notify, Ttl, Value};
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
@@ -55,6 +55,7 @@ pub fn pfadd(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
         hll::invalidate_cache(&mut buf);
         ctx.put_value(key, Value::Raw(Box::new(buf)));
+        ctx.notify(notify::STRING, "pfadd", key);
         return Ok(Reply::Int(1));
     };
     let buf = hll_mut(v)?;
@@ -77,7 +78,11 @@ pub fn pfadd(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if updated {
         ctx.modified(key);
     }
-    result.map(|()| Reply::Int(updated as i64))
+    result?;
+    if updated {
+        ctx.notify(notify::STRING, "pfadd", key);
+    }
+    Ok(Reply::Int(updated as i64))
 }
 
 /// PFCOUNT key [key ...]: the estimated cardinality of one HLL (cached in its header), or of
@@ -145,5 +150,7 @@ pub fn pfmerge(ctx: &mut Ctx, a: &[Bytes]) -> R {
     union.write_into(&mut sketch, max_bytes);
     hll::invalidate_cache(buf);
     ctx.modified(dest);
+    // A merge is a mass add: Redis raises `pfadd`.
+    ctx.notify(notify::STRING, "pfadd", dest);
     Ok(Reply::Ok)
 }
