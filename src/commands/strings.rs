@@ -172,10 +172,14 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let expire = o.expire_at(ctx, "set")?;
     let key = &a[1];
     let old = if o.get { read_string(ctx, key)? } else { None };
+    // A plain SET needs no lookup before the insert (which replaces whatever is there); NX/XX
+    // need existence, and KEEPTTL must not keep the TTL of a key that has already expired.
     let exists = if o.get {
         old.is_some()
-    } else {
+    } else if o.nx || o.xx || o.keepttl {
         check_exists(ctx, key)
+    } else {
+        false
     };
     if (o.nx && exists) || (o.xx && !exists) {
         return Ok(if o.get {
