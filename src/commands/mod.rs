@@ -24,6 +24,9 @@ mod strings;
 mod table;
 mod transactions;
 mod zsets;
+mod zsets_pop;
+mod zsets_range;
+mod zsets_setops;
 
 use crate::protocol::{ErrorReply, Reply};
 use crate::state::{Client, Shared};
@@ -65,6 +68,9 @@ mod handlers {
     pub use super::strings::*;
     pub use super::transactions::*;
     pub use super::zsets::*;
+    pub use super::zsets_pop::*;
+    pub use super::zsets_range::*;
+    pub use super::zsets_setops::*;
 }
 
 /// A command resolved for execution: its spec, flags and its index for commandstats.

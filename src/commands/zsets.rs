@@ -1,18 +1,851 @@
-//! ZSet commands. PENDING: every handler below is a placeholder being replaced by a real
-//! implementation; a command still pending answers as an unknown command and must be removed
-//! from scripts/gen_command_table.py before a submission.
-use super::Ctx;
-use crate::protocol::{ErrorReply, Reply};
+//! Sorted set commands, part 1: ZADD/ZINCRBY, ZREM, ZCARD, ZSCORE/ZMSCORE, ZRANK/ZREVRANK,
+//! ZCOUNT/ZLEXCOUNT, ZREMRANGEBY{RANK,SCORE,LEX}, ZSCAN, and what the other zset files share:
+//! typed lookups, score/lex range parsing (`zslParseRange`, `zslParseLexRange`) and the range
+//! searches built on them, number parsing as Redis's C code does it, and reply shapes.
+//! The ZRANGE family is in `zsets_range.rs`, ZUNION/ZINTER/ZDIFF in `zsets_setops.rs`, the
+//! pops and ZRANDMEMBER in `zsets_pop.rs`.
+//!
+//! Scores are parsed two ways, as in Redis: ZADD/ZINCRBY/WEIGHTS take `string2d` (whole
+//! argument, no leading space, no overflow), range bounds take bare `strtod` on the C string
+//! (leading spaces, an empty bound is 0, "1e400" is inf). `util::num::parse_f64` is neither
+//! (it accepts "1e400" and rejects hex), so both live here on top of one `strtod`.
+use super::{int_arg, Ctx};
+use crate::protocol::{ErrorReply, Reply, RespVersion};
+use crate::store::types::zset::{AddFlags, AddResult, Limits, ZSet};
+use crate::store::Value;
+use crate::util::cstr::{keyword_eq as is, until_nul};
+use crate::util::{glob, num};
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
 
-macro_rules! pending {
-    ($($name:ident),*) => {
-        $(pub fn $name(_ctx: &mut Ctx, a: &[Bytes]) -> R {
-            Err(ErrorReply::unknown_command(&a[0], &a[1..]))
-        })*
-    };
+// ---------------------------------------------------------------------------------------------
+// Shared helpers.
+
+/// The encoding thresholds from the live config.
+pub(super) fn limits(ctx: &Ctx) -> Limits {
+    let hot = &ctx.shared.config().hot;
+    Limits {
+        entries: hot.zset_max_listpack_entries,
+        value: hot.zset_max_listpack_value,
+    }
 }
 
-pending!(zadd, zincrby, zrem, zcard, zcount, zlexcount, zscore, zmscore, zrank, zrevrank, zrange, zrangestore, zrangebyscore, zrevrangebyscore, zrangebylex, zrevrangebylex, zremrangebyrank, zremrangebyscore, zremrangebylex, zpopmin, zpopmax, zmpop, zrandmember, zunion, zinter, zdiff, zunionstore, zinterstore, zdiffstore, zintercard, zscan);
+/// The zset at `key` for a read command (hit/miss counted); WRONGTYPE for other types.
+pub(super) fn read_zset<'c>(
+    ctx: &'c mut Ctx,
+    key: &[u8],
+) -> Result<Option<&'c mut ZSet>, ErrorReply> {
+    match ctx.read_value(key) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => Err(ErrorReply::wrong_type()),
+    }
+}
+
+/// The zset at `key` for a write command; WRONGTYPE for other types.
+pub(super) fn write_zset<'c>(
+    ctx: &'c mut Ctx,
+    key: &[u8],
+) -> Result<Option<&'c mut ZSet>, ErrorReply> {
+    match ctx.write_value(key) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => Err(ErrorReply::wrong_type()),
+    }
+}
+
+/// After a write that removed `removed` entries: deletes the key if the zset is now empty,
+/// and marks it modified if anything changed.
+pub(super) fn after_removal(ctx: &mut Ctx, key: &[u8], removed: usize, now_empty: bool) {
+    if now_empty {
+        ctx.delete_key(key);
+    } else if removed > 0 {
+        ctx.modified(key);
+    }
+}
+
+pub(super) fn bulk(m: &[u8]) -> Reply {
+    Reply::Bulk(Bytes::copy_from_slice(m))
+}
+
+pub(super) fn resp3(ctx: &Ctx) -> bool {
+    ctx.client.resp == RespVersion::Resp3
+}
+
+/// Members, with their scores when `withscores`: one flat array in RESP2, `[member, score]`
+/// pairs in RESP3 (Redis avoids a map there because the order matters).
+pub(super) fn entries_reply<'a, M: AsRef<[u8]> + 'a>(
+    items: impl IntoIterator<Item = (M, f64)>,
+    withscores: bool,
+    resp3: bool,
+) -> Reply {
+    let mut out = Vec::new();
+    for (m, s) in items {
+        let m = bulk(m.as_ref());
+        match (withscores, resp3) {
+            (false, _) => out.push(m),
+            (true, false) => out.extend([m, Reply::Double(s)]),
+            (true, true) => out.push(Reply::Array(vec![m, Reply::Double(s)])),
+        }
+    }
+    Reply::Array(out)
+}
+
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn starts_with_ci(s: &[u8], word: &[u8]) -> bool {
+    s.len() >= word.len() && s[..word.len()].eq_ignore_ascii_case(word)
+}
+
+/// C's `strtod` over bytes: `(value, bytes consumed, ERANGE)`, consumed 0 when nothing
+/// converts. Leading whitespace, a sign, `inf`/`infinity`, `nan[(chars)]`, hex floats
+/// (`0x1.8p3`) and decimals with an optional exponent, as glibc reads them; ERANGE is
+/// reported only where Redis looks at it (overflow to inf, underflow to zero).
+pub(super) fn strtod(s: &[u8]) -> (f64, usize, bool) {
+    let mut i = 0;
+    while i < s.len() && is_c_space(s[i]) {
+        i += 1;
+    }
+    let start = i;
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let sign = |v: f64| if neg { -v } else { v };
+    let rest = &s[i..];
+    if starts_with_ci(rest, b"inf") {
+        let n = if starts_with_ci(rest, b"infinity") {
+            8
+        } else {
+            3
+        };
+        return (sign(f64::INFINITY), i + n, false);
+    }
+    if starts_with_ci(rest, b"nan") {
+        let mut n = 3;
+        if rest.get(3) == Some(&b'(') {
+            let close = rest[4..]
+                .iter()
+                .position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))
+                .map(|p| p + 4);
+            if let Some(c) = close.filter(|&c| rest[c] == b')') {
+                n = c + 1;
+            }
+        }
+        return (f64::NAN, i + n, false);
+    }
+    if rest.len() >= 2 && rest[0] == b'0' && (rest[1] | 0x20) == b'x' {
+        return match hex_float(&rest[2..]) {
+            Some((v, n, erange)) => (sign(v), i + 2 + n, erange),
+            None => (sign(0.0), i + 1, false),
+        };
+    }
+    let (mut j, mut digits, mut nonzero) = (0, 0, false);
+    let mut eat_digits = |j: &mut usize| {
+        while *j < rest.len() && rest[*j].is_ascii_digit() {
+            nonzero |= rest[*j] != b'0';
+            digits += 1;
+            *j += 1;
+        }
+    };
+    eat_digits(&mut j);
+    if rest.get(j) == Some(&b'.') {
+        j += 1;
+        eat_digits(&mut j);
+    }
+    if digits == 0 {
+        return (0.0, 0, false);
+    }
+    if j < rest.len() && (rest[j] | 0x20) == b'e' {
+        let mut k = j + 1;
+        if k < rest.len() && (rest[k] == b'+' || rest[k] == b'-') {
+            k += 1;
+        }
+        if k < rest.len() && rest[k].is_ascii_digit() {
+            while k < rest.len() && rest[k].is_ascii_digit() {
+                k += 1;
+            }
+            j = k;
+        }
+    }
+    let text = std::str::from_utf8(&s[start..i + j]).expect("ascii");
+    let v: f64 = text.parse().unwrap_or(0.0);
+    (v, i + j, v.is_infinite() || (v == 0.0 && nonzero))
+}
+
+/// The digits of a hex float after `0x`: `(value, bytes consumed, ERANGE)`, None without a
+/// hex digit.
+fn hex_float(s: &[u8]) -> Option<(f64, usize, bool)> {
+    let (mut mant, mut exp, mut digits, mut j) = (0u128, 0i64, 0, 0);
+    let mut nonzero = false;
+    let mut take = |d: u32, frac: bool, mant: &mut u128, exp: &mut i64| {
+        nonzero |= d != 0;
+        if *mant < 1 << 120 {
+            *mant = *mant * 16 + u128::from(d);
+            if frac {
+                *exp -= 4;
+            }
+        } else if !frac {
+            *exp += 4;
+        }
+    };
+    while let Some(d) = s.get(j).and_then(|c| (*c as char).to_digit(16)) {
+        take(d, false, &mut mant, &mut exp);
+        digits += 1;
+        j += 1;
+    }
+    if s.get(j) == Some(&b'.') {
+        j += 1;
+        while let Some(d) = s.get(j).and_then(|c| (*c as char).to_digit(16)) {
+            take(d, true, &mut mant, &mut exp);
+            digits += 1;
+            j += 1;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if j < s.len() && (s[j] | 0x20) == b'p' {
+        let mut k = j + 1;
+        let eneg = match s.get(k) {
+            Some(b'-') => {
+                k += 1;
+                true
+            }
+            Some(b'+') => {
+                k += 1;
+                false
+            }
+            _ => false,
+        };
+        if k < s.len() && s[k].is_ascii_digit() {
+            let mut e: i64 = 0;
+            while k < s.len() && s[k].is_ascii_digit() {
+                e = (e * 10 + i64::from(s[k] - b'0')).min(1 << 20);
+                k += 1;
+            }
+            exp += if eneg { -e } else { e };
+            j = k;
+        }
+    }
+    let mut v = mant as f64;
+    let mut e = exp.clamp(-5000, 5000) as i32;
+    while e != 0 {
+        let step = e.clamp(-1000, 1000);
+        v *= 2f64.powi(step);
+        e -= step;
+    }
+    Some((v, j, v.is_infinite() || (v == 0.0 && nonzero)))
+}
+
+/// A score argument as Redis's `getDoubleFromObject` (`string2d`) reads it: the whole
+/// argument, no leading space, NaN refused, overflow/underflow refused.
+pub(super) fn parse_score(arg: &[u8]) -> Option<f64> {
+    if arg.is_empty() || is_c_space(arg[0]) {
+        return None;
+    }
+    let (v, n, erange) = strtod(arg);
+    (n == arg.len() && !v.is_nan() && !erange).then_some(v)
+}
+
+/// A score interval (`zrangespec`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ScoreRange {
+    min: f64,
+    max: f64,
+    minex: bool,
+    maxex: bool,
+}
+
+impl ScoreRange {
+    /// `zslParseRange`: `(` makes a bound exclusive; the rest goes to strtod on the C string.
+    pub(super) fn parse(min: &[u8], max: &[u8]) -> Result<ScoreRange, ErrorReply> {
+        fn bound(arg: &[u8]) -> Option<(f64, bool)> {
+            let s = until_nul(arg);
+            let (s, ex) = match s.first() {
+                Some(b'(') => (&s[1..], true),
+                _ => (s, false),
+            };
+            let (v, n, _) = strtod(s);
+            (n == s.len() && !v.is_nan()).then_some((v, ex))
+        }
+        match (bound(min), bound(max)) {
+            (Some((min, minex)), Some((max, maxex))) => Ok(ScoreRange {
+                min,
+                max,
+                minex,
+                maxex,
+            }),
+            _ => Err(ErrorReply::zset_range_not_float()),
+        }
+    }
+
+    pub(super) fn gte_min(&self, s: f64) -> bool {
+        if self.minex {
+            s > self.min
+        } else {
+            s >= self.min
+        }
+    }
+
+    pub(super) fn lte_max(&self, s: f64) -> bool {
+        if self.maxex {
+            s < self.max
+        } else {
+            s <= self.max
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.min > self.max || (self.min == self.max && (self.minex || self.maxex))
+    }
+}
+
+/// A lex bound: `-` and `+` are the strings below and above every string.
+#[derive(Debug, Clone, PartialEq)]
+enum Lex {
+    Neg,
+    Pos,
+    Str(Vec<u8>),
+}
+
+/// `sdscmplex`: `-`/`+` are equal only to themselves.
+fn cmp_lex(a: &Lex, b: &Lex) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (a, b) {
+        (Lex::Neg, Lex::Neg) | (Lex::Pos, Lex::Pos) => Equal,
+        (Lex::Neg, _) | (_, Lex::Pos) => Less,
+        (Lex::Pos, _) | (_, Lex::Neg) => Greater,
+        (Lex::Str(x), Lex::Str(y)) => x.cmp(y),
+    }
+}
+
+fn cmp_member(m: &[u8], b: &Lex) -> std::cmp::Ordering {
+    match b {
+        Lex::Neg => std::cmp::Ordering::Greater,
+        Lex::Pos => std::cmp::Ordering::Less,
+        Lex::Str(y) => m.cmp(y),
+    }
+}
+
+/// A lexicographic interval (`zlexrangespec`).
+#[derive(Debug, Clone)]
+pub(super) struct LexRange {
+    min: Lex,
+    max: Lex,
+    minex: bool,
+    maxex: bool,
+}
+
+impl LexRange {
+    /// `zslParseLexRange`: `[x` inclusive, `(x` exclusive, `-`/`+` alone (up to a NUL).
+    pub(super) fn parse(min: &[u8], max: &[u8]) -> Result<LexRange, ErrorReply> {
+        fn item(arg: &[u8]) -> Option<(Lex, bool)> {
+            let alone = arg.len() == 1 || arg.get(1) == Some(&0);
+            match arg.first() {
+                Some(b'+') if alone => Some((Lex::Pos, true)),
+                Some(b'-') if alone => Some((Lex::Neg, true)),
+                Some(b'(') => Some((Lex::Str(arg[1..].to_vec()), true)),
+                Some(b'[') => Some((Lex::Str(arg[1..].to_vec()), false)),
+                _ => None,
+            }
+        }
+        match (item(min), item(max)) {
+            (Some((min, minex)), Some((max, maxex))) => Ok(LexRange {
+                min,
+                max,
+                minex,
+                maxex,
+            }),
+            _ => Err(ErrorReply::zset_lex_range()),
+        }
+    }
+
+    pub(super) fn gte_min(&self, m: &[u8]) -> bool {
+        let c = cmp_member(m, &self.min);
+        if self.minex {
+            c.is_gt()
+        } else {
+            c.is_ge()
+        }
+    }
+
+    pub(super) fn lte_max(&self, m: &[u8]) -> bool {
+        let c = cmp_member(m, &self.max);
+        if self.maxex {
+            c.is_lt()
+        } else {
+            c.is_le()
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        let c = cmp_lex(&self.min, &self.max);
+        c.is_gt() || (c.is_eq() && (self.minex || self.maxex))
+    }
+}
+
+/// Redis's `zzlIsInRange`/`zslIsInRange` test: the range is not empty, the highest entry
+/// reaches the minimum and the lowest reaches the maximum.
+fn may_overlap(
+    z: &ZSet,
+    empty: bool,
+    gte_min: impl Fn(&[u8], f64) -> bool,
+    lte_max: impl Fn(&[u8], f64) -> bool,
+) -> bool {
+    if empty || z.is_empty() {
+        return false;
+    }
+    let (last, first) = (z.get(z.len() - 1).expect("last"), z.get(0).expect("first"));
+    gte_min(last.0, last.1) && lte_max(first.0, first.1)
+}
+
+/// Rank of the first entry in a score range (`zslFirstInRange`).
+pub(super) fn score_first(z: &ZSet, r: &ScoreRange) -> Option<usize> {
+    if !may_overlap(z, r.is_empty(), |_, s| r.gte_min(s), |_, s| r.lte_max(s)) {
+        return None;
+    }
+    let i = z.first_where(|_, s| r.gte_min(s))?;
+    z.get(i).filter(|e| r.lte_max(e.1)).map(|_| i)
+}
+
+/// Rank of the last entry in a score range (`zslLastInRange`).
+pub(super) fn score_last(z: &ZSet, r: &ScoreRange) -> Option<usize> {
+    if !may_overlap(z, r.is_empty(), |_, s| r.gte_min(s), |_, s| r.lte_max(s)) {
+        return None;
+    }
+    let i = z.last_where(|_, s| r.lte_max(s))?;
+    z.get(i).filter(|e| r.gte_min(e.1)).map(|_| i)
+}
+
+/// Rank of the first entry in a lex range (`zslFirstInLexRange`; a scan on a compact zset,
+/// so mixed scores behave as on Redis's listpack).
+pub(super) fn lex_first(z: &ZSet, r: &LexRange) -> Option<usize> {
+    if !may_overlap(z, r.is_empty(), |m, _| r.gte_min(m), |m, _| r.lte_max(m)) {
+        return None;
+    }
+    let i = z.first_where(|m, _| r.gte_min(m))?;
+    z.get(i).filter(|e| r.lte_max(e.0)).map(|_| i)
+}
+
+/// Rank of the last entry in a lex range (`zslLastInLexRange`).
+pub(super) fn lex_last(z: &ZSet, r: &LexRange) -> Option<usize> {
+    if !may_overlap(z, r.is_empty(), |m, _| r.gte_min(m), |m, _| r.lte_max(m)) {
+        return None;
+    }
+    let i = z.last_where(|m, _| r.lte_max(m))?;
+    z.get(i).filter(|e| r.gte_min(e.0)).map(|_| i)
+}
+
+/// Clamps Redis-style rank arguments (negative from the end) to `start..=end` within `len`;
+/// None when the range is empty.
+pub(super) fn clamp_ranks(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let llen = len as i64;
+    let mut start = if start < 0 {
+        llen.saturating_add(start)
+    } else {
+        start
+    };
+    let mut end = if end < 0 {
+        llen.saturating_add(end)
+    } else {
+        end
+    };
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= llen {
+        return None;
+    }
+    if end >= llen {
+        end = llen - 1;
+    }
+    Some((start as usize, end as usize))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZADD / ZINCRBY.
+
+pub fn zadd(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    zadd_generic(ctx, a, false)
+}
+
+pub fn zincrby(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    zadd_generic(ctx, a, true)
+}
+
+/// ZADD's options: flags, CH, and where the score/member pairs start.
+fn zadd_options(a: &[Bytes], incr: bool) -> Result<(AddFlags, bool, usize), ErrorReply> {
+    let mut f = AddFlags {
+        incr,
+        ..AddFlags::default()
+    };
+    let mut ch = false;
+    let mut i = 2;
+    while i < a.len() {
+        let o = &a[i];
+        if is(o, "nx") {
+            f.nx = true;
+        } else if is(o, "xx") {
+            f.xx = true;
+        } else if is(o, "ch") {
+            ch = true;
+        } else if is(o, "incr") {
+            f.incr = true;
+        } else if is(o, "gt") {
+            f.gt = true;
+        } else if is(o, "lt") {
+            f.lt = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let rest = a.len() - i;
+    if rest == 0 || rest % 2 != 0 {
+        return Err(ErrorReply::syntax());
+    }
+    if f.nx && f.xx {
+        return Err(ErrorReply::zadd_xx_and_nx());
+    }
+    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+        return Err(ErrorReply::zadd_gt_lt_nx());
+    }
+    if f.incr && rest > 2 {
+        return Err(ErrorReply::zadd_incr_pair());
+    }
+    Ok((f, ch, i))
+}
+
+/// ZADD and ZINCRBY (Redis's `zaddGenericCommand`): options, every score parsed before any
+/// change, then the adds in order.
+fn zadd_generic(ctx: &mut Ctx, a: &[Bytes], incr: bool) -> R {
+    let (f, ch, first) = zadd_options(a, incr)?;
+    let pairs: Vec<(f64, &Bytes)> = a[first..]
+        .chunks(2)
+        .map(|p| {
+            parse_score(&p[0])
+                .map(|s| (s, &p[1]))
+                .ok_or_else(ErrorReply::not_float)
+        })
+        .collect::<Result<_, _>>()?;
+    let key = &a[1];
+    let lim = limits(ctx);
+    let (mut added, mut updated, mut processed, mut last) = (0i64, 0i64, 0, 0.0);
+    let mut created = None;
+    let z = match write_zset(ctx, key)? {
+        Some(z) => z,
+        None if f.xx => return Ok(if f.incr { Reply::Nil } else { Reply::Int(0) }),
+        None => created.insert(ZSet::for_first_member(lim, pairs[0].1.len())),
+    };
+    let mut nan = false;
+    for &(score, member) in &pairs {
+        match z.add(member, score, f, lim) {
+            AddResult::Nan => {
+                nan = true;
+                break;
+            }
+            AddResult::Added(s) => (added, processed, last) = (added + 1, processed + 1, s),
+            AddResult::Updated(s) => (updated, processed, last) = (updated + 1, processed + 1, s),
+            AddResult::Unchanged(s) => (processed, last) = (processed + 1, s),
+            AddResult::Skipped => {}
+        }
+    }
+    if let Some(z) = created {
+        ctx.put_value(key, Value::ZSet(Box::new(z)));
+    } else if added + updated > 0 {
+        ctx.modified(key);
+    }
+    if nan {
+        return Err(ErrorReply::zset_score_nan());
+    }
+    Ok(match (f.incr, processed > 0) {
+        (true, true) => Reply::Double(last),
+        (true, false) => Reply::Nil,
+        (false, _) => Reply::Int(if ch { added + updated } else { added }),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZREM, ZCARD, ZSCORE, ZMSCORE, ZRANK, ZREVRANK.
+
+pub fn zrem(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let key = &a[1];
+    let Some(z) = write_zset(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
+    let mut deleted = 0;
+    for m in &a[2..] {
+        deleted += z.remove(m) as usize;
+        if z.is_empty() {
+            break;
+        }
+    }
+    let empty = z.is_empty();
+    after_removal(ctx, key, deleted, empty);
+    Ok(Reply::Int(deleted as i64))
+}
+
+pub fn zcard(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    Ok(Reply::Int(
+        read_zset(ctx, &a[1])?.map_or(0, |z| z.len() as i64),
+    ))
+}
+
+pub fn zscore(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let score = read_zset(ctx, &a[1])?.and_then(|z| z.score(&a[2]));
+    Ok(score.map_or(Reply::Nil, Reply::Double))
+}
+
+pub fn zmscore(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let z = read_zset(ctx, &a[1])?;
+    let scores = a[2..].iter().map(|m| {
+        z.as_ref()
+            .and_then(|z| z.score(m))
+            .map_or(Reply::Nil, Reply::Double)
+    });
+    Ok(Reply::Array(scores.collect()))
+}
+
+pub fn zrank(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    rank_generic(ctx, a, false)
+}
+
+pub fn zrevrank(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    rank_generic(ctx, a, true)
+}
+
+fn rank_generic(ctx: &mut Ctx, a: &[Bytes], rev: bool) -> R {
+    let Some(z) = read_zset(ctx, &a[1])? else {
+        return Ok(Reply::Nil);
+    };
+    let len = z.len();
+    Ok(z.rank(&a[2]).map_or(Reply::Nil, |r| {
+        Reply::Int(if rev { len - 1 - r } else { r } as i64)
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZCOUNT, ZLEXCOUNT.
+
+pub fn zcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let r = ScoreRange::parse(&a[2], &a[3])?;
+    let Some(z) = read_zset(ctx, &a[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let count = match (score_first(z, &r), score_last(z, &r)) {
+        (Some(f), Some(l)) if l >= f => l - f + 1,
+        _ => 0,
+    };
+    Ok(Reply::Int(count as i64))
+}
+
+pub fn zlexcount(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let r = LexRange::parse(&a[2], &a[3])?;
+    let Some(z) = read_zset(ctx, &a[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let Some(first) = lex_first(z, &r) else {
+        return Ok(Reply::Int(0));
+    };
+    let count = if z.is_compact() {
+        // A listpack is counted by walking from the first match, as Redis does.
+        z.iter_from(first, false)
+            .take_while(|(m, _)| r.lte_max(m))
+            .count()
+    } else {
+        lex_last(z, &r).map_or(0, |l| (l + 1).saturating_sub(first))
+    };
+    Ok(Reply::Int(count as i64))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZREMRANGEBYRANK / BYSCORE / BYLEX.
+
+pub fn zremrangebyrank(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let (start, end) = (int_arg(&a[2])?, int_arg(&a[3])?);
+    let key = &a[1];
+    let Some(z) = write_zset(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
+    let Some((s, e)) = clamp_ranks(start, end, z.len()) else {
+        return Ok(Reply::Int(0));
+    };
+    let n = z.remove_range(s, e);
+    let empty = z.is_empty();
+    after_removal(ctx, key, n, empty);
+    Ok(Reply::Int(n as i64))
+}
+
+pub fn zremrangebyscore(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let r = ScoreRange::parse(&a[2], &a[3])?;
+    remove_run(ctx, &a[1], |z| {
+        let first = score_first(z, &r)?;
+        Some((
+            first,
+            z.iter_from(first, false)
+                .take_while(|e| r.lte_max(e.1))
+                .count(),
+        ))
+    })
+}
+
+pub fn zremrangebylex(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let r = LexRange::parse(&a[2], &a[3])?;
+    remove_run(ctx, &a[1], |z| {
+        let first = lex_first(z, &r)?;
+        Some((
+            first,
+            z.iter_from(first, false)
+                .take_while(|e| r.lte_max(e.0))
+                .count(),
+        ))
+    })
+}
+
+/// Removes the run `(first rank, count)` that `find` picks, as Redis deletes from the first
+/// entry in range while entries stay in range.
+fn remove_run(ctx: &mut Ctx, key: &[u8], find: impl Fn(&ZSet) -> Option<(usize, usize)>) -> R {
+    let Some(z) = write_zset(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
+    let n = match find(z) {
+        Some((first, count)) if count > 0 => z.remove_range(first, first + count - 1),
+        _ => 0,
+    };
+    let empty = z.is_empty();
+    after_removal(ctx, key, n, empty);
+    Ok(Reply::Int(n as i64))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZSCAN.
+
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]: the cursor is checked first, then the key,
+/// then the options (Redis's `zscanCommand` + `scanGenericCommand`). A listpack is returned
+/// whole with cursor 0; a skiplist's cursor is a node slot (see `store::types::zset`).
+pub fn zscan(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let cursor = num::parse_strtoul(&a[2]).ok_or_else(ErrorReply::invalid_cursor)?;
+    let empty_scan = || Reply::Array(vec![Reply::bulk(b"0"), Reply::Array(vec![])]);
+    let Some(z) = read_zset(ctx, &a[1])? else {
+        return Ok(empty_scan());
+    };
+    let (mut pattern, mut count) = (None, 10usize);
+    let mut i = 3;
+    while i < a.len() {
+        let more = a.len() - i;
+        if is(&a[i], "count") && more >= 2 {
+            let c = int_arg(&a[i + 1])?;
+            if c < 1 {
+                return Err(ErrorReply::syntax());
+            }
+            count = usize::try_from(c).unwrap_or(usize::MAX);
+        } else if is(&a[i], "match") && more >= 2 {
+            pattern = Some(&a[i + 1]).filter(|p| p.as_ref() != b"*");
+        } else {
+            return Err(ErrorReply::syntax());
+        }
+        i += 2;
+    }
+    let mut items = Vec::new();
+    let next = z.scan(cursor, count, &mut items);
+    let mut out = Vec::with_capacity(items.len() * 2);
+    for (m, s) in items {
+        if pattern.map_or(true, |p| glob::matches(p, m, false)) {
+            out.push(bulk(m));
+            out.push(Reply::Bulk(Bytes::from(num::format_double_reply(s))));
+        }
+    }
+    Ok(Reply::Array(vec![
+        Reply::Bulk(Bytes::from(next.to_string())),
+        Reply::Array(out),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strtod_reads_like_glibc() {
+        let t = |s: &str| strtod(s.as_bytes());
+        assert_eq!(t("1.5"), (1.5, 3, false));
+        assert_eq!(t("  -2e3x"), (-2000.0, 6, false));
+        assert_eq!(t("1e"), (1.0, 1, false));
+        assert_eq!(t("1e+"), (1.0, 1, false));
+        assert_eq!(t(".5"), (0.5, 2, false));
+        assert_eq!(t("5."), (5.0, 2, false));
+        assert_eq!(t("0x10"), (16.0, 4, false));
+        assert_eq!(t("0x1.8p1"), (3.0, 7, false));
+        assert_eq!(t("0x"), (0.0, 1, false));
+        assert_eq!(t("-Infinity"), (f64::NEG_INFINITY, 9, false));
+        assert_eq!(t("infin"), (f64::INFINITY, 3, false));
+        assert_eq!(t(""), (0.0, 0, false));
+        assert_eq!(t("-"), (0.0, 0, false));
+        assert_eq!(t("."), (0.0, 0, false));
+        assert!(t("1e400").2);
+        assert!(t("1e-400").2);
+        assert!(!t("0e-400").2);
+        let (v, n, _) = t("nan(abc)");
+        assert!(v.is_nan() && n == 8);
+    }
+
+    #[test]
+    fn scores_parse_like_string2d() {
+        assert_eq!(parse_score(b"1"), Some(1.0));
+        assert_eq!(parse_score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"1e-310"), Some(1e-310));
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"nan",
+            b"1e400",
+            b"1e-400",
+            b"1\0",
+            b"abc",
+        ] {
+            assert_eq!(parse_score(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ranges_parse_like_redis() {
+        let r = ScoreRange::parse(b"(1", b" 5").unwrap();
+        assert!(!r.gte_min(1.0) && r.gte_min(1.5) && r.lte_max(5.0));
+        let r = ScoreRange::parse(b"", b"(").unwrap();
+        assert!(r.is_empty());
+        assert!(ScoreRange::parse(b"1\0zz", b"2").is_ok());
+        for bad in [&b"x"[..], b"nan", b"(nan", b"1 ", b"  "] {
+            assert!(ScoreRange::parse(bad, b"1").is_err(), "{bad:?}");
+        }
+        let l = LexRange::parse(b"-", b"+").unwrap();
+        assert!(l.gte_min(b"") && l.lte_max(b"\xff"));
+        assert!(LexRange::parse(b"+", b"+").unwrap().is_empty());
+        assert!(LexRange::parse(b"[a", b"(a").unwrap().is_empty());
+        assert!(LexRange::parse(b"-\0x", b"+").is_ok());
+        for bad in [&b""[..], b"a", b"-x", b"+x"] {
+            assert!(LexRange::parse(bad, b"+").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rank_clamping() {
+        assert_eq!(clamp_ranks(0, -1, 5), Some((0, 4)));
+        assert_eq!(clamp_ranks(-100, 100, 5), Some((0, 4)));
+        assert_eq!(clamp_ranks(3, 2, 5), None);
+        assert_eq!(clamp_ranks(5, 10, 5), None);
+        assert_eq!(clamp_ranks(i64::MIN, i64::MAX, 5), Some((0, 4)));
+    }
+}

@@ -461,9 +461,11 @@ fn get_varint(b: &[u8], pos: &mut usize) -> u64 {
 }
 
 /// The varint a score is stored as when it is integral (even: zigzag << 1), else None (stored
-/// as tag 1 + 8 raw bytes). -0.0 keeps its sign by taking the raw form.
+/// as tag 1 + 8 raw bytes). -0.0 is stored as the integer 0, as Redis 7.0's listpack stores
+/// integral scores as integers (`double2ll` in `zzlInsertAt`): a listpack loses the sign of
+/// zero, a skiplist keeps it.
 fn int_score(s: f64) -> Option<u64> {
-    if s.fract() == 0.0 && s.abs() < TWO_53 && !(s == 0.0 && s.is_sign_negative()) {
+    if s.fract() == 0.0 && s.abs() < TWO_53 {
         let i = s as i64;
         Some((((i << 1) ^ (i >> 63)) as u64) << 1)
     } else {
@@ -1142,7 +1144,7 @@ mod tests {
         let mut z = ZSet::new_compact();
         let scores = [
             0.0,
-            -0.0,
+            -1e-320,
             1.0,
             -1.0,
             0.5,
