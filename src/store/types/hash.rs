@@ -519,6 +519,63 @@ mod tests {
     }
 
     #[test]
+    fn random_operations_match_a_model() {
+        use rand::{rngs::SmallRng, Rng, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(7);
+        for lim in [
+            L,
+            Limits {
+                max_entries: 64,
+                max_value: 200,
+            },
+            Limits {
+                max_entries: 10_000,
+                max_value: 10_000,
+            },
+        ] {
+            let mut h = Hash::default();
+            // Insertion-ordered model: the pack keeps this order.
+            let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for _ in 0..4000 {
+                let f = match rng.gen_range(0..4) {
+                    0 => rng.gen_range(-200..200).to_string().into_bytes(),
+                    1 => vec![b'x'; rng.gen_range(0..300)],
+                    _ => format!("f{}", rng.gen_range(0..80)).into_bytes(),
+                };
+                let v = if rng.gen_bool(0.5) {
+                    rng.gen::<i64>().to_string().into_bytes()
+                } else {
+                    vec![b'v'; rng.gen_range(0..150)]
+                };
+                let pos = model.iter().position(|(k, _)| *k == f);
+                if rng.gen_bool(0.7) {
+                    h.prepare_for([&f[..], &v[..]].into_iter(), lim);
+                    assert_eq!(h.set(&f, &v, lim), pos.is_none());
+                    match pos {
+                        Some(i) => model[i].1 = v,
+                        None => model.push((f, v)),
+                    }
+                } else {
+                    assert_eq!(h.remove(&f), pos.is_some());
+                    if let Some(i) = pos {
+                        model.remove(i);
+                    }
+                }
+                assert_eq!(h.len(), model.len());
+            }
+            for (f, v) in &model {
+                assert_eq!(h.get(f).map(|e| e.to_vec()).as_ref(), Some(v));
+            }
+            let mut got = pairs(&h);
+            if h.encoding() == "hashtable" {
+                got.sort();
+                model.sort();
+            }
+            assert_eq!(got, model);
+        }
+    }
+
+    #[test]
     fn converts_one_way_at_the_limits() {
         let mut h = Hash::default();
         for i in 0..4 {

@@ -77,6 +77,21 @@ impl IntSet {
     fn rebuild(&mut self, width: usize, at: usize, v: Option<i64>) {
         let n = self.len();
         let new_len = if v.is_some() { n + 1 } else { n - 1 };
+        if width == self.width() && n > 0 && new_len > 0 {
+            // Same width: one exact-size copy with the member spliced in or out (memcpy).
+            let cut = 1 + at * width;
+            let mut out = Vec::with_capacity(1 + new_len * width);
+            out.extend_from_slice(&self.buf[..cut]);
+            match v {
+                Some(x) => {
+                    out.extend_from_slice(&x.to_le_bytes()[..width]);
+                    out.extend_from_slice(&self.buf[cut..]);
+                }
+                None => out.extend_from_slice(&self.buf[cut + width..]),
+            }
+            self.buf = out.into_boxed_slice();
+            return;
+        }
         let mut out = Vec::with_capacity(1 + new_len * width);
         out.push(width as u8);
         let mut push = |x: i64| out.extend_from_slice(&x.to_le_bytes()[..width]);
@@ -324,6 +339,37 @@ mod tests {
         assert_eq!(s.len(), 0);
         let narrow = IntSet::default();
         assert!(!narrow.contains(1 << 20) && !narrow.contains(-(1 << 40)));
+    }
+
+    #[test]
+    fn random_operations_match_a_model() {
+        use rand::{rngs::SmallRng, Rng, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(42);
+        for max in [0, 4, 64, 512] {
+            let mut s = Set::default();
+            let mut model = std::collections::HashSet::new();
+            for _ in 0..5000 {
+                let m = match rng.gen_range(0..10) {
+                    0 => format!("s{}", rng.gen_range(0..50)),
+                    1 => rng.gen::<i64>().to_string(),
+                    _ => rng.gen_range(-300..300).to_string(),
+                };
+                if rng.gen_bool(0.6) {
+                    assert_eq!(s.add(m.as_bytes(), max), model.insert(m.clone()), "add {m}");
+                } else {
+                    assert_eq!(s.remove(m.as_bytes()), model.remove(&m), "remove {m}");
+                }
+                assert_eq!(s.len(), model.len());
+            }
+            let got: std::collections::HashSet<String> = s
+                .iter()
+                .map(|e| String::from_utf8(e.to_vec()).unwrap())
+                .collect();
+            assert_eq!(got, model);
+            for m in &model {
+                assert!(s.contains(m.as_bytes()));
+            }
+        }
     }
 
     #[test]
