@@ -301,6 +301,51 @@ impl ErrorReply {
     }
 }
 
+// geo and sort
+fixed! {
+    geo_unit => "ERR unsupported unit provided. please use M, KM, FT, MI";
+    geo_radius_not_float => "ERR need numeric radius";
+    geo_width_not_float => "ERR need numeric width";
+    geo_height_not_float => "ERR need numeric height";
+    geo_radius_negative => "ERR radius cannot be negative";
+    geo_box_negative => "ERR height or width cannot be negative";
+    geo_member_missing => "ERR could not decode requested zset member";
+    geo_count_not_positive => "ERR COUNT must be > 0";
+    geo_any_needs_count => "ERR the ANY argument requires COUNT argument";
+    sort_not_double => "ERR One or more scores can't be converted into double";
+    sort_by_in_cluster => "ERR BY option of SORT denied in Cluster mode.";
+    sort_get_in_cluster => "ERR GET option of SORT denied in Cluster mode.";
+}
+
+impl ErrorReply {
+    /// A coordinate pair outside the indexable area, printed with C's `%f`.
+    pub fn geo_lonlat(lon: f64, lat: f64) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR invalid longitude,latitude pair {lon:.6},{lat:.6}")))
+    }
+
+    /// WITHDIST/WITHHASH/WITHCOORD with a store: `what` is "GEOSEARCHSTORE" or
+    /// "STORE option in GEORADIUS".
+    pub fn geo_store_with(what: &str) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")))
+    }
+
+    /// GEOSEARCH(STORE) without a centre; `cmd` as the client spelled it.
+    pub fn geo_needs_from(cmd: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {}",
+            lossy(crate::util::cstr::until_nul(cmd))
+        )))
+    }
+
+    /// GEOSEARCH(STORE) without a shape; `cmd` as the client spelled it.
+    pub fn geo_needs_by(cmd: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR exactly one of BYRADIUS and BYBOX can be specified for {}",
+            lossy(crate::util::cstr::until_nul(cmd))
+        )))
+    }
+}
+
 impl std::fmt::Display for ErrorReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
