@@ -310,15 +310,26 @@ fn scans_return_every_element_even_across_resizes() {
             .collect();
         assert_eq!(seen, expected, "{cmd_name} across resizes");
     }
-    // MATCH filters what a call collected; together the calls cover every match.
-    let got = full_scan(&mut c, "SSCAN", "s", 50, |_, _| {});
-    assert_eq!(got.len() >= 3000, true);
-    let (_, items): (String, Vec<String>) = cmd(
-        &mut c,
-        &["SSCAN", "s", "0", "MATCH", "m1*", "COUNT", "100000"],
-    );
-    let expect = (0..3000).filter(|i| i.to_string().starts_with('1')).count();
-    assert_eq!(items.len(), expect);
+    // MATCH filters what each call collected; together the calls cover every match.
+    let mut cursor = "0".to_string();
+    let mut matched = HashSet::new();
+    loop {
+        let (next, items): (String, Vec<String>) = cmd(
+            &mut c,
+            &["SSCAN", "s", &cursor, "MATCH", "m1*", "COUNT", "50"],
+        );
+        assert!(items.iter().all(|m| m.starts_with("m1")), "{items:?}");
+        matched.extend(items);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    let expect: HashSet<String> = (0..3000)
+        .map(|i| format!("m{i}"))
+        .filter(|m| m.starts_with("m1"))
+        .collect();
+    assert_eq!(matched, expect);
 }
 
 #[test]

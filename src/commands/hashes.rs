@@ -363,7 +363,7 @@ impl ScanOpts {
     pub(super) fn matches(&self, e: &Elem) -> bool {
         self.pattern
             .as_ref()
-            .map_or(true, |p| glob::matches(p, &e.bytes(), false))
+            .is_none_or(|p| glob::matches(p, &e.bytes(), false))
     }
 }
 

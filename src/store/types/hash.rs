@@ -150,6 +150,10 @@ impl Pack {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     fn find(&self, field: &Enc) -> Option<Found> {
         let mut pos = HEADER;
         while pos < self.buf.len() {

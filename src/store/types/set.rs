@@ -42,6 +42,10 @@ impl IntSet {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     fn get(&self, i: usize) -> i64 {
         let w = self.width();
         let at = 1 + i * w;
