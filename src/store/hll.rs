@@ -19,12 +19,18 @@
 //! - The cached cardinality is valid while the top bit of its last byte is clear.
 //!
 //! # Faithful to the byte
-//! Corrupted values behave as in Redis, not just "an error": Redis reads one byte past the
-//! string (its sds terminator, always 0) when the last opcode is a truncated XZERO, updates a
-//! sparse value whose runs do not add up to 16384 as long as the register is covered, and
-//! tolerates trailing VAL opcodes when converting or merging but not when counting. Those paths
-//! are reproduced here ([`byte_at`] stands for the terminator) because the bytes left behind are
-//! visible through GET.
+//! Corrupted values behave as in redis-server 7.0.15, not just "an error", because the bytes
+//! left behind are visible through GET:
+//! - an update walks the sparse opcodes only up to the register it sets, so a value whose runs
+//!   do not add up to 16384 still takes elements it covers; counting, merging and converting
+//!   to dense check the whole value (a run past register 16383 or a short total is corrupted,
+//!   as with Redis's CVE-2025-32023 checks);
+//! - when the last opcode is an XZERO cut after its first byte, Redis reads the byte past the
+//!   end of its string as the second one: the sds terminator (0) for a value just written,
+//!   but splitting that XZERO leaves the last byte of the new opcodes there. [`Hll`] tracks that
+//!   byte through one command. Redis keeps it across commands too (it lives in the string's
+//!   allocation); slotcache starts every command from 0, so only a corrupted value edited by
+//!   several commands in a row can differ.
 //!
 //! The estimator is Ertl's improved one ("New cardinality estimation algorithms for
 //! HyperLogLog sketches", arXiv:1702.01284), computed in the same order of double operations as
@@ -872,6 +878,25 @@ mod tests {
             &b[..],
             b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\x80`\xf3\x80P\xb1\x84K\xfb\x80A"
         );
+    }
+
+    #[test]
+    fn byte_past_the_end_carries_through_one_command() {
+        // Recorded from redis-server 7.0.15: SET t <XZERO:1881 VAL:2,1 XZERO cut after 0x77>;
+        // PFADD t 22278 e503 e1406. Each split of the cut XZERO leaves its last byte past the
+        // end, and the next split reads it as the XZERO's second byte.
+        let mut b = b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\x80\x47\x58\x84\x77".to_vec();
+        let mut hll = Hll::new(&mut b);
+        for e in ["22278", "e503", "e1406"] {
+            assert_eq!(hll.add(e.as_bytes(), 3000), Ok(true));
+        }
+        assert_eq!(&b[HEADER_LEN..], b"GX\x84D)\x84m;\x80C\x95\x8cB");
+        // Reading 0 there instead (a new command) gives other runs.
+        let mut c = b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\x80\x47\x58\x84\x77".to_vec();
+        for e in ["22278", "e503", "e1406"] {
+            Hll::new(&mut c).add(e.as_bytes(), 3000).unwrap();
+        }
+        assert_ne!(b, c);
     }
 
     #[test]
