@@ -44,7 +44,9 @@ impl SlowLog {
                 s.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes());
                 trimmed.push(Bytes::from(s));
             } else {
-                trimmed.push(a.clone());
+                // Copy: the argument is a view into the connection's read buffer, which it
+                // would otherwise keep alive for as long as the entry lives.
+                trimmed.push(Bytes::copy_from_slice(a));
             }
         }
         let time = crate::state::now_ms() / 1000;
