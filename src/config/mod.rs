@@ -148,7 +148,7 @@ fn normalize(p: &Param, args: &[String]) -> Result<String, String> {
         Kind::Save => normalize_save(args),
         Kind::OutputBufferLimit => normalize_obuf(args, None),
         Kind::NotifyFlags => match crate::store::notify::parse_flags(one()?) {
-            Some(f) => Ok(crate::store::notify::flags_to_string(f)),
+            Some(f) => Ok(crate::store::notify::flags_to_letters(f)),
             None => Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         },
     }
@@ -259,13 +259,22 @@ impl Config {
         self.values.get(p.name).map(|s| s.as_str())
     }
 
-    /// Directives (and aliases) whose name matches the glob `pattern`, with their values.
+    /// Directives (and aliases) whose name matches the glob `pattern`, with their values as
+    /// CONFIG GET prints them.
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
         PARAMS
             .iter()
             .filter(|p| crate::util::glob::matches(pattern, p.name.as_bytes(), true))
-            .map(|p| (p.name, self.get(p.name).unwrap_or_default().to_string()))
+            .map(|p| (p.name, self.display(p)))
             .collect()
+    }
+
+    fn display(&self, p: &Param) -> String {
+        let v = self.get(p.name).unwrap_or_default();
+        match p.kind {
+            Kind::NotifyFlags => crate::store::notify::flags_to_string(crate::store::notify::parse_flags(v).unwrap_or(0)),
+            _ => v.to_string(),
+        }
     }
 
     /// Directives whose value differs from the default, for CONFIG REWRITE.

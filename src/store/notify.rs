@@ -51,6 +51,18 @@ pub fn parse_flags(s: &str) -> Option<u32> {
     Some(f)
 }
 
+/// Every class letter, without folding into `A`: how the config keeps the value, so that `n`
+/// survives next to `A` (CONFIG GET prints `flags_to_string`, which drops it, as Redis does).
+pub fn flags_to_letters(f: u32) -> String {
+    let mut s: String = LETTERS.iter().filter(|(_, b)| f & b != 0).map(|(c, _)| *c).collect();
+    for (c, b) in [('K', KEYSPACE), ('E', KEYEVENT), ('m', KEY_MISS)] {
+        if f & b != 0 {
+            s.push(c);
+        }
+    }
+    s
+}
+
 /// The canonical letters CONFIG GET prints (Redis's keyspaceEventsFlagsToString).
 pub fn flags_to_string(f: u32) -> String {
     let mut s = String::new();
@@ -102,5 +114,7 @@ mod tests {
             assert_eq!(flags_to_string(parse_flags(input).unwrap()), want, "{input}");
         }
         assert_eq!(parse_flags("Kq"), None);
+        let f = parse_flags("KEAn").unwrap();
+        assert_eq!(parse_flags(&flags_to_letters(f)), Some(f));
     }
 }
