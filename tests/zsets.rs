@@ -516,6 +516,17 @@ fn memory_per_element_vs_redis() {
     };
     let scenarios: Vec<(&str, usize, Load)> = vec![
         (
+            "baseline: 10k string keys (B/key)",
+            10_000,
+            Box::new(|c: &mut Connection| {
+                let mut r = redis::cmd("MSET");
+                (0..10_000).for_each(|k| {
+                    r.arg(format!("z:{k}")).arg("x");
+                });
+                let _: () = r.query(c).unwrap();
+            }),
+        ),
+        (
             "10k zsets x 10 members, integer scores (listpack)",
             100_000,
             small(false),

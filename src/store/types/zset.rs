@@ -1140,6 +1140,13 @@ mod tests {
     }
 
     #[test]
+    fn sizes_stay_small() {
+        // Value::ZSet boxes a ZSet: 16 bytes; a skiplist node is one 48-byte slot.
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
+        assert_eq!(std::mem::size_of::<Node>(), 48);
+    }
+
+    #[test]
     fn compact_scores_round_trip() {
         let mut z = ZSet::new_compact();
         let scores = [
