@@ -3,6 +3,7 @@
 //! The representation (listpack-like pack or hashtable, and when to convert) is
 //! `store::types::hash`; this file parses arguments, applies Redis's order of checks and
 //! shapes replies. Also home of the SCAN-option parser shared with SSCAN.
+use crate::store::notify;
 use super::{int_arg, is, Ctx};
 use crate::protocol::{ErrorReply, Reply, RespVersion};
 use crate::store::types::dict::Elem;
@@ -50,21 +51,27 @@ fn read_hash<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Hash>, E
 }
 
 /// Runs `f` on the hash at `key` for a write. `f` returns its result and whether it changed
-/// the hash. A missing key gives `None`, unless `create`: then `f` runs on a new hash, which
-/// is stored if `f` left it non-empty. A hash left empty deletes its key.
+/// the hash; a change raises keyspace event `event` (and `del` when the hash is left empty,
+/// which deletes its key). A missing key gives `None`, unless `create`: then `f` runs on a new
+/// hash, which is stored if `f` left it non-empty.
 fn update_hash<T>(
     ctx: &mut Ctx,
     key: &[u8],
     create: bool,
+    event: &'static str,
     f: impl FnOnce(&mut Hash) -> Result<(T, bool), ErrorReply>,
 ) -> Result<Option<T>, ErrorReply> {
     match ctx.write_value(key) {
         Some(Value::Hash(h)) => {
             let (t, changed) = f(h)?;
-            if h.is_empty() {
-                ctx.delete_key(key);
-            } else if changed {
+            let empty = h.is_empty();
+            if changed {
                 ctx.modified(key);
+                ctx.notify(notify::HASH, event, key);
+            }
+            if empty {
+                ctx.delete_key(key);
+                ctx.notify(notify::GENERIC, "del", key);
             }
             Ok(Some(t))
         }
@@ -74,6 +81,7 @@ fn update_hash<T>(
             let (t, _) = f(&mut h)?;
             if !h.is_empty() {
                 ctx.put_value(key, Value::Hash(Box::new(h)));
+                ctx.notify(notify::HASH, event, key);
             }
             Ok(Some(t))
         }
@@ -87,7 +95,7 @@ fn set_pairs(ctx: &mut Ctx, a: &[Bytes], name: &str) -> Result<i64, ErrorReply> 
         return Err(ErrorReply::wrong_arity(name));
     }
     let lim = limits(ctx);
-    let created = update_hash(ctx, &a[1], true, |h| {
+    let created = update_hash(ctx, &a[1], true, "hset", |h| {
         h.prepare_for(a[2..].iter().map(|b| b.as_ref()), lim);
         let n = a[2..]
             .chunks(2)
@@ -108,7 +116,7 @@ pub fn hmset(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 pub fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let lim = limits(ctx);
-    let set = update_hash(ctx, &a[1], true, |h| {
+    let set = update_hash(ctx, &a[1], true, "hset", |h| {
         if h.contains(&a[2]) {
             return Ok((false, false));
         }
@@ -153,7 +161,7 @@ pub fn hlen(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn hdel(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let removed = update_hash(ctx, &a[1], false, |h| {
+    let removed = update_hash(ctx, &a[1], false, "hdel", |h| {
         let mut n = 0;
         for f in &a[2..] {
             n += h.remove(f) as i64;
@@ -204,7 +212,7 @@ pub fn hgetall(ctx: &mut Ctx, a: &[Bytes]) -> R {
 pub fn hincrby(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let incr = int_arg(&a[3])?;
     let lim = limits(ctx);
-    let new = update_hash(ctx, &a[1], true, |h| {
+    let new = update_hash(ctx, &a[1], true, "hincrby", |h| {
         let cur = match h.get(&a[2]) {
             None => 0,
             Some(Elem::Int(i)) => i,
@@ -224,7 +232,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> R {
         return Err(ErrorReply::value_nan_or_inf());
     }
     let lim = limits(ctx);
-    let text = update_hash(ctx, &a[1], true, |h| {
+    let text = update_hash(ctx, &a[1], true, "hincrbyfloat", |h| {
         let cur = match h.get(&a[2]) {
             None => LongDouble::Zero { neg: false },
             Some(v) => LongDouble::parse(&v.bytes()).ok_or_else(ErrorReply::hash_not_float)?,

@@ -2,6 +2,7 @@
 //! SRANDMEMBER and SSCAN, with Redis 7.0's replies and errors. Multi-key algebra (SINTER*,
 //! SUNION*, SDIFF*) is in `sets_algebra.rs`. The representation (intset or hashtable, and
 //! when to convert) is `store::types::set`.
+use crate::store::notify;
 use super::hashes::{command_rng, elem_reply, scan_opts, scan_reply};
 use super::sets_algebra::union_of;
 use super::{int_arg, Ctx};
@@ -47,15 +48,20 @@ fn update_set<T>(
     ctx: &mut Ctx,
     key: &[u8],
     create: Option<&[u8]>,
+    event: &'static str,
     f: impl FnOnce(&mut Set) -> (T, bool),
 ) -> Result<Option<T>, ErrorReply> {
     match ctx.write_value(key) {
         Some(Value::Set(s)) => {
             let (t, changed) = f(s);
-            if s.is_empty() {
-                ctx.delete_key(key);
-            } else if changed {
+            let empty = s.is_empty();
+            if changed {
                 ctx.modified(key);
+                ctx.notify(notify::SET, event, key);
+            }
+            if empty {
+                ctx.delete_key(key);
+                ctx.notify(notify::GENERIC, "del", key);
             }
             Ok(Some(t))
         }
@@ -66,6 +72,7 @@ fn update_set<T>(
                 let (t, _) = f(&mut s);
                 if !s.is_empty() {
                     ctx.put_value(key, Value::Set(Box::new(s)));
+                    ctx.notify(notify::SET, event, key);
                 }
                 Ok(Some(t))
             }
@@ -76,7 +83,7 @@ fn update_set<T>(
 
 pub fn sadd(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let max = intset_limit(ctx);
-    let added = update_set(ctx, &a[1], Some(&a[2]), |s| {
+    let added = update_set(ctx, &a[1], Some(&a[2]), "sadd", |s| {
         let n = a[2..].iter().filter(|m| s.add(m, max)).count() as i64;
         (n, n > 0)
     })?;
@@ -84,7 +91,7 @@ pub fn sadd(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn srem(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let removed = update_set(ctx, &a[1], None, |s| {
+    let removed = update_set(ctx, &a[1], None, "srem", |s| {
         let mut n = 0;
         for m in &a[2..] {
             n += s.remove(m) as i64;
@@ -150,7 +157,7 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) -> R {
         let s = read_set(ctx, src)?.expect("present");
         return Ok(Reply::Int(s.contains(m) as i64));
     }
-    let removed = update_set(ctx, src, None, |s| {
+    let removed = update_set(ctx, src, None, "srem", |s| {
         let r = s.remove(m);
         (r, r)
     })?;
@@ -162,7 +169,7 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if first.is_some() {
         ctx.put_value(dst, Value::Set(Box::new(Set::for_member(m))));
     }
-    update_set(ctx, dst, None, |s| {
+    update_set(ctx, dst, None, "sadd", |s| {
         let added = s.add(m, max);
         ((), added)
     })?;
@@ -177,7 +184,7 @@ pub fn spop(ctx: &mut Ctx, a: &[Bytes]) -> R {
         _ => {}
     }
     let mut rng = command_rng(ctx);
-    let popped = update_set(ctx, &a[1], None, |s| {
+    let popped = update_set(ctx, &a[1], None, "spop", |s| {
         let m = s.random(&mut rng).to_vec();
         s.remove(&m);
         (m, true)
@@ -208,6 +215,8 @@ fn spop_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
         let all = union_of(&[Some(&*s)], max);
         let out = all.iter().map(elem_reply).collect();
         ctx.delete_key(key);
+        ctx.notify(notify::SET, "spop", key);
+        ctx.notify(notify::GENERIC, "del", key);
         return Ok(Reply::Set(out));
     }
     let remaining = size - count;
@@ -229,6 +238,7 @@ fn spop_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
         *s = kept.expect("remaining > 0");
     }
     ctx.modified(key);
+    ctx.notify(notify::SET, "spop", key);
     Ok(Reply::Set(out))
 }
 

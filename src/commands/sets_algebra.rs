@@ -48,7 +48,8 @@ fn borrow_sets<'a>(ctx: &'a Ctx, keys: &[Bytes]) -> Vec<Option<&'a Set>> {
 /// Where a computed set goes.
 enum Output<'a> {
     Reply,
-    Store(&'a [u8]),
+    /// Store at the key, raising this keyspace event (sinterstore / sunionstore / sdiffstore).
+    Store(&'a [u8], &'static str),
 }
 
 /// Replies with the members of `result`, or stores it at `dst` (deleting `dst` when empty)
@@ -56,12 +57,13 @@ enum Output<'a> {
 fn finish(ctx: &mut Ctx, result: Set, out: Output) -> R {
     match out {
         Output::Reply => Ok(Reply::Set(result.iter().map(elem_reply).collect())),
-        Output::Store(dst) => {
+        Output::Store(dst, event) => {
             let n = result.len() as i64;
             if n > 0 {
                 ctx.put_value(dst, Value::Set(Box::new(result)));
-            } else {
-                ctx.delete_key(dst);
+                ctx.notify(crate::store::notify::SET, event, dst);
+            } else if ctx.delete_key(dst) {
+                ctx.notify(crate::store::notify::GENERIC, "del", dst);
             }
             Ok(Reply::Int(n))
         }
@@ -82,7 +84,7 @@ fn inter_generic(ctx: &mut Ctx, keys: &[Bytes], mode: Inter) -> R {
         return match mode {
             Inter::Members => Ok(Reply::Set(Vec::new())),
             Inter::Card(_) => Ok(Reply::Int(0)),
-            Inter::Store(dst) => finish(ctx, Set::default(), Output::Store(dst)),
+            Inter::Store(dst) => finish(ctx, Set::default(), Output::Store(dst, "sinterstore")),
         };
     }
     let mut sets: Vec<&Set> = borrow_sets(ctx, keys)
@@ -116,7 +118,7 @@ fn inter_generic(ctx: &mut Ctx, keys: &[Bytes], mode: Inter) -> R {
     match mode {
         Inter::Members => Ok(Reply::Set(members)),
         Inter::Card(_) => Ok(Reply::Int(card as i64)),
-        Inter::Store(dst) => finish(ctx, result, Output::Store(dst)),
+        Inter::Store(dst) => finish(ctx, result, Output::Store(dst, "sinterstore")),
     }
 }
 
@@ -225,7 +227,7 @@ pub fn sunion(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn sunionstore(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    union_diff(ctx, &a[2..], false, Output::Store(&a[1]))
+    union_diff(ctx, &a[2..], false, Output::Store(&a[1], "sunionstore"))
 }
 
 pub fn sdiff(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -233,5 +235,5 @@ pub fn sdiff(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn sdiffstore(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    union_diff(ctx, &a[2..], true, Output::Store(&a[1]))
+    union_diff(ctx, &a[2..], true, Output::Store(&a[1], "sdiffstore"))
 }
