@@ -63,8 +63,9 @@ const SPARSE_VAL_MAX_VALUE: u8 = 32;
 const SPARSE_VAL_MAX_LEN: usize = 4;
 const SPARSE_ZERO_MAX_LEN: usize = 64;
 const SPARSE_XZERO_MAX_LEN: usize = 16384;
-/// 0.5 / ln(2), the alpha constant of the estimator for m -> infinity (Redis's literal).
-const ALPHA_INF: f64 = 0.721_347_520_444_481_703_680;
+/// 0.5 / ln(2), the alpha constant of the estimator for m -> infinity (Redis writes
+/// 0.721347520444481703680, the same double).
+const ALPHA_INF: f64 = 0.721_347_520_444_481_7;
 
 const _: () = assert!(DENSE_LEN == 12304);
 const _: () = assert!(CARD_FLAG_AT == HEADER_LEN - 1);
