@@ -512,13 +512,13 @@ fn zadd_options(a: &[Bytes], incr: bool) -> Result<(AddFlags, bool, usize), Erro
         i += 1;
     }
     let rest = a.len() - i;
-    if rest == 0 || rest % 2 != 0 {
+    if rest == 0 || !rest.is_multiple_of(2) {
         return Err(ErrorReply::syntax());
     }
     if f.nx && f.xx {
         return Err(ErrorReply::zadd_xx_and_nx());
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(ErrorReply::zadd_gt_lt_nx());
     }
     if f.incr && rest > 2 {
@@ -761,7 +761,7 @@ pub fn zscan(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let next = z.scan(cursor, count, &mut items);
     let mut out = Vec::with_capacity(items.len() * 2);
     for (m, s) in items {
-        if pattern.map_or(true, |p| glob::matches(p, m, false)) {
+        if pattern.is_none_or(|p| glob::matches(p, m, false)) {
             out.push(bulk(m));
             out.push(Reply::Bulk(Bytes::from(num::format_double_reply(s))));
         }

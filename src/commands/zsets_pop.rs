@@ -21,6 +21,9 @@ type R = Result<Reply, ErrorReply>;
 /// in memory, so past this it answers "value is out of range" instead of aborting on OOM.
 const RANDOM_REPLY_MAX: u64 = 1 << 25;
 
+/// Popped `(member, score)` entries, in pop order.
+pub(crate) type Popped = Vec<(Bytes, f64)>;
+
 /// Pops up to `count` entries from `end` of the zset at `key`, in pop order; the key is
 /// deleted when emptied. `Ok(None)` when the key does not exist; WRONGTYPE for other types.
 pub(crate) fn zset_pop(
@@ -28,7 +31,7 @@ pub(crate) fn zset_pop(
     key: &[u8],
     end: End,
     count: usize,
-) -> Result<Option<Vec<(Bytes, f64)>>, ErrorReply> {
+) -> Result<Option<Popped>, ErrorReply> {
     let Some(z) = write_zset(ctx, key)? else {
         return Ok(None);
     };
@@ -57,7 +60,7 @@ pub(crate) fn zset_pop_first(
     keys: &[Bytes],
     end: End,
     count: usize,
-) -> Result<Option<(Bytes, Vec<(Bytes, f64)>)>, ErrorReply> {
+) -> Result<Option<(Bytes, Popped)>, ErrorReply> {
     for key in keys {
         if let Some(v) = zset_pop(ctx, key, end, count)? {
             return Ok(Some((key.clone(), v)));
@@ -117,7 +120,7 @@ pub(crate) fn parse_zmpop(a: &[Bytes], numkeys_idx: usize) -> Result<ZmpopArgs<'
 }
 
 /// `[key, [[member, score], ...]]`, in RESP2 and RESP3 alike.
-pub(crate) fn zmpop_reply(key: Bytes, items: Vec<(Bytes, f64)>) -> Reply {
+pub(crate) fn zmpop_reply(key: Bytes, items: Popped) -> Reply {
     Reply::Array(vec![Reply::Bulk(key), entries_reply(items, true, true)])
 }
 
@@ -172,7 +175,7 @@ pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
         let withscores = a.len() == 4;
         // Redis 7.0.15 refuses counts whose RESP2 reply length (2 * count) would overflow.
-        if withscores && (l > i64::MAX / 2 || l < -(i64::MAX / 2)) {
+        if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
             return Err(ErrorReply::value_out_of_range());
         }
         return randmember_count(ctx, &a[1], l, withscores);

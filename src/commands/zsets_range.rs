@@ -159,11 +159,13 @@ fn parse(
     })
 }
 
+/// Whether an entry is still in range, walking away from the first one.
+type InRange<'a> = Box<dyn Fn(&[u8], f64) -> bool + 'a>;
+
 /// The entries a request selects, in reply order.
 fn collect<'z>(z: &'z ZSet, req: &Request) -> Vec<(&'z [u8], f64)> {
     let rev = req.rev;
-    let (first, in_range): (Option<usize>, Box<dyn Fn(&[u8], f64) -> bool + '_>) = match &req.range
-    {
+    let (first, in_range): (Option<usize>, InRange<'_>) = match &req.range {
         Range::Rank(start, end) => {
             let Some((s, e)) = clamp_ranks(*start, *end, z.len()) else {
                 return Vec::new();

@@ -737,7 +737,7 @@ impl Indexed {
             *self.node_mut(i) = node;
             return i;
         }
-        if self.chunks.last().map_or(true, |c| c.len() == CHUNK) {
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
             self.chunks.push(Vec::new());
         }
         self.chunks.last_mut().expect("chunk").push(node);
