@@ -239,3 +239,19 @@ fn query_and_output_buffer_limits_close_the_client() {
     assert!(info.contains("client_output_buffer_limit_disconnections:1"), "{info}");
     s.raw().assert_open();
 }
+
+#[test]
+fn rows_30_32_35_data_type_limits() {
+    let s = Server::start(&[]);
+    row(&s, &resp(&[b"RPUSH", b"l", b"a", b"b", b"c"]), ":3\r\n", false);
+    row(&s, &resp(&[b"LRANGE", b"l", b"-9223372036854775808", b"9223372036854775807"]), "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", false); // 30
+    row(&s, &resp(&[b"SADD", b"st", b"x"]), ":1\r\n", false);
+    row(
+        &s,
+        &resp(&[b"SRANDMEMBER", b"st", b"-9223372036854775808"]),
+        "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n",
+        false,
+    ); // 32
+    row(&s, &resp(&[b"RPUSH", b"l2", b"a"]), ":1\r\n", false);
+    row(&s, &resp(&[b"GET", b"l2"]), "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", false); // 35
+}
