@@ -453,6 +453,74 @@ fn zrandmember_contracts() {
     }
 }
 
+/// Every notification (channel, payload) that `commands` raise on `server`, in order, with
+/// notify-keyspace-events KEA.
+fn notifications(server: &Server, commands: &[&[&str]]) -> Vec<(String, String)> {
+    let mut c = server.client();
+    config_set(&mut c, "notify-keyspace-events", "KEA");
+    let mut sub = server.client();
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__key*__:*").unwrap();
+    ps.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    for argv in commands {
+        let mut r = redis::cmd(argv[0]);
+        argv[1..].iter().for_each(|a| {
+            r.arg(*a);
+        });
+        let _: redis::Value = r.query(&mut c).unwrap_or(redis::Value::Nil);
+    }
+    // A last event marks the end of the stream.
+    let _: () = cmd(&mut c, &["SET", "end-of-test", "x"]);
+    let mut out = Vec::new();
+    loop {
+        let m = ps.get_message().unwrap();
+        let event = (
+            m.get_channel_name().to_string(),
+            m.get_payload::<String>().unwrap(),
+        );
+        if event.0 == "__keyevent@0__:set" && event.1 == "end-of-test" {
+            return out;
+        }
+        out.push(event);
+    }
+}
+
+#[test]
+fn notifications_match_redis() {
+    let script: &[&[&str]] = &[
+        &["ZADD", "k", "1", "a", "2", "b"],
+        &["ZADD", "k", "1", "a"],
+        &["ZADD", "k", "XX", "5", "nope"],
+        &["ZINCRBY", "k", "1", "a"],
+        &["ZADD", "k", "INCR", "1", "a"],
+        &["ZADD", "k", "CH", "9", "a", "9", "c"],
+        &["ZREM", "k", "zz"],
+        &["ZREM", "k", "a"],
+        &["ZREMRANGEBYSCORE", "k", "100", "200"],
+        &["ZREMRANGEBYSCORE", "k", "0", "100"],
+        &["ZADD", "k", "1", "a", "2", "b", "3", "c", "4", "d"],
+        &["ZREMRANGEBYRANK", "k", "0", "0"],
+        &["ZREMRANGEBYLEX", "k", "[b", "[b"],
+        &["ZPOPMIN", "k"],
+        &["ZPOPMIN", "k", "0"],
+        &["ZPOPMAX", "k", "5"],
+        &["ZADD", "s1", "1", "a", "2", "b"],
+        &["ZUNIONSTORE", "d", "1", "s1"],
+        &["ZINTERSTORE", "d", "2", "s1", "nokey"],
+        &["ZINTERSTORE", "d", "2", "s1", "nokey"],
+        &["ZDIFFSTORE", "d", "1", "s1"],
+        &["ZRANGESTORE", "d2", "s1", "0", "0"],
+        &["ZRANGESTORE", "d2", "s1", "5", "9"],
+        &["ZMPOP", "2", "nokey", "s1", "MAX", "COUNT", "1"],
+        &["ZMPOP", "1", "s1", "MIN", "COUNT", "5"],
+        &["ZREM", "d", "a", "b"],
+    ];
+    let ours = notifications(&Server::start(&[]), script);
+    let redis = notifications(&Server::start_redis(&[]), script);
+    assert_eq!(ours, redis);
+}
+
 fn memory_field(c: &mut Connection, field: &str) -> i64 {
     let info: String = cmd(c, &["INFO", "memory"]);
     let prefix = format!("{field}:");

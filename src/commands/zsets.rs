@@ -12,7 +12,7 @@
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply, RespVersion};
 use crate::store::types::zset::{AddFlags, AddResult, Limits, ZSet};
-use crate::store::Value;
+use crate::store::{notify, Value};
 use crate::util::cstr::{keyword_eq as is, until_nul};
 use crate::util::{glob, num};
 use bytes::Bytes;
@@ -55,14 +55,48 @@ pub(super) fn write_zset<'c>(
     }
 }
 
-/// After a write that removed `removed` entries: deletes the key if the zset is now empty,
-/// and marks it modified if anything changed.
-pub(super) fn after_removal(ctx: &mut Ctx, key: &[u8], removed: usize, now_empty: bool) {
+/// After `removed` entries left the zset at `key` (by `event`): marks it modified, raises the
+/// keyspace event, and deletes the key (with its "del" event) if the zset is now empty.
+pub(super) fn after_removal(
+    ctx: &mut Ctx,
+    key: &[u8],
+    event: &'static str,
+    removed: usize,
+    now_empty: bool,
+) {
+    if removed == 0 {
+        return;
+    }
     if now_empty {
         ctx.delete_key(key);
-    } else if removed > 0 {
+    } else {
         ctx.modified(key);
     }
+    ctx.notify(notify::ZSET, event, key);
+    if now_empty {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
+}
+
+/// Stores a computed result at `dst` (replacing any value, as SET does) and answers its size;
+/// an empty result deletes `dst` instead (the *STORE commands, ZRANGESTORE).
+pub(super) fn store_result(
+    ctx: &mut Ctx,
+    dst: &[u8],
+    items: Vec<(Vec<u8>, f64)>,
+    event: &'static str,
+) -> Reply {
+    if items.is_empty() {
+        if ctx.delete_key(dst) {
+            ctx.notify(notify::GENERIC, "del", dst);
+        }
+        return Reply::Int(0);
+    }
+    let n = items.len();
+    let z = ZSet::from_sorted(items, limits(ctx));
+    ctx.put_value(dst, Value::ZSet(Box::new(z)));
+    ctx.notify(notify::ZSET, event, dst);
+    Reply::Int(n as i64)
 }
 
 pub(super) fn bulk(m: &[u8]) -> Reply {
@@ -566,6 +600,9 @@ fn zadd_generic(ctx: &mut Ctx, a: &[Bytes], incr: bool) -> R {
     } else if added + updated > 0 {
         ctx.modified(key);
     }
+    if added + updated > 0 {
+        ctx.notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
     if nan {
         return Err(ErrorReply::zset_score_nan());
     }
@@ -592,7 +629,7 @@ pub fn zrem(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
     }
     let empty = z.is_empty();
-    after_removal(ctx, key, deleted, empty);
+    after_removal(ctx, key, "zrem", deleted, empty);
     Ok(Reply::Int(deleted as i64))
 }
 
@@ -683,13 +720,13 @@ pub fn zremrangebyrank(ctx: &mut Ctx, a: &[Bytes]) -> R {
     };
     let n = z.remove_range(s, e);
     let empty = z.is_empty();
-    after_removal(ctx, key, n, empty);
+    after_removal(ctx, key, "zremrangebyrank", n, empty);
     Ok(Reply::Int(n as i64))
 }
 
 pub fn zremrangebyscore(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let r = ScoreRange::parse(&a[2], &a[3])?;
-    remove_run(ctx, &a[1], |z| {
+    remove_run(ctx, &a[1], "zremrangebyscore", |z| {
         let first = score_first(z, &r)?;
         Some((
             first,
@@ -702,7 +739,7 @@ pub fn zremrangebyscore(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 pub fn zremrangebylex(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let r = LexRange::parse(&a[2], &a[3])?;
-    remove_run(ctx, &a[1], |z| {
+    remove_run(ctx, &a[1], "zremrangebylex", |z| {
         let first = lex_first(z, &r)?;
         Some((
             first,
@@ -715,7 +752,12 @@ pub fn zremrangebylex(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 /// Removes the run `(first rank, count)` that `find` picks, as Redis deletes from the first
 /// entry in range while entries stay in range.
-fn remove_run(ctx: &mut Ctx, key: &[u8], find: impl Fn(&ZSet) -> Option<(usize, usize)>) -> R {
+fn remove_run(
+    ctx: &mut Ctx,
+    key: &[u8],
+    event: &'static str,
+    find: impl Fn(&ZSet) -> Option<(usize, usize)>,
+) -> R {
     let Some(z) = write_zset(ctx, key)? else {
         return Ok(Reply::Int(0));
     };
@@ -724,7 +766,7 @@ fn remove_run(ctx: &mut Ctx, key: &[u8], find: impl Fn(&ZSet) -> Option<(usize, 
         _ => 0,
     };
     let empty = z.is_empty();
-    after_removal(ctx, key, n, empty);
+    after_removal(ctx, key, event, n, empty);
     Ok(Reply::Int(n as i64))
 }
 

@@ -6,7 +6,7 @@
 //! parser `parse_zmpop`, and the reply shape `zmpop_reply` (ZMPOP/BZMPOP; BZPOPMIN/BZPOPMAX answer a
 //! flat `[key, member, score]` with the score as `Reply::Double`). A zset key only comes into existence through
 //! `Ctx::put_value`, which signals blocked clients.
-use super::zsets::{bulk, entries_reply, read_zset, resp3, write_zset};
+use super::zsets::{after_removal, bulk, entries_reply, read_zset, resp3, write_zset};
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::types::zset::{End, ZSet};
@@ -42,14 +42,13 @@ pub(crate) fn zset_pop(
             None => break,
         }
     }
-    if !out.is_empty() {
-        let empty = z.is_empty();
-        if empty {
-            ctx.delete_key(key);
-        } else {
-            ctx.modified(key);
-        }
-    }
+    let empty = z.is_empty();
+    let event = if end == End::Min {
+        "zpopmin"
+    } else {
+        "zpopmax"
+    };
+    after_removal(ctx, key, event, out.len(), empty);
     Ok(Some(out))
 }
 

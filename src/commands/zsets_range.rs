@@ -2,13 +2,12 @@
 //! ZRANGESTORE and the older ZRANGEBYSCORE/ZREVRANGEBYSCORE/ZRANGEBYLEX/ZREVRANGEBYLEX, all
 //! through one parser and one collector, as Redis's `zrangeGenericCommand`.
 use super::zsets::{
-    clamp_ranks, entries_reply, lex_first, lex_last, limits, read_zset, resp3, score_first,
-    score_last, LexRange, ScoreRange,
+    clamp_ranks, entries_reply, lex_first, lex_last, read_zset, resp3, score_first, score_last,
+    store_result, LexRange, ScoreRange,
 };
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::types::zset::ZSet;
-use crate::store::Value;
 use crate::util::cstr::keyword_eq as is;
 use bytes::Bytes;
 
@@ -76,19 +75,11 @@ pub fn zrangestore(ctx: &mut Ctx, a: &[Bytes]) -> R {
             .collect(),
         None => Vec::new(),
     };
-    let dst = &a[1];
-    if items.is_empty() {
-        ctx.delete_key(dst);
-        return Ok(Reply::Int(0));
-    }
-    let n = items.len();
     let mut items: Vec<(Vec<u8>, f64)> = items;
     if req.rev {
         items.reverse();
     }
-    let z = ZSet::from_sorted(items, limits(ctx));
-    ctx.put_value(dst, Value::ZSet(Box::new(z)));
-    Ok(Reply::Int(n as i64))
+    Ok(store_result(ctx, &a[1], items, "zrangestore"))
 }
 
 fn range_command(ctx: &mut Ctx, a: &[Bytes], by: By, dir: Dir) -> R {

@@ -5,7 +5,7 @@
 //!
 //! Scores are aggregated input by input in Redis's order (inputs sorted by size, stably, for
 //! union and intersection), so sums of non-integers round the same way.
-use super::zsets::{entries_reply, limits, parse_score, resp3};
+use super::zsets::{entries_reply, parse_score, resp3, store_result};
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::types::dict::Elem;
@@ -228,7 +228,6 @@ fn setop(ctx: &mut Ctx, a: &[Bytes], op: Op, out: Out, name: &str) -> R {
     }
     let o = parse_options(a, nk_idx + 1 + n, n, op, out)?;
     let resp3 = resp3(ctx);
-    let lim = limits(ctx);
     let (result, card) = {
         let db = ctx.store.db(ctx.client.db);
         let mut srcs: Vec<(Src, f64)> = keys
@@ -266,13 +265,12 @@ fn setop(ctx: &mut Ctx, a: &[Bytes], op: Op, out: Out, name: &str) -> R {
     let Out::Store(dst) = out else {
         unreachable!("replies returned above")
     };
-    if result.is_empty() {
-        ctx.delete_key(dst);
-        return Ok(Reply::Int(0));
-    }
-    let len = result.len();
-    ctx.put_value(dst, Value::ZSet(Box::new(ZSet::from_sorted(result, lim))));
-    Ok(Reply::Int(len as i64))
+    let event = match op {
+        Op::Union => "zunionstore",
+        Op::Inter => "zinterstore",
+        Op::Diff => "zdiffstore",
+    };
+    Ok(store_result(ctx, dst, result, event))
 }
 
 fn reply(
