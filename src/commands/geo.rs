@@ -140,7 +140,7 @@ pub fn geoadd(ctx: &mut Ctx, a: &[Bytes]) -> R {
         first += 1;
     }
     let rest = a.len() - first;
-    if rest % 3 != 0 || (f.nx && f.xx) {
+    if !rest.is_multiple_of(3) || (f.nx && f.xx) {
         return Err(ErrorReply::syntax());
     }
     let mut points = Vec::with_capacity(rest / 3);
@@ -589,7 +589,7 @@ mod tests {
     #[test]
     fn human_doubles_print_like_redis() {
         assert_eq!(human(13.361389338970184), "13.36138933897018433");
-        assert_eq!(human(38.115556395496299), "38.11555639549629859");
+        assert_eq!(human(38.1155563954963), "38.11555639549629859");
         assert_eq!(human(1.5), "1.5");
         assert_eq!(human(-0.0), "0");
         assert_eq!(human(10.0), "10");

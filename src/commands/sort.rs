@@ -308,7 +308,7 @@ fn compare(x: &Item, y: &Item, args: &SortArgs) -> i32 {
 /// the element itself; otherwise the first `*` is replaced by the element and the result is
 /// a string key, or `key->field` of a hash. Patterns are read as C strings where Redis does.
 fn lookup_by_pattern(ctx: &mut Ctx, pattern: &[u8], subst: &[u8]) -> Option<Bytes> {
-    if pattern.first() == Some(&b'#') && pattern.get(1).map_or(true, |&c| c == 0) {
+    if pattern.first() == Some(&b'#') && pattern.get(1).is_none_or(|&c| c == 0) {
         return Some(Bytes::copy_from_slice(subst));
     }
     let cpat = until_nul(pattern);

@@ -184,7 +184,7 @@ pub fn decode_to_lonlat(hash: HashBits) -> Option<(f64, f64)> {
 fn x86_f64_to_u64(v: f64) -> u64 {
     const TWO_63: f64 = 9223372036854775808.0;
     let signed = |x: f64| {
-        if x >= -TWO_63 && x < TWO_63 {
+        if (-TWO_63..TWO_63).contains(&x) {
             x as i64
         } else {
             i64::MIN
