@@ -62,6 +62,7 @@ COMMANDS = {
     "llen": None, "lrange": None, "lindex": None, "lset": None, "linsert": None, "lrem": None,
     "ltrim": None, "lpos": None, "lmove": None, "rpoplpush": None, "lmpop": None,
     "blpop": None, "brpop": None, "blmove": None, "brpoplpush": None, "blmpop": None,
+    "bzpopmin": None, "bzpopmax": None, "bzmpop": None,
     # sets
     "sadd": None, "srem": None, "sismember": None, "smismember": None, "smembers": None,
     "scard": None, "spop": None, "srandmember": None, "smove": None, "sinter": None,

@@ -108,3 +108,22 @@ fn client_unblock_timeout_and_error() {
         assert_eq!(n, 0, "not blocked any more");
     }
 }
+
+#[test]
+fn bzpopmin_and_bzmpop_wake_on_zadd() {
+    let s = Server::start(&[]);
+    let mut admin = s.client();
+    let mut w = s.raw();
+    w.send(&resp(&[b"BZPOPMIN", b"z1", b"z2", b"0"]));
+    wait_for("client to block", || (blocked_clients(&mut admin) == 1).then_some(()));
+    let _: i64 = redis::cmd("ZADD").arg("z2").arg(5).arg("five").arg(3).arg("three").query(&mut admin).unwrap();
+    let want = "*3\r\n$2\r\nz2\r\n$5\r\nthree\r\n$1\r\n3\r\n";
+    let (got, _) = w.read_at_least(want.len());
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    w.send(&resp(&[b"BZMPOP", b"0", b"1", b"z3", b"MAX", b"COUNT", b"5"]));
+    wait_for("client to block", || (blocked_clients(&mut admin) == 1).then_some(()));
+    let _: i64 = redis::cmd("ZADD").arg("z3").arg(1).arg("a").query(&mut admin).unwrap();
+    let want = "*2\r\n$2\r\nz3\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n";
+    let (got, _) = w.read_at_least(want.len());
+    assert_eq!(String::from_utf8_lossy(&got), want);
+}

@@ -1,13 +1,15 @@
-//! Blocking pops: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP. Each tries its non-blocking core once;
+//! Blocking pops: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP. Each tries its non-blocking core once;
 //! with nothing to pop it queues the client on its keys (store::blocking, FIFO per key) and
 //! asks the connection to wait (`After::Block`). A write to one of the keys wakes the first
 //! waiter, whose command then runs again; the deadline answers with the command's null reply.
 //! Inside MULTI/EXEC nothing blocks: the null reply comes at once, as in Redis.
 use super::lists::{list_move, list_pop_first, parse_list_end, parse_lmpop};
+use super::zsets_pop::{parse_zmpop, zmpop_reply, zset_pop_first};
 use super::Ctx;
 use crate::protocol::{ErrorReply, Reply};
 use crate::state::After;
 use crate::store::types::list::End;
+use crate::store::types::zset::End as ZEnd;
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
@@ -92,4 +94,35 @@ pub fn blmove(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 pub fn brpoplpush(ctx: &mut Ctx, a: &[Bytes]) -> R {
     bmove(ctx, &a[1], &a[2], End::Right, End::Left, &a[3])
+}
+
+fn bzpop(ctx: &mut Ctx, a: &[Bytes], end: ZEnd) -> R {
+    let keys = &a[1..a.len() - 1];
+    let deadline = deadline(ctx, &a[a.len() - 1])?;
+    let r = zset_pop_first(ctx, keys, end, 1);
+    match retry_ok(ctx, r)? {
+        Some((key, mut v)) => {
+            let (member, score) = v.remove(0);
+            Ok(Reply::Array(vec![Reply::Bulk(key), Reply::Bulk(member), Reply::Double(score)]))
+        }
+        None => block_on(ctx, keys, deadline, Reply::NilArray),
+    }
+}
+
+pub fn bzpopmin(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    bzpop(ctx, a, ZEnd::Min)
+}
+
+pub fn bzpopmax(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    bzpop(ctx, a, ZEnd::Max)
+}
+
+pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let deadline = deadline(ctx, &a[1])?;
+    let args = parse_zmpop(a, 2)?;
+    let r = zset_pop_first(ctx, args.keys, args.end, args.count);
+    match retry_ok(ctx, r)? {
+        Some((key, items)) => Ok(zmpop_reply(key, items)),
+        None => block_on(ctx, args.keys, deadline, Reply::NilArray),
+    }
 }
