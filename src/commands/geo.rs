@@ -390,7 +390,47 @@ fn parse_search<'a>(
         store: None,
         storedist: false,
     };
-    let base = match mode {
+    let base = parse_fixed(&mut s, a, mode, z)?;
+    let mut seen = Seen::default();
+    let opts = &a[base..];
+    let mut i = 0;
+    while i < opts.len() {
+        i += parse_option(&mut s, &mut seen, &opts[i..], mode, z)? + 1;
+    }
+    let search = matches!(mode, Mode::Search { .. });
+    if s.store.is_some() && (s.withdist || s.withhash || s.withcoord) {
+        let what = if search {
+            "GEOSEARCHSTORE"
+        } else {
+            "STORE option in GEORADIUS"
+        };
+        return Err(ErrorReply::geo_store_with(what));
+    }
+    if search && !(seen.from_member || seen.from_lonlat) {
+        return Err(ErrorReply::geo_needs_from(&a[0]));
+    }
+    if search && !(seen.by_radius || seen.by_box) {
+        return Err(ErrorReply::geo_needs_by(&a[0]));
+    }
+    if s.any && s.count == 0 {
+        return Err(ErrorReply::geo_any_needs_count());
+    }
+    // COUNT means the nearest ones: sort unless ANY says any will do.
+    if s.count != 0 && s.order == Order::None && !s.any {
+        s.order = Order::Asc;
+    }
+    Ok(s)
+}
+
+/// The arguments before the options: GEORADIUS's centre and radius, GEORADIUSBYMEMBER's
+/// member and radius, GEOSEARCHSTORE's destination. Returns where the options start.
+fn parse_fixed<'a>(
+    s: &mut Search<'a>,
+    a: &'a [Bytes],
+    mode: Mode,
+    z: Option<&ZSet>,
+) -> Result<usize, ErrorReply> {
+    Ok(match mode {
         Mode::Coords { .. } => {
             s.center = lonlat(&a[2], &a[3])?;
             let (r, conv) = radius_arg(&a[4], &a[5])?;
@@ -410,89 +450,79 @@ fn parse_search<'a>(
             s.store = Some(&a[1]);
             3
         }
-    };
+    })
+}
+
+/// Which of GEOSEARCH's mutually exclusive options were given.
+#[derive(Default)]
+struct Seen {
+    from_member: bool,
+    from_lonlat: bool,
+    by_radius: bool,
+    by_box: bool,
+}
+
+/// Parses the option at `opts[0]`; returns how many of its arguments it consumed.
+fn parse_option<'a>(
+    s: &mut Search<'a>,
+    seen: &mut Seen,
+    opts: &'a [Bytes],
+    mode: Mode,
+    z: Option<&ZSet>,
+) -> Result<usize, ErrorReply> {
     let (radius_store, search, search_store) = match mode {
         Mode::Coords { store } | Mode::Member { store } => (store, false, false),
         Mode::Search { store } => (false, true, store),
     };
-    let (mut from_member, mut from_lonlat, mut by_radius, mut by_box) =
-        (false, false, false, false);
-    let opts = &a[base..];
-    let mut i = 0;
-    while i < opts.len() {
-        let arg = &opts[i][..];
-        let left = opts.len() - i - 1;
-        if is(arg, "withdist") {
-            s.withdist = true;
-        } else if is(arg, "withhash") {
-            s.withhash = true;
-        } else if is(arg, "withcoord") {
-            s.withcoord = true;
-        } else if is(arg, "any") {
-            s.any = true;
-        } else if is(arg, "asc") {
-            s.order = Order::Asc;
-        } else if is(arg, "desc") {
-            s.order = Order::Desc;
-        } else if is(arg, "count") && left >= 1 {
-            s.count = int_arg(&opts[i + 1])?;
-            if s.count <= 0 {
-                return Err(ErrorReply::geo_count_not_positive());
-            }
-            i += 1;
-        } else if (is(arg, "store") || is(arg, "storedist")) && left >= 1 && radius_store {
-            s.store = Some(&opts[i + 1]);
-            s.storedist = is(arg, "storedist");
-            i += 1;
-        } else if is(arg, "storedist") && search_store {
-            s.storedist = true;
-        } else if is(arg, "frommember") && left >= 1 && search && !from_lonlat {
-            if let Some(z) = z {
-                s.center =
-                    member_lonlat(z, &opts[i + 1]).ok_or_else(ErrorReply::geo_member_missing)?;
-            }
-            from_member = true;
-            i += 1;
-        } else if is(arg, "fromlonlat") && left >= 2 && search && !from_member {
-            s.center = lonlat(&opts[i + 1], &opts[i + 2])?;
-            from_lonlat = true;
-            i += 2;
-        } else if is(arg, "byradius") && left >= 2 && search && !by_box {
-            let (r, conv) = radius_arg(&opts[i + 1], &opts[i + 2])?;
-            (s.kind, s.conversion) = (ShapeKind::Radius(r), conv);
-            by_radius = true;
-            i += 2;
-        } else if is(arg, "bybox") && left >= 3 && search && !by_radius {
-            (s.kind, s.conversion) = box_arg(&opts[i + 1], &opts[i + 2], &opts[i + 3])?;
-            by_box = true;
-            i += 3;
-        } else {
-            return Err(ErrorReply::syntax());
-        }
-        i += 1;
-    }
-    if s.store.is_some() && (s.withdist || s.withhash || s.withcoord) {
-        let what = if search_store {
-            "GEOSEARCHSTORE"
-        } else {
-            "STORE option in GEORADIUS"
-        };
-        return Err(ErrorReply::geo_store_with(what));
-    }
-    if search && !(from_member || from_lonlat) {
-        return Err(ErrorReply::geo_needs_from(&a[0]));
-    }
-    if search && !(by_radius || by_box) {
-        return Err(ErrorReply::geo_needs_by(&a[0]));
-    }
-    if s.any && s.count == 0 {
-        return Err(ErrorReply::geo_any_needs_count());
-    }
-    // COUNT means the nearest ones: sort unless ANY says any will do.
-    if s.count != 0 && s.order == Order::None && !s.any {
+    let arg = &opts[0][..];
+    let left = opts.len() - 1;
+    if is(arg, "withdist") {
+        s.withdist = true;
+    } else if is(arg, "withhash") {
+        s.withhash = true;
+    } else if is(arg, "withcoord") {
+        s.withcoord = true;
+    } else if is(arg, "any") {
+        s.any = true;
+    } else if is(arg, "asc") {
         s.order = Order::Asc;
+    } else if is(arg, "desc") {
+        s.order = Order::Desc;
+    } else if is(arg, "count") && left >= 1 {
+        s.count = int_arg(&opts[1])?;
+        if s.count <= 0 {
+            return Err(ErrorReply::geo_count_not_positive());
+        }
+        return Ok(1);
+    } else if (is(arg, "store") || is(arg, "storedist")) && left >= 1 && radius_store {
+        s.store = Some(&opts[1]);
+        s.storedist = is(arg, "storedist");
+        return Ok(1);
+    } else if is(arg, "storedist") && search_store {
+        s.storedist = true;
+    } else if is(arg, "frommember") && left >= 1 && search && !seen.from_lonlat {
+        if let Some(z) = z {
+            s.center = member_lonlat(z, &opts[1]).ok_or_else(ErrorReply::geo_member_missing)?;
+        }
+        seen.from_member = true;
+        return Ok(1);
+    } else if is(arg, "fromlonlat") && left >= 2 && search && !seen.from_member {
+        s.center = lonlat(&opts[1], &opts[2])?;
+        seen.from_lonlat = true;
+        return Ok(2);
+    } else if is(arg, "byradius") && left >= 2 && search && !seen.by_box {
+        let (r, conv) = radius_arg(&opts[1], &opts[2])?;
+        (s.kind, s.conversion) = (ShapeKind::Radius(r), conv);
+        seen.by_radius = true;
+        return Ok(2);
+    } else if is(arg, "bybox") && left >= 3 && search && !seen.by_radius {
+        (s.kind, s.conversion) = box_arg(&opts[1], &opts[2], &opts[3])?;
+        seen.by_box = true;
+        return Ok(3);
+    } else {
+        return Err(ErrorReply::syntax());
     }
-    Ok(s)
+    Ok(0)
 }
 
 /// Every point of `z` inside `shape`, in scan order: the cells of `search_cells` (a cell equal

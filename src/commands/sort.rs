@@ -12,6 +12,13 @@
 //!   partitions outside the requested range), used for SORT ... BY ... LIMIT and for GEO
 //!   searches with COUNT. Not stable: equal elements end up where that algorithm puts them.
 //!
+//! One Redis 7.0 quirk is deliberately not reproduced: sort.c tests `errno == ERANGE` after
+//! `strtod` without clearing errno first, so once any earlier command left ERANGE behind
+//! (an overflowing float argument, say), Redis fails every numeric SORT with "One or more
+//! scores can't be converted into double" until something resets errno. Here only a value
+//! that itself overflows or underflows fails (tests/diff/sort.txt resets errno in Redis with
+//! INCRBYFLOAT where it matters).
+//!
 //! Depends on the store's value types and `zsets`' C `strtod`; knows nothing of the socket.
 use super::zsets::strtod;
 use super::{is, Ctx};
@@ -451,6 +458,67 @@ fn vecswap<T>(v: &mut [T], a: usize, b: usize, n: usize) {
     }
 }
 
+/// Picks a pivot (median of three, or ninther above 40 elements), moves it to `v[a]` and
+/// partitions `v[a..a+n]` around it, elements equal to it gathered at both ends. Returns the
+/// partition pointers `(pa, pb, pc, pd)`, or None when nothing moved (the caller then
+/// finishes with an insertion sort).
+fn partition<T>(
+    v: &mut [T],
+    a: usize,
+    n: usize,
+    cmp: &mut impl FnMut(&T, &T) -> i32,
+) -> Option<(usize, usize, usize, usize)> {
+    let mut pm = a + n / 2;
+    if n > 7 {
+        let (mut pl, mut pn) = (a, a + n - 1);
+        if n > 40 {
+            let d = n / 8;
+            pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
+            pm = med3(v, pm - d, pm, pm + d, cmp);
+            pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
+        }
+        pm = med3(v, pl, pm, pn, cmp);
+    }
+    v.swap(a, pm);
+    let (mut pa, mut pb) = (a + 1, a + 1);
+    let (mut pc, mut pd) = (a + n - 1, a + n - 1);
+    let mut swapped = false;
+    loop {
+        while pb <= pc {
+            let c = cmp(&v[pb], &v[a]);
+            if c > 0 {
+                break;
+            }
+            if c == 0 {
+                swapped = true;
+                v.swap(pa, pb);
+                pa += 1;
+            }
+            pb += 1;
+        }
+        while pb <= pc {
+            let c = cmp(&v[pc], &v[a]);
+            if c < 0 {
+                break;
+            }
+            if c == 0 {
+                swapped = true;
+                v.swap(pc, pd);
+                pd -= 1;
+            }
+            pc -= 1;
+        }
+        if pb > pc {
+            break;
+        }
+        v.swap(pb, pc);
+        swapped = true;
+        pb += 1;
+        pc -= 1;
+    }
+    swapped.then_some((pa, pb, pc, pd))
+}
+
 /// One partition step on `v[a..a+n]` (Bentley-McIlroy three-way partitioning), recursing
 /// into the smaller-address side and looping on the other, skipping any side that holds no
 /// position of `lo..=hi`.
@@ -467,58 +535,10 @@ fn pqsort_rec<T>(
             insertion_sort(v, a, n, cmp);
             return;
         }
-        let mut pm = a + n / 2;
-        if n > 7 {
-            let (mut pl, mut pn) = (a, a + n - 1);
-            if n > 40 {
-                let d = n / 8;
-                pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
-                pm = med3(v, pm - d, pm, pm + d, cmp);
-                pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
-            }
-            pm = med3(v, pl, pm, pn, cmp);
-        }
-        v.swap(a, pm);
-        let (mut pa, mut pb) = (a + 1, a + 1);
-        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
-        let mut swapped = false;
-        loop {
-            while pb <= pc {
-                let c = cmp(&v[pb], &v[a]);
-                if c > 0 {
-                    break;
-                }
-                if c == 0 {
-                    swapped = true;
-                    v.swap(pa, pb);
-                    pa += 1;
-                }
-                pb += 1;
-            }
-            while pb <= pc {
-                let c = cmp(&v[pc], &v[a]);
-                if c < 0 {
-                    break;
-                }
-                if c == 0 {
-                    swapped = true;
-                    v.swap(pc, pd);
-                    pd -= 1;
-                }
-                pc -= 1;
-            }
-            if pb > pc {
-                break;
-            }
-            v.swap(pb, pc);
-            swapped = true;
-            pb += 1;
-            pc -= 1;
-        }
-        if !swapped {
+        let Some((pa, pb, pc, pd)) = partition(v, a, n, cmp) else {
             insertion_sort(v, a, n, cmp);
             return;
-        }
+        };
         let pn = a + n;
         let r = (pa - a).min(pb - pa);
         vecswap(v, a, pb - r, r);
