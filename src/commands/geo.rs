@@ -16,7 +16,7 @@
 //! text; `Reply::Double` prints doubles with `%.17g`, so the text differs (the value is the
 //! same double).
 use super::sort::{msort, pqsort};
-use super::zsets::{limits, parse_score, read_zset, write_zset};
+use super::zsets::{limits, parse_score, read_zset, store_result, write_zset};
 use super::{int_arg, is, Ctx};
 use crate::protocol::{ErrorReply, Reply, RespVersion};
 use crate::store::notify;
@@ -313,16 +313,16 @@ fn search(ctx: &mut Ctx, a: &[Bytes], mode: Mode) -> R {
     };
     let z = read_zset(ctx, &a[src])?;
     let s = parse_search(a, mode, z.as_deref())?;
+    let event = if matches!(mode, Mode::Search { .. }) {
+        "geosearchstore"
+    } else {
+        "georadiusstore"
+    };
     let Some(z) = z else {
-        return match s.store {
-            None => Ok(Reply::Array(Vec::new())),
-            Some(dst) => {
-                if ctx.delete_key(dst) {
-                    ctx.notify(notify::GENERIC, "del", dst);
-                }
-                Ok(Reply::Int(0))
-            }
-        };
+        return Ok(match s.store {
+            None => Reply::Array(Vec::new()),
+            Some(dst) => store_result(ctx, dst, Vec::new(), event),
+        });
     };
     let limit = if s.any { s.count as usize } else { 0 };
     let mut found = points_in_shape(z, &s.shape(), limit);
@@ -357,15 +357,7 @@ fn search(ctx: &mut Ctx, a: &[Bytes], mode: Mode) -> R {
     }
     match s.store {
         None => Ok(search_reply(ctx.client.resp, &s, found)),
-        Some(dst) => {
-            let event = if matches!(mode, Mode::Search { .. }) {
-                "geosearchstore"
-            } else {
-                "georadiusstore"
-            };
-            store_found(ctx, dst, &s, found, event);
-            Ok(Reply::Int(returned as i64))
-        }
+        Some(dst) => Ok(store_found(ctx, dst, s.storedist, found, event)),
     }
 }
 
@@ -592,24 +584,24 @@ fn search_reply(resp: RespVersion, s: &Search, found: Vec<Found>) -> Reply {
 
 /// STORE / STOREDIST / GEOSEARCHSTORE: the points found become the sorted set at `dst`
 /// (scored by geohash, or by distance in the user's unit), compact when it fits the listpack
-/// thresholds; no points deletes `dst`.
-fn store_found(ctx: &mut Ctx, dst: &[u8], s: &Search, found: Vec<Found>, event: &'static str) {
-    if found.is_empty() {
-        if ctx.delete_key(dst) {
-            ctx.notify(notify::GENERIC, "del", dst);
-        }
-        return;
-    }
+/// thresholds; no points deletes `dst`. Replies the number of points stored.
+fn store_found(
+    ctx: &mut Ctx,
+    dst: &[u8],
+    storedist: bool,
+    found: Vec<Found>,
+    event: &'static str,
+) -> Reply {
     let mut items: Vec<(Vec<u8>, f64)> = found
         .into_iter()
-        .map(|f| (f.member, if s.storedist { f.dist } else { f.score }))
+        .map(|f| (f.member, if storedist { f.dist } else { f.score }))
         .collect();
+    // In zset order, each member once (a point is only found twice if Redis's cell scan
+    // visits a cell twice, where Redis itself would assert).
     items.sort_by(|x, y| x.0.cmp(&y.0));
     items.dedup_by(|x, y| x.0 == y.0);
     items.sort_by(|x, y| x.1.total_cmp(&y.1).then_with(|| x.0.cmp(&y.0)));
-    let z = ZSet::from_sorted(items, limits(ctx));
-    ctx.put_value(dst, Value::ZSet(Box::new(z)));
-    ctx.notify(notify::ZSET, event, dst);
+    store_result(ctx, dst, items, event)
 }
 
 #[cfg(test)]
