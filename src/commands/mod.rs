@@ -24,6 +24,7 @@ mod strings;
 mod table;
 mod transactions;
 mod zsets;
+mod zsets_bounds;
 mod zsets_pop;
 mod zsets_range;
 mod zsets_setops;
