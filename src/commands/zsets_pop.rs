@@ -182,6 +182,9 @@ pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let Some(z) = read_zset(ctx, &a[1])? else {
         return Ok(Reply::Nil);
     };
+    if z.is_empty() {
+        return Ok(Reply::Nil);
+    }
     let i = rand::thread_rng().gen_range(0..z.len());
     Ok(bulk(z.get(i).expect("in range").0))
 }
@@ -196,7 +199,7 @@ fn randmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) -> R {
     };
     let size = z.len();
     let count = l.unsigned_abs();
-    if count == 0 {
+    if count == 0 || size == 0 {
         return Ok(Reply::Array(vec![]));
     }
     if l > 0 && count >= size as u64 {
