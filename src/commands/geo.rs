@@ -10,15 +10,11 @@
 //! nine cells around the centre in Redis's order and sorts with Redis's routines
 //! (`sort::msort`, `sort::pqsort` for COUNT), so results at equal distances come back in the
 //! same order too. Distances print as `%.4f`; coordinates as Redis's "human" long double
-//! (`%.17Lf` without trailing zeros).
-//!
-//! Known difference: in RESP3 Redis sends coordinates as a double (`,`) carrying that human
-//! text; `Reply::Double` prints doubles with `%.17g`, so the text differs (the value is the
-//! same double).
+//! (`%.17Lf` without trailing zeros), in RESP3 as a double carrying that text, as Redis.
 use super::sort::{msort, pqsort};
 use super::zsets::{limits, parse_score, read_zset, store_result, write_zset};
 use super::{int_arg, is, Ctx};
-use crate::protocol::{ErrorReply, Reply, RespVersion};
+use crate::protocol::{ErrorReply, Reply};
 use crate::store::notify;
 use crate::store::types::zset::{AddFlags, AddResult, ZSet};
 use crate::store::Value;
@@ -106,17 +102,14 @@ fn human(v: f64) -> String {
     s
 }
 
-/// One coordinate (Redis's addReplyHumanLongDouble): a bulk string in RESP2, a double in
-/// RESP3 (see the module doc).
-fn coord_reply(resp: RespVersion, v: f64) -> Reply {
-    match resp {
-        RespVersion::Resp2 => Reply::Bulk(Bytes::from(human(v))),
-        RespVersion::Resp3 => Reply::Double(v),
-    }
+/// One coordinate (Redis's addReplyHumanLongDouble): a bulk string in RESP2, a double with
+/// the same text in RESP3.
+fn coord_reply(v: f64) -> Reply {
+    Reply::DoubleText(human(v))
 }
 
-fn position_reply(resp: RespVersion, (lon, lat): (f64, f64)) -> Reply {
-    Reply::Array(vec![coord_reply(resp, lon), coord_reply(resp, lat)])
+fn position_reply((lon, lat): (f64, f64)) -> Reply {
+    Reply::Array(vec![coord_reply(lon), coord_reply(lat)])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,9 +207,8 @@ pub fn geohash(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 /// GEOPOS key member ...: each member's `[longitude, latitude]`, or a nil array.
 pub fn geopos(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let resp = ctx.client.resp;
     let z = read_zset(ctx, &a[1])?;
-    let pos = |m: &Bytes| member_lonlat(z.as_ref()?, m).map(|p| position_reply(resp, p));
+    let pos = |m: &Bytes| member_lonlat(z.as_ref()?, m).map(position_reply);
     Ok(Reply::Array(
         a[2..]
             .iter()
@@ -356,7 +348,7 @@ fn search(ctx: &mut Ctx, a: &[Bytes], mode: Mode) -> R {
         f.dist /= s.conversion;
     }
     match s.store {
-        None => Ok(search_reply(ctx.client.resp, &s, found)),
+        None => Ok(search_reply(&s, found)),
         Some(dst) => Ok(store_found(ctx, dst, s.storedist, found, event)),
     }
 }
@@ -560,7 +552,7 @@ fn points_in_shape(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Found> {
     found
 }
 
-fn search_reply(resp: RespVersion, s: &Search, found: Vec<Found>) -> Reply {
+fn search_reply(s: &Search, found: Vec<Found>) -> Reply {
     let with = s.withdist || s.withhash || s.withcoord;
     let items = found.into_iter().map(|f| {
         let member = Reply::Bulk(Bytes::from(f.member));
@@ -575,7 +567,7 @@ fn search_reply(resp: RespVersion, s: &Search, found: Vec<Found>) -> Reply {
             item.push(Reply::Int(f.score as i64));
         }
         if s.withcoord {
-            item.push(position_reply(resp, (f.lon, f.lat)));
+            item.push(position_reply((f.lon, f.lat)));
         }
         Reply::Array(item)
     });

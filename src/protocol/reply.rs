@@ -29,6 +29,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// A double: `,` in RESP3, a bulk string in RESP2.
     Double(f64),
+    /// A double already formatted (Redis's addReplyHumanLongDouble): `,text` in RESP3, a bulk
+    /// string in RESP2.
+    DoubleText(String),
     Bool(bool),
     /// Verbatim string (`=len\r\ntxt:...` in RESP3, bulk in RESP2).
     Verbatim(Bytes),
@@ -97,6 +100,13 @@ impl Reply {
                     line(out, b',', s.as_bytes());
                 } else {
                     bulk(out, s.as_bytes());
+                }
+            }
+            Reply::DoubleText(t) => {
+                if ver == RespVersion::Resp3 {
+                    line(out, b',', t.as_bytes());
+                } else {
+                    bulk(out, t.as_bytes());
                 }
             }
             Reply::Bool(b) => match ver {
