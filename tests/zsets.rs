@@ -557,10 +557,10 @@ fn measure(server: Server, load: &dyn Fn(&mut Connection), elements: usize) -> (
 #[ignore]
 fn memory_per_element_vs_redis() {
     type Load = Box<dyn Fn(&mut Connection)>;
-    let small = |float: bool| -> Load {
+    let small = |keys: usize, float: bool| -> Load {
         Box::new(move |c: &mut Connection| {
             let mut p = redis::pipe();
-            for k in 0..10_000 {
+            for k in 0..keys {
                 let mut r = redis::cmd("ZADD");
                 r.arg(format!("z:{k}"));
                 for i in 0..10 {
@@ -597,12 +597,17 @@ fn memory_per_element_vs_redis() {
         (
             "10k zsets x 10 members, integer scores (listpack)",
             100_000,
-            small(false),
+            small(10_000, false),
         ),
         (
             "10k zsets x 10 members, float scores (listpack)",
             100_000,
-            small(true),
+            small(10_000, true),
+        ),
+        (
+            "100k zsets x 10 members, integer scores (listpack)",
+            1_000_000,
+            small(100_000, false),
         ),
         ("1 zset x 1M members (skiplist)", 1_000_000, big(1_000_000)),
         ("1 zset x 600k members (skiplist)", 600_000, big(600_000)),
