@@ -1011,16 +1011,22 @@ impl Indexed {
     fn maybe_compact(&mut self) {
         let len = self.len();
         if self.slots as usize > 2 * CHUNK && len * 4 < self.slots as usize {
-            let items: Vec<(SmallBytes, f64)> = {
-                let mut v = Vec::with_capacity(len);
-                let mut it = TreeIter::new(self, 0, false);
-                while let Some(i) = it.next_node() {
-                    v.push(i);
-                }
-                v.into_iter()
-                    .map(|i| (self.node(i).member.clone(), self.node(i).score))
-                    .collect()
-            };
+            let mut order = Vec::with_capacity(len);
+            let mut it = TreeIter::new(self, 0, false);
+            while let Some(i) = it.next_node() {
+                order.push(i);
+            }
+            // Members move to the new slots (no copies of long ones).
+            let items: Vec<(SmallBytes, f64)> = order
+                .into_iter()
+                .map(|i| {
+                    let n = self.node_mut(i);
+                    (
+                        std::mem::replace(&mut n.member, SmallBytes::new(&[])),
+                        n.score,
+                    )
+                })
+                .collect();
             let generation = self.generation.wrapping_add(1);
             *self = Indexed {
                 hasher: self.hasher.clone(),
@@ -1328,6 +1334,30 @@ mod tests {
             }
             assert_eq!(contents(&z), model_vec(&model));
         }
+    }
+
+    #[test]
+    fn long_members_survive_compaction() {
+        let long = |i: usize| format!("{i:040}").into_bytes();
+        let mut z = ZSet::new_indexed();
+        for i in 0..6000 {
+            z.add(&long(i), (i % 7) as f64, AddFlags::default(), SMALL);
+        }
+        for i in (0..6000).filter(|i| i % 10 != 0) {
+            assert!(z.remove(&long(i)));
+        }
+        let Repr::Indexed(t) = &z.repr else {
+            panic!("indexed")
+        };
+        assert!(t.slots < 1500, "compacted once under a quarter live: {}", t.slots);
+        assert_eq!(t.member_heap, 600 * 40);
+        for i in (0..6000).step_by(10) {
+            assert_eq!(z.score(&long(i)), Some((i % 7) as f64));
+        }
+        let c = contents(&z);
+        assert!(c
+            .windows(2)
+            .all(|w| cmp_key(w[0].1, &w[0].0, w[1].1, &w[1].0) == Ordering::Less));
     }
 
     #[test]
