@@ -15,7 +15,10 @@ use redis_protocol::resp2::{decode as rp_decode, encode as rp_encode, types::Own
 use slotcache::protocol::{ParseLimits, Reply, RequestParser, RespVersion};
 use std::time::Duration;
 
-const LIMITS: ParseLimits = ParseLimits { max_bulk: 512 * 1024 * 1024, authenticated: true };
+const LIMITS: ParseLimits = ParseLimits {
+    max_bulk: 512 * 1024 * 1024,
+    authenticated: true,
+};
 const PIPELINE: usize = 16;
 const VALUE: &[u8] = b"xxxxxxxxxxxxxxxx"; // 16 bytes, as redis-benchmark -d 16
 
@@ -47,7 +50,11 @@ fn inline_pipeline() -> Vec<u8> {
     let mut out = Vec::new();
     for i in 0..PIPELINE {
         let line = if i % 2 == 0 {
-            format!("SET key:{:012} {}\r\n", i * 7919, std::str::from_utf8(VALUE).unwrap())
+            format!(
+                "SET key:{:012} {}\r\n",
+                i * 7919,
+                std::str::from_utf8(VALUE).unwrap()
+            )
         } else {
             format!("GET key:{:012}\r\n", i * 7919)
         };
@@ -105,28 +112,48 @@ fn parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse_pipeline16_multibulk");
     g.throughput(Throughput::Elements(PIPELINE as u64));
     g.bench_function("slotcache", |b| {
-        b.iter_batched_ref(|| BytesMut::from(&wire[..]), |buf| slotcache_parse_all(buf), BatchSize::SmallInput)
+        b.iter_batched_ref(
+            || BytesMut::from(&wire[..]),
+            |buf| slotcache_parse_all(buf),
+            BatchSize::SmallInput,
+        )
     });
-    g.bench_function("redis_protocol_decode", |b| b.iter(|| redis_protocol_decode_all(black_box(&wire))));
-    g.bench_function("redis_protocol_decode_range", |b| b.iter(|| redis_protocol_decode_range_all(black_box(&wire))));
+    g.bench_function("redis_protocol_decode", |b| {
+        b.iter(|| redis_protocol_decode_all(black_box(&wire)))
+    });
+    g.bench_function("redis_protocol_decode_range", |b| {
+        b.iter(|| redis_protocol_decode_range_all(black_box(&wire)))
+    });
     g.finish();
 
     let inline = inline_pipeline();
     let mut g = c.benchmark_group("parse_inline");
     g.throughput(Throughput::Elements(PIPELINE as u64));
     g.bench_function("slotcache_pipeline16", |b| {
-        b.iter_batched_ref(|| BytesMut::from(&inline[..]), |buf| slotcache_parse_all(buf), BatchSize::SmallInput)
+        b.iter_batched_ref(
+            || BytesMut::from(&inline[..]),
+            |buf| slotcache_parse_all(buf),
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }
 
 /// Replies paired with the redis-protocol frame that encodes to the same RESP2 bytes.
 fn replies() -> Vec<(&'static str, Reply, OwnedFrame)> {
-    let ten: Vec<Reply> = (0..10).map(|i| Reply::bulk(format!("member:{i:04}").as_bytes())).collect();
-    let ten_frames = (0..10).map(|i| OwnedFrame::BulkString(format!("member:{i:04}").into_bytes())).collect();
+    let ten: Vec<Reply> = (0..10)
+        .map(|i| Reply::bulk(format!("member:{i:04}").as_bytes()))
+        .collect();
+    let ten_frames = (0..10)
+        .map(|i| OwnedFrame::BulkString(format!("member:{i:04}").into_bytes()))
+        .collect();
     vec![
         ("ok", Reply::Ok, OwnedFrame::SimpleString(b"OK".to_vec())),
-        ("bulk16", Reply::Bulk(Bytes::from_static(VALUE)), OwnedFrame::BulkString(VALUE.to_vec())),
+        (
+            "bulk16",
+            Reply::Bulk(Bytes::from_static(VALUE)),
+            OwnedFrame::BulkString(VALUE.to_vec()),
+        ),
         ("nil", Reply::Nil, OwnedFrame::Null),
         ("int", Reply::Int(1_234_567), OwnedFrame::Integer(1_234_567)),
         ("array10", Reply::Array(ten), OwnedFrame::Array(ten_frames)),
@@ -163,8 +190,15 @@ fn encode(c: &mut Criterion) {
         });
     }
     // A pipeline's worth of replies into one buffer, as the server flushes them.
-    let pipeline: Vec<Reply> =
-        (0..PIPELINE).map(|i| if i % 2 == 0 { Reply::Ok } else { Reply::Bulk(Bytes::from_static(VALUE)) }).collect();
+    let pipeline: Vec<Reply> = (0..PIPELINE)
+        .map(|i| {
+            if i % 2 == 0 {
+                Reply::Ok
+            } else {
+                Reply::Bulk(Bytes::from_static(VALUE))
+            }
+        })
+        .collect();
     let mut out = BytesMut::with_capacity(64 * 1024);
     g.throughput(Throughput::Elements(PIPELINE as u64));
     g.bench_function("slotcache_resp2/pipeline16_ok_bulk", |b| {

@@ -11,7 +11,9 @@
 //!
 //! Kept short on purpose (`sample_size(20)`, short measurement; 10 flat samples for the 1M fill)
 //! so `cargo bench` stays within a few minutes on a 2-core machine.
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
+use criterion::{
+    black_box, criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput,
+};
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -37,7 +39,9 @@ fn new_store() -> Store {
 
 /// `key:<12 digits>`, the shape of redis-benchmark's `-r` keys.
 fn keys(prefix: &str, n: usize) -> Vec<Vec<u8>> {
-    (0..n).map(|i| format!("{prefix}:{i:012}").into_bytes()).collect()
+    (0..n)
+        .map(|i| format!("{prefix}:{i:012}").into_bytes())
+        .collect()
 }
 
 fn filled(keys: &[Vec<u8>]) -> Store {
@@ -49,7 +53,10 @@ fn filled(keys: &[Vec<u8>]) -> Store {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 fn insert(c: &mut Criterion) {
@@ -57,7 +64,9 @@ fn insert(c: &mut Criterion) {
     let mut g = c.benchmark_group("store_insert");
     // Flat sampling runs one fill per sample instead of criterion's 1, 2, 3 ... n ramp (210
     // fills for 20 samples); 10 samples (criterion's minimum) of ~1 s keep this near 15 s.
-    g.sampling_mode(SamplingMode::Flat).sample_size(10).measurement_time(Duration::from_secs(12));
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(12));
     g.throughput(Throughput::Elements(KEYS as u64));
     g.bench_function("1M_keys_16B_values", |b| {
         b.iter_batched(
@@ -127,7 +136,11 @@ fn lookup(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("store_slot_len_1M");
     g.throughput(Throughput::Elements(1));
-    let slots: Vec<usize> = present.iter().take(4096).map(|k| key_slot(k) as usize).collect();
+    let slots: Vec<usize> = present
+        .iter()
+        .take(4096)
+        .map(|k| key_slot(k) as usize)
+        .collect();
     let total: usize = (0..SLOTS).map(|s| store.db(0).slot_len(s)).sum();
     assert_eq!(total, KEYS);
     let mut i = 0;
@@ -138,7 +151,11 @@ fn lookup(c: &mut Criterion) {
         })
     });
     g.bench_function("all_16384_slots", |b| {
-        b.iter(|| (0..SLOTS).map(|s| store.db(0).slot_len(black_box(s))).sum::<usize>())
+        b.iter(|| {
+            (0..SLOTS)
+                .map(|s| store.db(0).slot_len(black_box(s)))
+                .sum::<usize>()
+        })
     });
     g.finish();
 }

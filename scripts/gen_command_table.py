@@ -70,7 +70,7 @@ COMMANDS = {
     "sdiffstore": None, "sscan": None,
     # sorted sets
     "zadd": None, "zincrby": None, "zrem": None, "zcard": None, "zcount": None, "zlexcount": None,
-    "zscore": None, "zmscore": None, "zrank": None, "zrevrank": None, "zrange": None,
+    "zscore": None, "zmscore": None, "zrank": None, "zrevrank": None, "zrange": None, "zrevrange": None,
     "zrangestore": None, "zrangebyscore": None, "zrevrangebyscore": None, "zrangebylex": None,
     "zrevrangebylex": None, "zremrangebyrank": None, "zremrangebyscore": None,
     "zremrangebylex": None, "zpopmin": None, "zpopmax": None, "zmpop": None, "zrandmember": None,

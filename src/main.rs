@@ -6,7 +6,11 @@ use slotcache::observability::alloc::CountingAlloc;
 static GLOBAL: CountingAlloc = CountingAlloc;
 
 #[derive(Parser)]
-#[command(name = "slotcache-server", version, about = "A Redis-Cluster-compatible sharded cache server")]
+#[command(
+    name = "slotcache-server",
+    version,
+    about = "A Redis-Cluster-compatible sharded cache server"
+)]
 struct Cli {
     /// A redis.conf-style file, then `--directive value ...` options.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -22,14 +26,20 @@ fn main() {
             std::process::exit(1);
         }
     };
-    slotcache::observability::log::init(config.get("loglevel").unwrap_or("notice"), config.get("logfile").unwrap_or(""));
+    slotcache::observability::log::init(
+        config.get("loglevel").unwrap_or("notice"),
+        config.get("logfile").unwrap_or(""),
+    );
     if let Some(dir) = config.get("dir").filter(|d| !d.is_empty()) {
         if let Err(e) = std::env::set_current_dir(dir) {
             eprintln!("Can't chdir to '{dir}': {e}");
             std::process::exit(1);
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     if let Err(e) = rt.block_on(slotcache::server::run(config)) {
         tracing::error!("Failed listening: {e}");
         eprintln!("Could not start: {e}");

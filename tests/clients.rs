@@ -10,12 +10,18 @@ fn hello_switches_to_resp3() {
     let s = Server::start(&[]);
     let mut c = s.raw();
     let r = c.reply(&resp(&[b"HELLO", b"3"]), 80);
-    assert!(r.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n"), "{r}");
+    assert!(
+        r.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n"),
+        "{r}"
+    );
     assert!(r.contains("$5\r\nproto\r\n:3\r\n"), "{r}");
     assert_eq!(c.reply(&resp(&[b"GET", b"missing"]), 3), "_\r\n");
     let r = c.reply(&resp(&[b"CONFIG", b"GET", b"hz"]), 20);
     assert_eq!(r, "%1\r\n$2\r\nhz\r\n$2\r\n10\r\n");
-    assert_eq!(c.reply(&resp(&[b"HELLO", b"2"]), 10).chars().next(), Some('*'));
+    assert_eq!(
+        c.reply(&resp(&[b"HELLO", b"2"]), 10).chars().next(),
+        Some('*')
+    );
     assert_eq!(c.reply(&resp(&[b"GET", b"missing"]), 5), "$-1\r\n");
     let mut c = s.raw();
     let r = c.reply(&resp(&[b"HELLO", b"3", b"SETNAME", b"me"]), 80);
@@ -28,14 +34,20 @@ fn auth_hello_and_reset_with_requirepass() {
     let s = Server::start(&["--requirepass", "pw"]);
     let mut c = s.raw();
     let r = c.reply(&resp(&[b"HELLO", b"3"]), 10);
-    assert!(r.starts_with("-NOAUTH HELLO must be called with the client already authenticated"), "{r}");
+    assert!(
+        r.starts_with("-NOAUTH HELLO must be called with the client already authenticated"),
+        "{r}"
+    );
     let r = c.reply(&resp(&[b"HELLO", b"3", b"AUTH", b"default", b"bad"]), 10);
     assert!(r.starts_with("-WRONGPASS"), "{r}");
     let r = c.reply(&resp(&[b"HELLO", b"3", b"AUTH", b"default", b"pw"]), 10);
     assert!(r.starts_with("%7"), "{r}");
     assert_eq!(c.reply(&resp(&[b"SET", b"a", b"1"]), 5), "+OK\r\n");
     assert_eq!(c.reply(&resp(&[b"RESET"]), 8), "+RESET\r\n");
-    assert_eq!(c.reply(&resp(&[b"GET", b"a"]), 10), "-NOAUTH Authentication required.\r\n");
+    assert_eq!(
+        c.reply(&resp(&[b"GET", b"a"]), 10),
+        "-NOAUTH Authentication required.\r\n"
+    );
     assert_eq!(c.reply(&resp(&[b"AUTH", b"default", b"pw"]), 5), "+OK\r\n");
     assert_eq!(c.reply(&resp(&[b"GET", b"a"]), 7), "$1\r\n1\r\n");
 }
@@ -53,10 +65,22 @@ fn select_swapdb_move_copy() {
     assert_eq!(c.get::<_, String>("k").unwrap(), "v0");
     let moved: i64 = redis::cmd("MOVE").arg("k").arg(2).query(&mut c).unwrap();
     assert_eq!(moved, 1);
-    let copied: i64 = redis::cmd("COPY").arg("k").arg("k2").arg("DB").arg(3).query(&mut c).unwrap();
+    let copied: i64 = redis::cmd("COPY")
+        .arg("k")
+        .arg("k2")
+        .arg("DB")
+        .arg(3)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(copied, 0, "k is now in db 2, not here");
     let _: () = redis::cmd("SELECT").arg(2).query(&mut c).unwrap();
-    let copied: i64 = redis::cmd("COPY").arg("k").arg("k2").arg("DB").arg(3).query(&mut c).unwrap();
+    let copied: i64 = redis::cmd("COPY")
+        .arg("k")
+        .arg("k2")
+        .arg("DB")
+        .arg(3)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(copied, 1);
     let _: () = redis::cmd("SELECT").arg(3).query(&mut c).unwrap();
     assert_eq!(c.get::<_, String>("k2").unwrap(), "v0");
@@ -67,23 +91,54 @@ fn client_names_list_info_kill() {
     let s = Server::start(&[]);
     let mut a = s.client();
     let mut b = s.client();
-    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("alpha").query(&mut a).unwrap();
-    let e = redis::cmd("CLIENT").arg("SETNAME").arg("a b").query::<()>(&mut a).unwrap_err();
-    assert!(e.to_string().contains("Client names cannot contain spaces"), "{e}");
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("alpha")
+        .query(&mut a)
+        .unwrap();
+    let e = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("a b")
+        .query::<()>(&mut a)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("Client names cannot contain spaces"),
+        "{e}"
+    );
     let id_b: i64 = redis::cmd("CLIENT").arg("ID").query(&mut b).unwrap();
     let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut b).unwrap();
     assert_eq!(list.lines().count(), 2, "{list}");
     assert!(list.contains(" name=alpha "), "{list}");
     assert!(list.contains(&format!("id={id_b} ")), "{list}");
     let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut b).unwrap();
-    assert!(info.starts_with(&format!("id={id_b} addr=127.0.0.1:")), "{info}");
+    assert!(
+        info.starts_with(&format!("id={id_b} addr=127.0.0.1:")),
+        "{info}"
+    );
     assert!(info.contains(" cmd=client|info "), "{info}");
-    let e = redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg("bogus").query::<String>(&mut b).unwrap_err();
+    let e = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("bogus")
+        .query::<String>(&mut b)
+        .unwrap_err();
     assert!(e.to_string().contains("Unknown client type 'bogus'"), "{e}");
-    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id_b).query(&mut a).unwrap();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(id_b)
+        .query(&mut a)
+        .unwrap();
     assert_eq!(killed, 1);
-    assert!(redis::cmd("PING").query::<String>(&mut b).is_err(), "killed client must be disconnected");
-    let e = redis::cmd("CLIENT").arg("KILL").arg("1.2.3.4:5").query::<()>(&mut a).unwrap_err();
+    assert!(
+        redis::cmd("PING").query::<String>(&mut b).is_err(),
+        "killed client must be disconnected"
+    );
+    let e = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("1.2.3.4:5")
+        .query::<()>(&mut a)
+        .unwrap_err();
     assert!(e.to_string().contains("No such client"), "{e}");
     wait_for("killed client to leave CLIENT LIST", || {
         let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut a).unwrap();
@@ -95,7 +150,12 @@ fn client_names_list_info_kill() {
 fn client_pause_write_holds_writes_until_unpause() {
     let s = Server::start(&[]);
     let mut admin = s.client();
-    let _: () = redis::cmd("CLIENT").arg("PAUSE").arg(60_000).arg("WRITE").query(&mut admin).unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(60_000)
+        .arg("WRITE")
+        .query(&mut admin)
+        .unwrap();
     let url = s.url();
     let writer = std::thread::spawn(move || {
         let mut w = redis::Client::open(url).unwrap().get_connection().unwrap();
@@ -103,7 +163,10 @@ fn client_pause_write_holds_writes_until_unpause() {
     });
     // Reads are still served while writes wait.
     assert_eq!(admin.get::<_, Option<String>>("paused").unwrap(), None);
-    let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query(&mut admin).unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query(&mut admin)
+        .unwrap();
     writer.join().unwrap();
     assert_eq!(admin.get::<_, String>("paused").unwrap(), "done");
 }
@@ -145,7 +208,10 @@ fn idle_timeout_closes_clients() {
     let s = Server::start(&["--timeout", "1"]);
     let mut c = s.raw();
     c.assert_open();
-    assert!(c.wait_closed(), "idle client must be closed after `timeout` seconds");
+    assert!(
+        c.wait_closed(),
+        "idle client must be closed after `timeout` seconds"
+    );
 }
 
 #[test]

@@ -12,17 +12,29 @@ fn server_bin() -> &'static str {
 fn bad_directive_stops_startup_with_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.conf");
-    std::fs::write(&path, "# a comment\nport 7777\nmaxmemory-policy sometimes\n").unwrap();
+    std::fs::write(
+        &path,
+        "# a comment\nport 7777\nmaxmemory-policy sometimes\n",
+    )
+    .unwrap();
     let out = Command::new(server_bin()).arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("*** FATAL CONFIG FILE ERROR"), "{err}");
     assert!(err.contains("at line 3"), "{err}");
     assert!(err.contains(">>> 'maxmemory-policy sometimes'"), "{err}");
-    assert!(err.contains("argument(s) must be one of the following"), "{err}");
-    let out = Command::new(server_bin()).args(["--no-such-directive", "1"]).output().unwrap();
+    assert!(
+        err.contains("argument(s) must be one of the following"),
+        "{err}"
+    );
+    let out = Command::new(server_bin())
+        .args(["--no-such-directive", "1"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Bad directive or wrong number of arguments"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Bad directive or wrong number of arguments")
+    );
 }
 
 #[test]
@@ -33,12 +45,39 @@ fn file_include_and_command_line_override() {
     std::fs::write(&inc, "maxmemory 10mb\nmaxmemory-policy allkeys-lfu\n").unwrap();
     let conf = dir.path().join("node.conf");
     let port = common::free_port();
-    std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\ninclude \"{}\"\nhz 15\n", inc.display())).unwrap();
-    let mut child = Command::new(server_bin()).arg(&conf).args(["--hz", "20", "--save", ""]).spawn().unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\ninclude \"{}\"\nhz 15\n",
+            inc.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(server_bin())
+        .arg(&conf)
+        .args(["--hz", "20", "--save", ""])
+        .spawn()
+        .unwrap();
     let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
     let mut con = wait_for("server from file", || c.get_connection().ok());
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxmemory").arg("hz").arg("maxmemory-policy").query(&mut con).unwrap();
-    assert_eq!(v, vec!["hz", "20", "maxmemory", "10485760", "maxmemory-policy", "allkeys-lfu"]);
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .arg("hz")
+        .arg("maxmemory-policy")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        v,
+        vec![
+            "hz",
+            "20",
+            "maxmemory",
+            "10485760",
+            "maxmemory-policy",
+            "allkeys-lfu"
+        ]
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     drop(s0);
@@ -49,7 +88,14 @@ fn config_get_set_like_redis() {
     let s = Server::start(&[]);
     let r = Server::start_redis(&[]);
     let cases: &[&[&str]] = &[
-        &["CONFIG", "SET", "maxmemory", "1mb", "maxmemory-policy", "allkeys-lru"],
+        &[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            "1mb",
+            "maxmemory-policy",
+            "allkeys-lru",
+        ],
         &["CONFIG", "GET", "maxmemory"],
         &["CONFIG", "GET", "maxmemory-policy"],
         &["CONFIG", "SET", "maxmemory-policy", "bogus"],
@@ -60,7 +106,12 @@ fn config_get_set_like_redis() {
         &["CONFIG", "SET", "databases", "4"],
         &["CONFIG", "SET", "maxmemory"],
         &["CONFIG", "GET", "hash-max-ziplist-entries"],
-        &["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 512kb 5"],
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 1mb 512kb 5",
+        ],
         &["CONFIG", "GET", "client-output-buffer-limit"],
         &["CONFIG", "SET", "maxmemory-samples", "0"],
         &["CONFIG", "FOO"],
@@ -79,10 +130,19 @@ fn config_get_set_like_redis() {
 fn config_set_is_atomic() {
     let s = Server::start(&[]);
     let mut c = s.client();
-    let r: redis::RedisResult<()> =
-        redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("5mb").arg("hz").arg("notanumber").query(&mut c);
+    let r: redis::RedisResult<()> = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("5mb")
+        .arg("hz")
+        .arg("notanumber")
+        .query(&mut c);
     assert!(r.is_err());
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxmemory").query(&mut c).unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v[1], "0");
 }
 
@@ -91,11 +151,22 @@ fn config_rewrite_persists_changes() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("r.conf");
     let port = common::free_port();
-    std::fs::write(&conf, format!("# keep me\nport {port}\nbind 127.0.0.1\nmaxmemory 1mb\n")).unwrap();
+    std::fs::write(
+        &conf,
+        format!("# keep me\nport {port}\nbind 127.0.0.1\nmaxmemory 1mb\n"),
+    )
+    .unwrap();
     let mut child = Command::new(server_bin()).arg(&conf).spawn().unwrap();
     let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
     let mut con = wait_for("server", || c.get_connection().ok());
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("7mb").arg("maxmemory-policy").arg("allkeys-lru").query(&mut con).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("7mb")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lru")
+        .query(&mut con)
+        .unwrap();
     let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut con).unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
@@ -105,14 +176,29 @@ fn config_rewrite_persists_changes() {
     assert!(text.contains("maxmemory-policy allkeys-lru\n"), "{text}");
     let mut child = Command::new(server_bin()).arg(&conf).spawn().unwrap();
     let mut con = wait_for("restarted server", || c.get_connection().ok());
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxmemory*").query(&mut con).unwrap();
-    assert!(v.windows(2).any(|w| w[0] == "maxmemory" && w[1] == "7340032"), "{v:?}");
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory*")
+        .query(&mut con)
+        .unwrap();
+    assert!(
+        v.windows(2)
+            .any(|w| w[0] == "maxmemory" && w[1] == "7340032"),
+        "{v:?}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     // Without a config file, REWRITE is an error, as in Redis.
     let s = Server::start(&[]);
-    let e = redis::cmd("CONFIG").arg("REWRITE").query::<()>(&mut s.client()).unwrap_err();
-    assert!(e.to_string().contains("The server is running without a config file"), "{e}");
+    let e = redis::cmd("CONFIG")
+        .arg("REWRITE")
+        .query::<()>(&mut s.client())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("The server is running without a config file"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -121,6 +207,8 @@ fn sigterm_and_shutdown_exit_cleanly() {
     s.signal(libc::SIGTERM);
     assert!(s.wait_exit().success());
     let mut s = Server::start(&[]);
-    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut s.client());
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("NOSAVE")
+        .query::<()>(&mut s.client());
     assert!(s.wait_exit().success());
 }

@@ -48,14 +48,19 @@ fn read_line(r: &mut impl BufRead, raw: &mut Vec<u8>) -> std::io::Result<Vec<u8>
 }
 
 fn parse_len(b: &[u8]) -> std::io::Result<i64> {
-    std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).ok_or_else(|| bad(format!("bad length {}", show(b))))
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(format!("bad length {}", show(b))))
 }
 
 /// Reads exactly one RESP2/RESP3 reply.
 fn read_reply(r: &mut impl BufRead) -> std::io::Result<Node> {
     let mut raw = Vec::new();
     let line = read_line(r, &mut raw)?;
-    let Some((&kind, rest)) = line.split_first() else { return Err(bad("empty line")) };
+    let Some((&kind, rest)) = line.split_first() else {
+        return Err(bad("empty line"));
+    };
     let mut children = Vec::new();
     match kind {
         b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => {}
@@ -72,7 +77,11 @@ fn read_reply(r: &mut impl BufRead) -> std::io::Result<Node> {
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
             let n = parse_len(rest)?;
-            let items = if kind == b'%' || kind == b'|' { n * 2 } else { n };
+            let items = if kind == b'%' || kind == b'|' {
+                n * 2
+            } else {
+                n
+            };
             for _ in 0..items.max(0) {
                 let c = read_reply(r)?;
                 raw.extend_from_slice(&c.raw);
@@ -82,12 +91,20 @@ fn read_reply(r: &mut impl BufRead) -> std::io::Result<Node> {
                 // An attribute precedes the real reply: keep both bytes, type of the reply.
                 let real = read_reply(r)?;
                 raw.extend_from_slice(&real.raw);
-                return Ok(Node { raw, kind: real.kind, children: real.children });
+                return Ok(Node {
+                    raw,
+                    kind: real.kind,
+                    children: real.children,
+                });
             }
         }
         _ => return Err(bad(format!("unknown reply type {}", show(&line)))),
     }
-    Ok(Node { raw, kind, children })
+    Ok(Node {
+        raw,
+        kind,
+        children,
+    })
 }
 
 /// Printable form of reply bytes, truncated for the report.
@@ -126,7 +143,9 @@ fn split_args(line: &str) -> Option<Vec<Vec<u8>>> {
             if inq {
                 let c = *b.get(i)?;
                 if c == b'\\' && b.get(i + 1) == Some(&b'x') && i + 3 < b.len() {
-                    let hex = std::str::from_utf8(&b[i + 2..i + 4]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                    let hex = std::str::from_utf8(&b[i + 2..i + 4])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok());
                     if let Some(h) = hex {
                         cur.push(h);
                         i += 4;
@@ -200,12 +219,19 @@ impl Conn {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(common::DEADLINE)).unwrap();
         s.set_nodelay(true).unwrap();
-        Conn { port, w: s.try_clone().unwrap(), r: BufReader::new(s) }
+        Conn {
+            port,
+            w: s.try_clone().unwrap(),
+            r: BufReader::new(s),
+        }
     }
 
     fn call(&mut self, args: &[Vec<u8>]) -> Result<Node, String> {
         let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-        let res = self.w.write_all(&resp(&refs)).and_then(|_| read_reply(&mut self.r));
+        let res = self
+            .w
+            .write_all(&resp(&refs))
+            .and_then(|_| read_reply(&mut self.r));
         res.map_err(|e| {
             // The stream may be out of step now: start over on a fresh connection.
             *self = Conn::open(self.port);
@@ -221,7 +247,10 @@ fn canonical(n: &Node) -> Vec<u8> {
         return n.raw.clone();
     }
     let mut items: Vec<Vec<u8>> = if n.kind == b'%' {
-        n.children.chunks(2).map(|p| [canonical(&p[0]), canonical(&p[1])].concat()).collect()
+        n.children
+            .chunks(2)
+            .map(|p| [canonical(&p[0]), canonical(&p[1])].concat())
+            .collect()
     } else {
         n.children.iter().map(canonical).collect()
     };
@@ -242,13 +271,21 @@ fn same(mode: Compare, a: &Node, b: &Node) -> bool {
 
 /// Where two replies first differ, with some context, for long replies.
 fn first_difference(a: &[u8], b: &[u8]) -> Option<String> {
-    let i = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+    let i = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
     if a.len().max(b.len()) <= 600 {
         return None;
     }
     let from = i.saturating_sub(80);
     let window = |s: &[u8]| show(&s[from.min(s.len())..(i + 80).min(s.len())]);
-    Some(format!("first difference at byte {i}:\n    slotcache: ...{}\n    redis:     ...{}", window(a), window(b)))
+    Some(format!(
+        "first difference at byte {i}:\n    slotcache: ...{}\n    redis:     ...{}",
+        window(a),
+        window(b)
+    ))
 }
 
 struct Mismatch {
@@ -262,7 +299,11 @@ struct Mismatch {
 
 fn run_file(path: &Path, ours: &Server, redis: &Server, out: &mut Vec<Mismatch>) -> usize {
     let text = std::fs::read_to_string(path).expect("read script");
-    let name = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path).display().to_string();
+    let name = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string();
     let (mut a, mut b) = (Conn::open(ours.port), Conn::open(redis.port));
     let flush = vec![b"FLUSHALL".to_vec()];
     a.call(&flush).expect("FLUSHALL slotcache");
@@ -297,7 +338,14 @@ fn run_file(path: &Path, ours: &Server, redis: &Server, out: &mut Vec<Mismatch>)
                 (Ok(x), Ok(y)) => first_difference(&x.raw, &y.raw),
                 _ => None,
             };
-            out.push(Mismatch { at, cmd: l.to_string(), mode, ours: text(&ra), redis: text(&rb), diff });
+            out.push(Mismatch {
+                at,
+                cmd: l.to_string(),
+                mode,
+                ours: text(&ra),
+                redis: text(&rb),
+                diff,
+            });
         }
     }
     count
@@ -310,7 +358,10 @@ fn script_files() -> Vec<PathBuf> {
         .expect("tests/diff")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .filter(|p| only.as_deref().map_or(true, |o| p.file_stem().is_some_and(|s| s == o)))
+        .filter(|p| {
+            only.as_deref()
+                .map_or(true, |o| p.file_stem().is_some_and(|s| s == o))
+        })
         .collect();
     files.sort();
     files
@@ -328,13 +379,21 @@ fn replies_match_redis() {
         total += run_file(f, &ours, &redis, &mut mismatches);
     }
     if !mismatches.is_empty() {
-        let mut report = format!("{} of {} commands differ from redis-server:\n", mismatches.len(), total);
+        let mut report = format!(
+            "{} of {} commands differ from redis-server:\n",
+            mismatches.len(),
+            total
+        );
         for m in &mismatches {
             report.push_str(&format!(
                 "\n{}: {}{}\n  slotcache: {}\n  redis:     {}\n",
                 m.at,
                 m.cmd,
-                if m.mode == Compare::Exact { String::new() } else { format!("  [{:?}]", m.mode) },
+                if m.mode == Compare::Exact {
+                    String::new()
+                } else {
+                    format!("  [{:?}]", m.mode)
+                },
                 m.ours,
                 m.redis
             ));
@@ -344,7 +403,10 @@ fn replies_match_redis() {
         }
         panic!("{report}");
     }
-    eprintln!("{total} commands in {} files: all replies identical", files.len());
+    eprintln!(
+        "{total} commands in {} files: all replies identical",
+        files.len()
+    );
 }
 
 #[cfg(test)]
@@ -354,16 +416,27 @@ mod harness_tests {
     #[test]
     fn splits_like_redis_cli() {
         let v = |s: &[&str]| s.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
-        assert_eq!(split_args(r#"SET k "a b" 'c d'"#).unwrap(), v(&["SET", "k", "a b", "c d"]));
-        assert_eq!(split_args(r#"SET k "\x00\xff\n\"""#).unwrap(), vec![b"SET".to_vec(), b"k".to_vec(), vec![0, 255, b'\n', b'"']]);
-        assert_eq!(split_args(r#"SET k """#).unwrap(), vec![b"SET".to_vec(), b"k".to_vec(), vec![]]);
+        assert_eq!(
+            split_args(r#"SET k "a b" 'c d'"#).unwrap(),
+            v(&["SET", "k", "a b", "c d"])
+        );
+        assert_eq!(
+            split_args(r#"SET k "\x00\xff\n\"""#).unwrap(),
+            vec![b"SET".to_vec(), b"k".to_vec(), vec![0, 255, b'\n', b'"']]
+        );
+        assert_eq!(
+            split_args(r#"SET k """#).unwrap(),
+            vec![b"SET".to_vec(), b"k".to_vec(), vec![]]
+        );
         assert!(split_args(r#"SET "k"x"#).is_none());
         assert!(split_args(r#"SET "k"#).is_none());
     }
 
     #[test]
     fn reads_one_reply_of_each_type() {
-        let input = b"*2\r\n$3\r\nfoo\r\n%1\r\n+a\r\n:1\r\n_\r\n,1.5\r\n|1\r\n+k\r\n+v\r\n#t\r\n$-1\r\n".to_vec();
+        let input =
+            b"*2\r\n$3\r\nfoo\r\n%1\r\n+a\r\n:1\r\n_\r\n,1.5\r\n|1\r\n+k\r\n+v\r\n#t\r\n$-1\r\n"
+                .to_vec();
         let mut r = BufReader::new(&input[..]);
         let n = read_reply(&mut r).unwrap();
         assert_eq!(n.kind, b'*');

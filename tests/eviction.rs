@@ -6,18 +6,35 @@ use redis::Commands;
 
 fn used_memory(c: &mut redis::Connection) -> u64 {
     let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
-    info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 fn stat(c: &mut redis::Connection, field: &str) -> u64 {
     let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
-    info.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).unwrap().trim().parse().unwrap()
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// Sets maxmemory to the current usage plus `extra` bytes and the given policy.
 fn limit(c: &mut redis::Connection, extra: u64, policy: &str) -> u64 {
     let max = used_memory(c) + extra;
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(max).arg("maxmemory-policy").arg(policy).query(c).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(max)
+        .arg("maxmemory-policy")
+        .arg(policy)
+        .query(c)
+        .unwrap();
     max
 }
 
@@ -30,7 +47,10 @@ fn write_flood_stays_under_maxmemory() {
     for batch in 0..40 {
         let mut p = redis::pipe();
         for i in 0..1000 {
-            p.cmd("SET").arg(format!("k:{batch}:{i}")).arg(&value).ignore();
+            p.cmd("SET")
+                .arg(format!("k:{batch}:{i}"))
+                .arg(&value)
+                .ignore();
         }
         let _: () = p.query(&mut c).unwrap();
         let used = used_memory(&mut c);
@@ -57,7 +77,11 @@ fn noeviction_refuses_writes_but_serves_reads() {
     }
     let err = err.expect("writes must be refused once full");
     assert_eq!(err.code(), Some("OOM"));
-    assert!(err.to_string().contains("command not allowed when used memory > 'maxmemory'"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("command not allowed when used memory > 'maxmemory'"),
+        "{err}"
+    );
     assert_eq!(c.get::<_, String>("before").unwrap(), "v");
     // Deleting is allowed and frees room.
     let _: i64 = c.del("k0").unwrap();
@@ -65,7 +89,12 @@ fn noeviction_refuses_writes_but_serves_reads() {
 
 #[test]
 fn volatile_policies_only_evict_keys_with_ttl() {
-    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
         let s = Server::start(&[]);
         let mut c = s.client();
         let value = vec![b'p'; 1000];
@@ -74,10 +103,18 @@ fn volatile_policies_only_evict_keys_with_ttl() {
         }
         limit(&mut c, 2 << 20, policy);
         for i in 0..5000 {
-            let _: Result<(), _> = redis::cmd("SET").arg(format!("vol:{i}")).arg(&value).arg("EX").arg(1000).query(&mut c);
+            let _: Result<(), _> = redis::cmd("SET")
+                .arg(format!("vol:{i}"))
+                .arg(&value)
+                .arg("EX")
+                .arg(1000)
+                .query(&mut c);
         }
         for i in 0..300 {
-            assert!(c.exists::<_, bool>(format!("persistent:{i}")).unwrap(), "{policy} evicted a persistent key");
+            assert!(
+                c.exists::<_, bool>(format!("persistent:{i}")).unwrap(),
+                "{policy} evicted a persistent key"
+            );
         }
         assert!(stat(&mut c, "evicted_keys") > 0, "{policy} evicted nothing");
     }
@@ -96,7 +133,10 @@ fn lru_keeps_hot_keys() {
     for batch in 0..40 {
         let mut p = redis::pipe();
         for i in 0..500 {
-            p.cmd("SET").arg(format!("cold:{batch}:{i}")).arg(&value).ignore();
+            p.cmd("SET")
+                .arg(format!("cold:{batch}:{i}"))
+                .arg(&value)
+                .ignore();
         }
         let _: () = p.query(&mut c).unwrap();
         let mut p = redis::pipe();
@@ -105,8 +145,14 @@ fn lru_keeps_hot_keys() {
         }
         let _: Vec<Option<Vec<u8>>> = p.query(&mut c).unwrap();
     }
-    let alive = hot.iter().filter(|k| c.exists::<_, bool>(k.as_str()).unwrap()).count();
-    assert!(alive >= 270, "only {alive} of 300 hot keys survived LRU eviction");
+    let alive = hot
+        .iter()
+        .filter(|k| c.exists::<_, bool>(k.as_str()).unwrap())
+        .count();
+    assert!(
+        alive >= 270,
+        "only {alive} of 300 hot keys survived LRU eviction"
+    );
     assert!(stat(&mut c, "evicted_keys") > 10_000);
 }
 
@@ -115,12 +161,28 @@ fn lfu_tracks_frequency() {
     let s = Server::start(&["--maxmemory-policy", "allkeys-lfu"]);
     let mut c = s.client();
     let _: () = c.set("k", "v").unwrap();
-    let f0: i64 = redis::cmd("OBJECT").arg("FREQ").arg("k").query(&mut c).unwrap();
+    let f0: i64 = redis::cmd("OBJECT")
+        .arg("FREQ")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
     for _ in 0..1000 {
         let _: String = c.get("k").unwrap();
     }
-    let f1: i64 = redis::cmd("OBJECT").arg("FREQ").arg("k").query(&mut c).unwrap();
+    let f1: i64 = redis::cmd("OBJECT")
+        .arg("FREQ")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
     assert!(f1 > f0, "{f0} -> {f1}");
-    let e = redis::cmd("OBJECT").arg("IDLETIME").arg("k").query::<i64>(&mut c).unwrap_err();
-    assert!(e.to_string().contains("An LFU maxmemory policy is selected"), "{e}");
+    let e = redis::cmd("OBJECT")
+        .arg("IDLETIME")
+        .arg("k")
+        .query::<i64>(&mut c)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("An LFU maxmemory policy is selected"),
+        "{e}"
+    );
 }

@@ -9,7 +9,10 @@ fn next(ps: &mut redis::PubSub, n: usize) -> Vec<(String, String)> {
     (0..n)
         .map(|_| {
             let m = ps.get_message().unwrap();
-            (m.get_channel_name().to_string(), m.get_payload::<String>().unwrap())
+            (
+                m.get_channel_name().to_string(),
+                m.get_payload::<String>().unwrap(),
+            )
         })
         .collect()
 }
@@ -18,28 +21,61 @@ fn next(ps: &mut redis::PubSub, n: usize) -> Vec<(String, String)> {
 fn writes_raise_keyspace_and_keyevent_events() {
     let s = Server::start(&["--notify-keyspace-events", "KEA"]);
     let mut c = s.client();
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("notify-keyspace-events").query(&mut c).unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("notify-keyspace-events")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v[1], "AKE");
     let mut sub = s.client();
     let mut ps = sub.as_pubsub();
     ps.psubscribe("__key*__:*").unwrap();
-    ps.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    ps.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let _: () = c.set("k", "v").unwrap();
-    assert_eq!(next(&mut ps, 2), vec![("__keyspace@0__:k".into(), "set".into()), ("__keyevent@0__:set".into(), "k".into())]);
+    assert_eq!(
+        next(&mut ps, 2),
+        vec![
+            ("__keyspace@0__:k".into(), "set".into()),
+            ("__keyevent@0__:set".into(), "k".into())
+        ]
+    );
     let _: i64 = c.incr("n", 5).unwrap();
-    assert_eq!(next(&mut ps, 2)[0], ("__keyspace@0__:n".into(), "incrby".into()));
-    let _: () = redis::cmd("RENAME").arg("k").arg("k2").query(&mut c).unwrap();
+    assert_eq!(
+        next(&mut ps, 2)[0],
+        ("__keyspace@0__:n".into(), "incrby".into())
+    );
+    let _: () = redis::cmd("RENAME")
+        .arg("k")
+        .arg("k2")
+        .query(&mut c)
+        .unwrap();
     let got = next(&mut ps, 4);
     assert_eq!(got[0], ("__keyspace@0__:k".into(), "rename_from".into()));
     assert_eq!(got[2], ("__keyspace@0__:k2".into(), "rename_to".into()));
     let _: i64 = c.expire("k2", 100).unwrap();
-    assert_eq!(next(&mut ps, 2)[1], ("__keyevent@0__:expire".into(), "k2".into()));
+    assert_eq!(
+        next(&mut ps, 2)[1],
+        ("__keyevent@0__:expire".into(), "k2".into())
+    );
     let _: i64 = c.del("k2").unwrap();
-    assert_eq!(next(&mut ps, 2)[1], ("__keyevent@0__:del".into(), "k2".into()));
+    assert_eq!(
+        next(&mut ps, 2)[1],
+        ("__keyevent@0__:del".into(), "k2".into())
+    );
     // Expiry by the server: the key is never touched again.
-    let _: () = redis::cmd("SET").arg("gone").arg(1).arg("PX").arg(50).query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("gone")
+        .arg(1)
+        .arg("PX")
+        .arg(50)
+        .query(&mut c)
+        .unwrap();
     let got = next(&mut ps, 6);
-    assert!(got.contains(&("__keyevent@0__:expired".into(), "gone".into())), "{got:?}");
+    assert!(
+        got.contains(&("__keyevent@0__:expired".into(), "gone".into())),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -50,23 +86,44 @@ fn classes_filter_events() {
     let mut sub = s.client();
     let mut ps = sub.as_pubsub();
     ps.psubscribe("__key*__:*").unwrap();
-    ps.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    ps.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let _: () = c.set("a", 1).unwrap(); // string class: filtered out
     let _: i64 = c.del("a").unwrap();
-    assert_eq!(next(&mut ps, 1), vec![("__keyevent@0__:del".into(), "a".into())]);
+    assert_eq!(
+        next(&mut ps, 1),
+        vec![("__keyevent@0__:del".into(), "a".into())]
+    );
 }
 
 #[test]
 fn eviction_raises_evicted() {
-    let s = Server::start(&["--notify-keyspace-events", "Ee", "--maxmemory-policy", "allkeys-random"]);
+    let s = Server::start(&[
+        "--notify-keyspace-events",
+        "Ee",
+        "--maxmemory-policy",
+        "allkeys-random",
+    ]);
     let mut c = s.client();
     let mut sub = s.client();
     let mut ps = sub.as_pubsub();
     ps.subscribe("__keyevent@0__:evicted").unwrap();
-    ps.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    ps.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let info: String = redis::cmd("INFO").arg("memory").query(&mut c).unwrap();
-    let used: u64 = info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap();
-    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(used + (1 << 20)).query(&mut c).unwrap();
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(used + (1 << 20))
+        .query(&mut c)
+        .unwrap();
     for i in 0..3000 {
         let _: () = c.set(format!("k{i}"), vec![b'x'; 1000]).unwrap();
     }
@@ -79,11 +136,17 @@ fn eviction_raises_evicted() {
 fn event_streams(script: &[&[&str]]) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let run = |s: &Server| {
         let mut c = s.client();
-        let _: () = redis::cmd("CONFIG").arg("SET").arg("notify-keyspace-events").arg("KEA").query(&mut c).unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("notify-keyspace-events")
+            .arg("KEA")
+            .query(&mut c)
+            .unwrap();
         let mut sub = s.client();
         let mut ps = sub.as_pubsub();
         ps.psubscribe("__keyspace@*").unwrap();
-        ps.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        ps.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
         for cmd in script {
             let mut r = redis::cmd(cmd[0]);
             for a in &cmd[1..] {
@@ -96,7 +159,10 @@ fn event_streams(script: &[&[&str]]) -> (Vec<(String, String)>, Vec<(String, Str
         let mut got = Vec::new();
         loop {
             let m = ps.get_message().unwrap();
-            let e = (m.get_channel_name().to_string(), m.get_payload::<String>().unwrap());
+            let e = (
+                m.get_channel_name().to_string(),
+                m.get_payload::<String>().unwrap(),
+            );
             if e.0.ends_with("zz-end") {
                 return got;
             }

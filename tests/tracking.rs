@@ -5,7 +5,11 @@ use common::{resp, Server};
 use redis::Commands;
 
 fn invalidate_push(key: &str) -> String {
-    format!(">2\r\n$10\r\ninvalidate\r\n*1\r\n${}\r\n{}\r\n", key.len(), key)
+    format!(
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n${}\r\n{}\r\n",
+        key.len(),
+        key
+    )
 }
 
 fn resp3(s: &Server) -> common::Raw {
@@ -18,7 +22,10 @@ fn resp3(s: &Server) -> common::Raw {
 fn default_mode_invalidates_keys_read() {
     let s = Server::start(&[]);
     let mut t = resp3(&s);
-    assert_eq!(t.reply(&resp(&[b"CLIENT", b"TRACKING", b"ON"]), 5), "+OK\r\n");
+    assert_eq!(
+        t.reply(&resp(&[b"CLIENT", b"TRACKING", b"ON"]), 5),
+        "+OK\r\n"
+    );
     let mut w = s.client();
     let _: () = w.set("k", "v1").unwrap();
     assert_eq!(t.reply(&resp(&[b"GET", b"k"]), 8), "$2\r\nv1\r\n");
@@ -28,7 +35,10 @@ fn default_mode_invalidates_keys_read() {
     let (got, _) = t.read_at_least(want.len());
     assert_eq!(String::from_utf8_lossy(&got), want);
     let info = t.reply(&resp(&[b"CLIENT", b"TRACKINGINFO"]), 40);
-    assert!(info.starts_with("%3\r\n$5\r\nflags\r\n~1\r\n$2\r\non\r\n"), "{info}");
+    assert!(
+        info.starts_with("%3\r\n$5\r\nflags\r\n~1\r\n$2\r\non\r\n"),
+        "{info}"
+    );
     // FLUSHALL invalidates everything with a null.
     let _: () = redis::cmd("FLUSHALL").query(&mut w).unwrap();
     let want = ">2\r\n$10\r\ninvalidate\r\n_\r\n";
@@ -45,7 +55,13 @@ fn resp2_redirect_to_invalidate_channel() {
     let r = sub.reply(&resp(&[b"SUBSCRIBE", b"__redis__:invalidate"]), 50);
     assert!(r.contains("subscribe"), "{r}");
     let mut t = s.client();
-    let _: () = redis::cmd("CLIENT").arg("TRACKING").arg("ON").arg("REDIRECT").arg(&id).query(&mut t).unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("TRACKING")
+        .arg("ON")
+        .arg("REDIRECT")
+        .arg(&id)
+        .query(&mut t)
+        .unwrap();
     let redir: i64 = redis::cmd("CLIENT").arg("GETREDIR").query(&mut t).unwrap();
     assert_eq!(redir.to_string(), id);
     let _: Option<String> = t.get("cached").unwrap();
@@ -59,7 +75,18 @@ fn resp2_redirect_to_invalidate_channel() {
 fn bcast_prefixes_and_noloop() {
     let s = Server::start(&[]);
     let mut t = resp3(&s);
-    let r = t.reply(&resp(&[b"CLIENT", b"TRACKING", b"ON", b"BCAST", b"PREFIX", b"user:", b"NOLOOP"]), 5);
+    let r = t.reply(
+        &resp(&[
+            b"CLIENT",
+            b"TRACKING",
+            b"ON",
+            b"BCAST",
+            b"PREFIX",
+            b"user:",
+            b"NOLOOP",
+        ]),
+        5,
+    );
     assert_eq!(r, "+OK\r\n");
     // Our own write is not echoed back (NOLOOP), other prefixes are ignored.
     assert_eq!(t.reply(&resp(&[b"SET", b"user:me", b"1"]), 5), "+OK\r\n");
@@ -77,18 +104,28 @@ fn bcast_prefixes_and_noloop() {
 fn optin_tracks_only_after_caching_yes() {
     let s = Server::start(&[]);
     let mut t = resp3(&s);
-    assert_eq!(t.reply(&resp(&[b"CLIENT", b"TRACKING", b"ON", b"OPTIN"]), 5), "+OK\r\n");
+    assert_eq!(
+        t.reply(&resp(&[b"CLIENT", b"TRACKING", b"ON", b"OPTIN"]), 5),
+        "+OK\r\n"
+    );
     let mut w = s.client();
     let _: () = w.set("a", "1").unwrap();
     let _: () = w.set("b", "1").unwrap();
     assert_eq!(t.reply(&resp(&[b"GET", b"a"]), 7), "$1\r\n1\r\n");
-    assert_eq!(t.reply(&resp(&[b"CLIENT", b"CACHING", b"YES"]), 5), "+OK\r\n");
+    assert_eq!(
+        t.reply(&resp(&[b"CLIENT", b"CACHING", b"YES"]), 5),
+        "+OK\r\n"
+    );
     assert_eq!(t.reply(&resp(&[b"GET", b"b"]), 7), "$1\r\n1\r\n");
     let _: () = w.set("a", "2").unwrap();
     let _: () = w.set("b", "2").unwrap();
     let want = invalidate_push("b");
     let (got, _) = t.read_at_least(want.len());
-    assert_eq!(String::from_utf8_lossy(&got), want, "only b was read with CACHING YES");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        want,
+        "only b was read with CACHING YES"
+    );
     let e = t.reply(&resp(&[b"CLIENT", b"CACHING", b"NO"]), 20);
     assert!(e.starts_with("-ERR CLIENT CACHING NO is only valid"), "{e}");
 }

@@ -12,12 +12,20 @@ fn watch_is_spoiled_by_another_client() {
     let _: () = a.set("balance", 10).unwrap();
     let _: () = redis::cmd("WATCH").arg("balance").query(&mut a).unwrap();
     let _: () = b.set("balance", 99).unwrap();
-    let r: Option<Vec<i64>> = redis::pipe().atomic().incr("balance", 1).query(&mut a).unwrap();
+    let r: Option<Vec<i64>> = redis::pipe()
+        .atomic()
+        .incr("balance", 1)
+        .query(&mut a)
+        .unwrap();
     assert_eq!(r, None, "EXEC must fail after a watched key changed");
     assert_eq!(a.get::<_, i64>("balance").unwrap(), 99);
     // Without interference the transaction runs.
     let _: () = redis::cmd("WATCH").arg("balance").query(&mut a).unwrap();
-    let r: Option<Vec<i64>> = redis::pipe().atomic().incr("balance", 1).query(&mut a).unwrap();
+    let r: Option<Vec<i64>> = redis::pipe()
+        .atomic()
+        .incr("balance", 1)
+        .query(&mut a)
+        .unwrap();
     assert_eq!(r, Some(vec![100]));
 }
 
@@ -25,11 +33,28 @@ fn watch_is_spoiled_by_another_client() {
 fn watch_is_spoiled_by_expiry_and_flush() {
     let s = Server::start(&[]);
     let mut a = s.client();
-    let _: () = redis::cmd("SET").arg("t").arg(1).arg("PX").arg(100).query(&mut a).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg(1)
+        .arg("PX")
+        .arg(100)
+        .query(&mut a)
+        .unwrap();
     let _: () = redis::cmd("WATCH").arg("t").query(&mut a).unwrap();
     let mut b = s.client();
-    wait_for("t to expire", || b.get::<_, Option<i64>>("t").unwrap().is_none().then_some(()));
-    let r: Option<Vec<String>> = redis::pipe().atomic().set("t", 2).ignore().get("t").query(&mut a).unwrap();
+    wait_for("t to expire", || {
+        b.get::<_, Option<i64>>("t")
+            .unwrap()
+            .is_none()
+            .then_some(())
+    });
+    let r: Option<Vec<String>> = redis::pipe()
+        .atomic()
+        .set("t", 2)
+        .ignore()
+        .get("t")
+        .query(&mut a)
+        .unwrap();
     assert_eq!(r, None);
     let _: () = a.set("f", 1).unwrap();
     let _: () = redis::cmd("WATCH").arg("f").query(&mut a).unwrap();
@@ -48,7 +73,12 @@ fn exec_is_atomic_against_concurrent_writers() {
             std::thread::spawn(move || {
                 let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
                 for _ in 0..200 {
-                    let (x, y): (i64, i64) = redis::pipe().atomic().incr("x", 1).incr("y", 1).query(&mut c).unwrap();
+                    let (x, y): (i64, i64) = redis::pipe()
+                        .atomic()
+                        .incr("x", 1)
+                        .incr("y", 1)
+                        .query(&mut c)
+                        .unwrap();
                     assert_eq!(x, y, "both counters move together inside EXEC");
                 }
             })
@@ -71,11 +101,12 @@ fn exec_replies_in_resp3() {
     c.send(&resp(&[b"GET", b"nope"]));
     let want = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n_\r\n";
     assert_eq!(c.reply(&resp(&[b"EXEC"]), want.len()), want);
-    c.send(&resp(&[b"WATCH", b"k"]));
+    // Wait for WATCH to be applied before the other client writes.
+    assert_eq!(c.reply(&resp(&[b"WATCH", b"k"]), 5), "+OK\r\n");
     let mut other = s.client();
     let _: () = other.set("k", "changed").unwrap();
     c.send(&resp(&[b"MULTI"]));
     c.send(&resp(&[b"GET", b"k"]));
-    let want = "+OK\r\n+OK\r\n+QUEUED\r\n_\r\n";
+    let want = "+OK\r\n+QUEUED\r\n_\r\n";
     assert_eq!(c.reply(&resp(&[b"EXEC"]), want.len()), want);
 }

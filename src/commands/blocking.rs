@@ -23,7 +23,11 @@ pub(super) fn deadline(ctx: &Ctx, arg: &[u8]) -> Result<u64, ErrorReply> {
     if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(ErrorReply::timeout_negative());
     }
-    Ok(if ms == 0.0 { 0 } else { ctx.now_ms.saturating_add(ms as u64) })
+    Ok(if ms == 0.0 {
+        0
+    } else {
+        ctx.now_ms.saturating_add(ms as u64)
+    })
 }
 
 /// Nothing to pop: wait on `keys` until `deadline_ms`, then answer `on_timeout`.
@@ -36,7 +40,11 @@ pub(super) fn block_on(ctx: &mut Ctx, keys: &[Bytes], deadline_ms: u64, on_timeo
     for k in keys {
         ctx.store.blocked.register(id, &wake, db, k);
     }
-    ctx.client.after = Some(After::Block { keys: keys.to_vec(), deadline_ms, on_timeout });
+    ctx.client.after = Some(After::Block {
+        keys: keys.to_vec(),
+        deadline_ms,
+        on_timeout,
+    });
     Ok(Reply::NoReply)
 }
 
@@ -54,7 +62,10 @@ fn bpop(ctx: &mut Ctx, a: &[Bytes], end: End) -> R {
     let deadline = deadline(ctx, &a[a.len() - 1])?;
     let r = list_pop_first(ctx, keys, end, 1);
     match retry_ok(ctx, r)? {
-        Some((key, mut v)) => Ok(Reply::Array(vec![Reply::Bulk(key), Reply::Bulk(v.remove(0))])),
+        Some((key, mut v)) => Ok(Reply::Array(vec![
+            Reply::Bulk(key),
+            Reply::Bulk(v.remove(0)),
+        ])),
         None => block_on(ctx, keys, deadline, Reply::NilArray),
     }
 }
@@ -72,7 +83,10 @@ pub fn blmpop(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let args = parse_lmpop(a, 2)?;
     let r = list_pop_first(ctx, args.keys, args.end, args.count);
     match retry_ok(ctx, r)? {
-        Some((key, v)) => Ok(Reply::Array(vec![Reply::Bulk(key), Reply::Array(v.into_iter().map(Reply::Bulk).collect())])),
+        Some((key, v)) => Ok(Reply::Array(vec![
+            Reply::Bulk(key),
+            Reply::Array(v.into_iter().map(Reply::Bulk).collect()),
+        ])),
         None => block_on(ctx, args.keys, deadline, Reply::NilArray),
     }
 }
@@ -103,7 +117,11 @@ fn bzpop(ctx: &mut Ctx, a: &[Bytes], end: ZEnd) -> R {
     match retry_ok(ctx, r)? {
         Some((key, mut v)) => {
             let (member, score) = v.remove(0);
-            Ok(Reply::Array(vec![Reply::Bulk(key), Reply::Bulk(member), Reply::Double(score)]))
+            Ok(Reply::Array(vec![
+                Reply::Bulk(key),
+                Reply::Bulk(member),
+                Reply::Double(score),
+            ]))
         }
         None => block_on(ctx, keys, deadline, Reply::NilArray),
     }

@@ -23,7 +23,12 @@ pub fn client_id(ctx: &mut Ctx, _a: &[Bytes]) -> R {
 pub fn client_setname(ctx: &mut Ctx, a: &[Bytes]) -> R {
     validate_name(&a[2])?;
     ctx.client.name = (!a[2].is_empty()).then(|| a[2].clone());
-    ctx.client.handle.view.lock().unwrap_or_else(|e| e.into_inner()).name = String::from_utf8_lossy(&a[2]).into_owned();
+    ctx.client
+        .handle
+        .view
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .name = String::from_utf8_lossy(&a[2]).into_owned();
     Ok(Reply::Ok)
 }
 
@@ -44,7 +49,10 @@ pub fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> R {
     } else if is(&a[2], "LIB-VER") {
         ctx.client.lib_ver = Some(v);
     } else {
-        return Err(ErrorReply::err(format!("Unrecognized option '{}'", String::from_utf8_lossy(&a[2]))));
+        return Err(ErrorReply::err(format!(
+            "Unrecognized option '{}'",
+            String::from_utf8_lossy(&a[2])
+        )));
     }
     Ok(Reply::Ok)
 }
@@ -52,16 +60,32 @@ pub fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> R {
 /// The connection's own view is refreshed after each batch; refresh it now so CLIENT LIST/INFO
 /// shows this very command.
 fn refresh_self(ctx: &Ctx, cmd: &str) {
-    let mut v = ctx.client.handle.view.lock().unwrap_or_else(|e| e.into_inner());
+    let mut v = ctx
+        .client
+        .handle
+        .view
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     v.db = ctx.client.db;
     v.last_cmd = cmd.to_string();
-    v.resp = if ctx.client.resp == crate::protocol::RespVersion::Resp3 { 3 } else { 2 };
-    v.name = ctx.client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    v.resp = if ctx.client.resp == crate::protocol::RespVersion::Resp3 {
+        3
+    } else {
+        2
+    };
+    v.name = ctx
+        .client
+        .name
+        .as_ref()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
 }
 
 pub fn client_info(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     refresh_self(ctx, "client|info");
-    Ok(Reply::Verbatim(Bytes::from(ctx.client.handle.list_line() + "\n")))
+    Ok(Reply::Verbatim(Bytes::from(
+        ctx.client.handle.list_line() + "\n",
+    )))
 }
 
 fn client_type_ok(h: &ClientHandle, t: &str) -> bool {
@@ -92,7 +116,10 @@ pub fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> R {
         } else if is(&a[2], "ID") && a.len() >= 4 {
             let mut v = Vec::new();
             for id in &a[3..] {
-                let n = int_arg(id).ok().filter(|n| *n > 0).ok_or_else(|| ErrorReply::err("Invalid client ID"))?;
+                let n = int_arg(id)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ErrorReply::err("Invalid client ID"))?;
                 v.push(n as u64);
             }
             ids = Some(v);
@@ -102,7 +129,10 @@ pub fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let mut out = String::new();
     for h in ctx.shared.clients.all() {
-        if filter_type.as_deref().is_some_and(|t| !client_type_ok(&h, t)) {
+        if filter_type
+            .as_deref()
+            .is_some_and(|t| !client_type_ok(&h, t))
+        {
             continue;
         }
         if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
@@ -126,13 +156,24 @@ struct KillFilter {
 }
 
 fn kill_filter(a: &[Bytes]) -> Result<KillFilter, ErrorReply> {
-    let mut f = KillFilter { skipme: true, ..Default::default() };
+    let mut f = KillFilter {
+        skipme: true,
+        ..Default::default()
+    };
     let mut i = 2;
     while i < a.len() {
-        let Some(v) = a.get(i + 1) else { return Err(ErrorReply::syntax()) };
+        let Some(v) = a.get(i + 1) else {
+            return Err(ErrorReply::syntax());
+        };
         let s = String::from_utf8_lossy(v).into_owned();
         if is(&a[i], "ID") {
-            f.id = Some(int_arg(v).ok().filter(|n| *n > 0).ok_or_else(|| ErrorReply::err("client-id should be greater than 0"))? as u64);
+            f.id = Some(
+                int_arg(v)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ErrorReply::err("client-id should be greater than 0"))?
+                    as u64,
+            );
         } else if is(&a[i], "TYPE") {
             f.typ = Some(parse_type(v)?);
         } else if is(&a[i], "ADDR") {
@@ -161,9 +202,12 @@ fn matches_filter(h: &Arc<ClientHandle>, f: &KillFilter, me: u64) -> bool {
     f.id.map_or(true, |id| h.id == id)
         && f.typ.as_deref().map_or(true, |t| client_type_ok(h, t))
         && f.addr.as_deref().map_or(true, |a| h.addr.to_string() == a)
-        && f.laddr.as_deref().map_or(true, |a| h.laddr.to_string() == a)
+        && f.laddr
+            .as_deref()
+            .map_or(true, |a| h.laddr.to_string() == a)
         && f.user.as_deref().map_or(true, |u| u == "default")
-        && f.maxage.map_or(true, |m| h.created.elapsed().as_secs() >= m)
+        && f.maxage
+            .map_or(true, |m| h.created.elapsed().as_secs() >= m)
         && !(f.skipme && h.id == me)
 }
 
@@ -172,7 +216,13 @@ pub fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if a.len() == 3 {
         // Old form: CLIENT KILL addr:port.
         let addr = String::from_utf8_lossy(&a[2]).into_owned();
-        let Some(h) = ctx.shared.clients.all().into_iter().find(|h| h.addr.to_string() == addr) else {
+        let Some(h) = ctx
+            .shared
+            .clients
+            .all()
+            .into_iter()
+            .find(|h| h.addr.to_string() == addr)
+        else {
             return Err(ErrorReply::no_such_client());
         };
         kill(ctx, &h, me);
@@ -354,7 +404,10 @@ pub fn client_tracking(ctx: &mut Ctx, a: &[Bytes]) -> R {
         return Err(ErrorReply::optin_with_bcast());
     }
     for (x, p) in o.prefixes.iter().enumerate() {
-        if let Some(q) = o.prefixes[x + 1..].iter().find(|q| q.starts_with(p) || p.starts_with(q)) {
+        if let Some(q) = o.prefixes[x + 1..]
+            .iter()
+            .find(|q| q.starts_with(p) || p.starts_with(q))
+        {
             return Err(ErrorReply::prefix_overlap(p, q));
         }
     }
@@ -376,7 +429,12 @@ pub fn client_tracking(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn client_caching(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let Some(o) = ctx.store.tracking.options(ctx.client.id).filter(|o| o.optin || o.optout) else {
+    let Some(o) = ctx
+        .store
+        .tracking
+        .options(ctx.client.id)
+        .filter(|o| o.optin || o.optout)
+    else {
         return Err(ErrorReply::caching_needs_opt());
     };
     let yes = if is(&a[2], "YES") {
@@ -397,10 +455,12 @@ pub fn client_caching(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn client_getredir(ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    Ok(Reply::Int(match ctx.store.tracking.options(ctx.client.id) {
-        None => -1,
-        Some(o) => o.redirect.map_or(0, |r| r as i64),
-    }))
+    Ok(Reply::Int(
+        match ctx.store.tracking.options(ctx.client.id) {
+            None => -1,
+            Some(o) => o.redirect.map_or(0, |r| r as i64),
+        },
+    ))
 }
 
 pub fn client_trackinginfo(ctx: &mut Ctx, _a: &[Bytes]) -> R {
@@ -423,10 +483,16 @@ pub fn client_trackinginfo(ctx: &mut Ctx, _a: &[Bytes]) -> R {
                 f.push(b("noloop"));
             }
             let redirect = o.redirect.map_or(0, |r| r as i64);
-            if o.redirect.is_some_and(|r| ctx.shared.clients.get(r).is_none()) {
+            if o.redirect
+                .is_some_and(|r| ctx.shared.clients.get(r).is_none())
+            {
                 f.push(b("broken_redirect"));
             }
-            (f, redirect, o.prefixes.iter().cloned().map(Reply::Bulk).collect())
+            (
+                f,
+                redirect,
+                o.prefixes.iter().cloned().map(Reply::Bulk).collect(),
+            )
         }
     };
     Ok(Reply::Map(vec![
@@ -445,6 +511,8 @@ pub fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) -> R {
         Some(m) if is(m, "ERROR") => true,
         Some(_) => return Err(ErrorReply::unblock_reason()),
     };
-    let Some(h) = ctx.shared.clients.get(id.max(0) as u64) else { return Ok(Reply::Int(0)) };
+    let Some(h) = ctx.shared.clients.get(id.max(0) as u64) else {
+        return Ok(Reply::Int(0));
+    };
     Ok(Reply::Int(h.request_unblock(with_error) as i64))
 }

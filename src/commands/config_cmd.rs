@@ -13,7 +13,11 @@ pub fn config_get(ctx: &mut Ctx, a: &[Bytes]) -> R {
             seen.insert(name, value);
         }
     }
-    Ok(Reply::Map(seen.into_iter().map(|(k, v)| (Reply::bulk_static(k), Reply::bulk(v.as_bytes()))).collect()))
+    Ok(Reply::Map(
+        seen.into_iter()
+            .map(|(k, v)| (Reply::bulk_static(k), Reply::bulk(v.as_bytes())))
+            .collect(),
+    ))
 }
 
 pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -32,26 +36,41 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
         pairs.push((name, String::from_utf8_lossy(&kv[1]).into_owned()));
     }
     let mut cfg = ctx.shared.config.write().unwrap_or_else(|e| e.into_inner());
-    cfg.set_many(&pairs).map_err(|(name, reason)| ErrorReply::config_set_failed(&name, &reason))?;
+    cfg.set_many(&pairs)
+        .map_err(|(name, reason)| ErrorReply::config_set_failed(&name, &reason))?;
     // Push the new values to the parts that keep their own copy.
     ctx.store.eviction = cfg.eviction();
     ctx.store.events.flags = cfg.hot.notify_flags;
-    ctx.shared.slowlog.lock().unwrap_or_else(|e| e.into_inner()).set_max_len(cfg.hot.slowlog_max_len);
-    ctx.shared.slowlog_slower_than.store(cfg.hot.slowlog_slower_than, std::sync::atomic::Ordering::Relaxed);
+    ctx.shared
+        .slowlog
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .set_max_len(cfg.hot.slowlog_max_len);
+    ctx.shared.slowlog_slower_than.store(
+        cfg.hot.slowlog_slower_than,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     Ok(Reply::Ok)
 }
 
 pub fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     ctx.shared.stats.reset();
     ctx.store.stats = Default::default();
-    ctx.shared.slowlog.lock().unwrap_or_else(|e| e.into_inner()).reset();
+    ctx.shared
+        .slowlog
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .reset();
     Ok(Reply::Ok)
 }
 
 pub fn config_rewrite(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     let cfg = ctx.shared.config();
-    let Some(path) = cfg.file.clone() else { return Err(ErrorReply::no_config_file()) };
-    crate::config::rewrite::rewrite(&cfg, &path).map_err(|e| ErrorReply::config_rewrite_failed(&e.to_string()))?;
+    let Some(path) = cfg.file.clone() else {
+        return Err(ErrorReply::no_config_file());
+    };
+    crate::config::rewrite::rewrite(&cfg, &path)
+        .map_err(|e| ErrorReply::config_rewrite_failed(&e.to_string()))?;
     Ok(Reply::Ok)
 }
 

@@ -11,7 +11,10 @@ pub fn ping(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if ctx.client.resp == RespVersion::Resp2 && ctx.client.subscribed() && a.len() <= 2 {
         // A subscribed RESP2 client gets PING's answer as a message-shaped array.
         let msg = a.get(1).cloned().unwrap_or_default();
-        return Ok(Reply::Array(vec![Reply::bulk_static("pong"), Reply::Bulk(msg)]));
+        return Ok(Reply::Array(vec![
+            Reply::bulk_static("pong"),
+            Reply::Bulk(msg),
+        ]));
     }
     match a.len() {
         1 => Ok(Reply::Status("PONG")),

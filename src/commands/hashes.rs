@@ -3,9 +3,9 @@
 //! The representation (listpack-like pack or hashtable, and when to convert) is
 //! `store::types::hash`; this file parses arguments, applies Redis's order of checks and
 //! shapes replies. Also home of the SCAN-option parser shared with SSCAN.
-use crate::store::notify;
 use super::{int_arg, is, Ctx};
 use crate::protocol::{ErrorReply, Reply, RespVersion};
+use crate::store::notify;
 use crate::store::types::dict::Elem;
 use crate::store::types::hash::{Hash, Limits};
 use crate::store::Value;

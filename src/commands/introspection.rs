@@ -38,11 +38,21 @@ pub fn slowlog_get(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn slowlog_len(ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    Ok(Reply::Int(ctx.shared.slowlog.lock().unwrap_or_else(|e| e.into_inner()).len() as i64))
+    Ok(Reply::Int(
+        ctx.shared
+            .slowlog
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len() as i64,
+    ))
 }
 
 pub fn slowlog_reset(ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    ctx.shared.slowlog.lock().unwrap_or_else(|e| e.into_inner()).reset();
+    ctx.shared
+        .slowlog
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .reset();
     Ok(Reply::Ok)
 }
 
@@ -68,8 +78,11 @@ pub fn memory_usage(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if a.len() != 3 && !(a.len() == 5 && is(&a[3], "SAMPLES") && int_arg(&a[4]).is_ok()) {
         return Err(ErrorReply::syntax());
     }
-    let Some(e) = ctx.store.lookup(ctx.client.db, &a[2], ctx.now_ms, false) else { return Ok(Reply::Nil) };
-    let size = std::mem::size_of::<crate::store::Entry>() + 1 + e.key.heap_size() + e.value.heap_size();
+    let Some(e) = ctx.store.lookup(ctx.client.db, &a[2], ctx.now_ms, false) else {
+        return Ok(Reply::Nil);
+    };
+    let size =
+        std::mem::size_of::<crate::store::Entry>() + 1 + e.key.heap_size() + e.value.heap_size();
     Ok(Reply::Int(size as i64))
 }
 
@@ -84,7 +97,10 @@ pub fn memory_stats(ctx: &mut Ctx, _a: &[Bytes]) -> R {
         (b("startup.allocated"), Reply::Int(0)),
         (b("replication.backlog"), Reply::Int(0)),
         (b("clients.slaves"), Reply::Int(0)),
-        (b("clients.normal"), Reply::Int(ctx.shared.clients.len() as i64 * 16384)),
+        (
+            b("clients.normal"),
+            Reply::Int(ctx.shared.clients.len() as i64 * 16384),
+        ),
         (b("cluster.links"), Reply::Int(0)),
         (b("aof.buffer"), Reply::Int(0)),
         (b("lua.caches"), Reply::Int(0)),
@@ -98,7 +114,10 @@ pub fn memory_stats(ctx: &mut Ctx, _a: &[Bytes]) -> R {
         m.push((
             Reply::bulk(format!("db.{i}").as_bytes()),
             Reply::Map(vec![
-                (b("overhead.hashtable.main"), Reply::Int(db.table_overhead() as i64)),
+                (
+                    b("overhead.hashtable.main"),
+                    Reply::Int(db.table_overhead() as i64),
+                ),
                 (b("overhead.hashtable.expires"), Reply::Int(0)),
             ]),
         ));
@@ -106,7 +125,10 @@ pub fn memory_stats(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     m.extend([
         (b("overhead.total"), Reply::Int(0)),
         (b("keys.count"), Reply::Int(keys)),
-        (b("keys.bytes-per-key"), Reply::Int(if keys > 0 { used / keys } else { 0 })),
+        (
+            b("keys.bytes-per-key"),
+            Reply::Int(if keys > 0 { used / keys } else { 0 }),
+        ),
         (b("dataset.bytes"), Reply::Int(used)),
         (b("dataset.percentage"), Reply::Double(100.0)),
         (b("peak.percentage"), Reply::Double(100.0)),
@@ -114,8 +136,22 @@ pub fn memory_stats(ctx: &mut Ctx, _a: &[Bytes]) -> R {
         (b("allocator.active"), Reply::Int(used)),
         (b("allocator.resident"), Reply::Int(rss)),
         (b("rss-overhead.bytes"), Reply::Int(rss - used)),
-        (b("rss-overhead.ratio"), Reply::Double(if used > 0 { rss as f64 / used as f64 } else { 1.0 })),
-        (b("fragmentation"), Reply::Double(if used > 0 { rss as f64 / used as f64 } else { 1.0 })),
+        (
+            b("rss-overhead.ratio"),
+            Reply::Double(if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                1.0
+            }),
+        ),
+        (
+            b("fragmentation"),
+            Reply::Double(if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                1.0
+            }),
+        ),
         (b("fragmentation.bytes"), Reply::Int(rss - used)),
     ]);
     Ok(Reply::Map(m))

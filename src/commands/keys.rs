@@ -149,7 +149,9 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> R {
         return Ok(Reply::Int(0));
     }
     put(ctx, dst_db, &a[2], src);
-    ctx.store.events.raise(notify::GENERIC, "copy_to", dst_db, &a[2]);
+    ctx.store
+        .events
+        .raise(notify::GENERIC, "copy_to", dst_db, &a[2]);
     Ok(Reply::Int(1))
 }
 
@@ -166,7 +168,9 @@ pub fn r#move(ctx: &mut Ctx, a: &[Bytes]) -> R {
     ctx.modified(&a[1]);
     ctx.notify(notify::GENERIC, "move_from", &a[1]);
     put(ctx, dst_db, &a[1], e);
-    ctx.store.events.raise(notify::GENERIC, "move_to", dst_db, &a[1]);
+    ctx.store
+        .events
+        .raise(notify::GENERIC, "move_to", dst_db, &a[1]);
     Ok(Reply::Int(1))
 }
 

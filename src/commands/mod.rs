@@ -9,16 +9,16 @@ mod command_cmd;
 mod config_cmd;
 mod connection;
 mod geo;
-mod introspection;
 mod hashes;
 mod hyperloglog;
+mod introspection;
 mod keys;
 mod lists;
 pub mod pubsub;
 mod server_cmds;
 mod sets;
-mod sort;
 mod sets_algebra;
+mod sort;
 pub mod spec;
 mod strings;
 mod table;
@@ -56,16 +56,16 @@ mod handlers {
     pub use super::config_cmd::*;
     pub use super::connection::*;
     pub use super::geo::*;
-    pub use super::introspection::*;
-    pub use super::keys::*;
-    pub use super::server_cmds::*;
     pub use super::hashes::*;
     pub use super::hyperloglog::*;
+    pub use super::introspection::*;
+    pub use super::keys::*;
     pub use super::lists::*;
     pub use super::pubsub::*;
+    pub use super::server_cmds::*;
     pub use super::sets::*;
-    pub use super::sort::*;
     pub use super::sets_algebra::*;
+    pub use super::sort::*;
     pub use super::strings::*;
     pub use super::transactions::*;
     pub use super::zsets::*;
@@ -100,7 +100,11 @@ pub enum Lookup {
 
 impl CommandIndex {
     pub fn build() -> CommandIndex {
-        let mut idx = CommandIndex { top: HashMap::new(), all: Vec::new(), subs: HashMap::new() };
+        let mut idx = CommandIndex {
+            top: HashMap::new(),
+            all: Vec::new(),
+            subs: HashMap::new(),
+        };
         for spec in table::COMMANDS {
             idx.top.insert(spec.name, idx.all.len());
             idx.all.push((spec, flag::from_names(spec.flags)));
@@ -117,7 +121,11 @@ impl CommandIndex {
     }
 
     fn resolved(&self, id: usize) -> Resolved {
-        Resolved { spec: self.all[id].0, flags: self.all[id].1, id }
+        Resolved {
+            spec: self.all[id].0,
+            flags: self.all[id].1,
+            id,
+        }
     }
 
     pub fn get(&self, name: &[u8]) -> Option<Resolved> {
@@ -133,13 +141,19 @@ impl CommandIndex {
     }
 
     pub fn get_sub(&self, parent: &CommandSpec, sub: &[u8]) -> Option<Resolved> {
-        let full = format!("{}|{}", parent.name, String::from_utf8_lossy(sub).to_ascii_lowercase());
+        let full = format!(
+            "{}|{}",
+            parent.name,
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        );
         self.subs.get(full.as_str()).map(|&i| self.resolved(i))
     }
 
     /// Resolves argv to a command or subcommand.
     pub fn lookup(&self, args: &[Bytes]) -> Lookup {
-        let Some(top) = self.get(&args[0]) else { return Lookup::Unknown };
+        let Some(top) = self.get(&args[0]) else {
+            return Lookup::Unknown;
+        };
         if top.spec.subcommands.is_empty() {
             return Lookup::Found(top);
         }
@@ -177,7 +191,9 @@ pub fn float_arg(arg: &[u8]) -> Result<f64, ErrorReply> {
 /// The generic help reply: the first line names the command, then the lines, as Redis's
 /// `addReplyHelp`.
 pub fn help_reply(cmd: &str, lines: &[&'static str]) -> Reply {
-    let mut out = vec![Reply::StatusOwned(format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))];
+    let mut out = vec![Reply::StatusOwned(format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ))];
     out.extend(lines.iter().map(|l| Reply::Status(l)));
     out.push(Reply::Status("HELP"));
     out.push(Reply::Status("    Prints this help."));
@@ -192,27 +208,52 @@ mod tests {
     fn every_command_resolves_and_has_a_handler() {
         let idx = CommandIndex::build();
         for (spec, _) in &idx.all {
-            assert!(spec.handler.is_some() || !spec.subcommands.is_empty(), "{}", spec.name);
+            assert!(
+                spec.handler.is_some() || !spec.subcommands.is_empty(),
+                "{}",
+                spec.name
+            );
         }
-        assert!(matches!(idx.lookup(&[Bytes::from("GeT"), Bytes::from("k")]), Lookup::Found(_)));
-        assert!(matches!(idx.lookup(&[Bytes::from("nope")]), Lookup::Unknown));
-        assert!(matches!(idx.lookup(&[Bytes::from("config"), Bytes::from("nope")]), Lookup::UnknownSub));
-        assert!(matches!(idx.lookup(&[Bytes::from("config"), Bytes::from("GET")]), Lookup::Found(_)));
+        assert!(matches!(
+            idx.lookup(&[Bytes::from("GeT"), Bytes::from("k")]),
+            Lookup::Found(_)
+        ));
+        assert!(matches!(
+            idx.lookup(&[Bytes::from("nope")]),
+            Lookup::Unknown
+        ));
+        assert!(matches!(
+            idx.lookup(&[Bytes::from("config"), Bytes::from("nope")]),
+            Lookup::UnknownSub
+        ));
+        assert!(matches!(
+            idx.lookup(&[Bytes::from("config"), Bytes::from("GET")]),
+            Lookup::Found(_)
+        ));
     }
 
     #[test]
     fn getkeys_from_specs() {
         let idx = CommandIndex::build();
-        let args = |v: &[&str]| v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect::<Vec<_>>();
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect::<Vec<_>>()
+        };
         let keys = |v: &[&str]| {
             let a = args(v);
             let r = idx.get(&a[0]).unwrap();
-            r.spec.keys(&a).map(|k| k.iter().map(|k| k.index).collect::<Vec<_>>())
+            r.spec
+                .keys(&a)
+                .map(|k| k.iter().map(|k| k.index).collect::<Vec<_>>())
         };
         assert_eq!(keys(&["mset", "a", "1", "b", "2"]), Some(vec![1, 3]));
         assert_eq!(keys(&["get", "a"]), Some(vec![1]));
         assert_eq!(keys(&["del", "a", "b", "c"]), Some(vec![1, 2, 3]));
-        assert_eq!(keys(&["bitop", "and", "d", "s1", "s2"]), Some(vec![2, 3, 4]));
+        assert_eq!(
+            keys(&["bitop", "and", "d", "s1", "s2"]),
+            Some(vec![2, 3, 4])
+        );
         assert_eq!(keys(&["lcs", "a", "b"]), Some(vec![1, 2]));
     }
 }
@@ -239,19 +280,26 @@ impl Ctx<'_> {
     /// The value at `key` for a read command (lazy expiry, hit/miss counted, LRU touched).
     pub fn read_value(&mut self, key: &[u8]) -> Option<&mut crate::store::Value> {
         let touch = self.touch();
-        self.store.lookup_read(self.client.db, key, self.now_ms, touch).map(|e| &mut e.value)
+        self.store
+            .lookup_read(self.client.db, key, self.now_ms, touch)
+            .map(|e| &mut e.value)
     }
 
     /// The value at `key` for a write command (lazy expiry, LRU touched, no hit/miss count).
     /// Call `modified(key)` after changing it.
     pub fn write_value(&mut self, key: &[u8]) -> Option<&mut crate::store::Value> {
         let touch = self.touch();
-        self.store.lookup(self.client.db, key, self.now_ms, touch).map(|e| &mut e.value)
+        self.store
+            .lookup(self.client.db, key, self.now_ms, touch)
+            .map(|e| &mut e.value)
     }
 
     /// Stores a new value at `key` (no TTL), replacing whatever was there, and marks it modified.
     pub fn put_value(&mut self, key: &[u8], v: crate::store::Value) {
-        if let Some(old) = self.store.insert(self.client.db, key, v, crate::store::Ttl::Clear) {
+        if let Some(old) = self
+            .store
+            .insert(self.client.db, key, v, crate::store::Ttl::Clear)
+        {
             self.store.free(old);
         }
         self.modified(key);

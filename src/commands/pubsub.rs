@@ -11,7 +11,11 @@ use std::sync::atomic::Ordering::Relaxed;
 type R = Result<Reply, ErrorReply>;
 
 fn confirm(what: &'static str, name: Option<Bytes>, count: usize) -> Reply {
-    Reply::Push(vec![Reply::bulk_static(what), name.map_or(Reply::Nil, Reply::Bulk), Reply::Int(count as i64)])
+    Reply::Push(vec![
+        Reply::bulk_static(what),
+        name.map_or(Reply::Nil, Reply::Bulk),
+        Reply::Int(count as i64),
+    ])
 }
 
 fn subscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
@@ -55,7 +59,13 @@ fn unsubscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
             Kind::Shard | Kind::Invalidate => subs.shards.iter().cloned().collect(),
         }
     };
-    let count = |s: &crate::state::client::Subscriptions| if kind == Kind::Shard { s.shards.len() } else { s.count() };
+    let count = |s: &crate::state::client::Subscriptions| {
+        if kind == Kind::Shard {
+            s.shards.len()
+        } else {
+            s.count()
+        }
+    };
     if names.is_empty() {
         return Ok(confirm(what, None, count(subs)));
     }
@@ -116,9 +126,15 @@ pub fn unsubscribe_all(shared: &crate::state::Shared, client: &mut crate::state:
 
 fn publish_generic(ctx: &mut Ctx, a: &[Bytes], shard: bool) -> R {
     let lim = ctx.shared.config().hot.obuf_pubsub;
-    let (n, dropped) = ctx.shared.pubsub.publish(shard, &a[1], &a[2], lim, ctx.now_ms);
+    let (n, dropped) = ctx
+        .shared
+        .pubsub
+        .publish(shard, &a[1], &a[2], lim, ctx.now_ms);
     if dropped > 0 {
-        ctx.shared.stats.client_outbuf_limit_disconnections.fetch_add(dropped as u64, Relaxed);
+        ctx.shared
+            .stats
+            .client_outbuf_limit_disconnections
+            .fetch_add(dropped as u64, Relaxed);
     }
     Ok(Reply::Int(n as i64))
 }
@@ -133,7 +149,14 @@ pub fn spublish(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 fn channels_reply(ctx: &Ctx, a: &[Bytes], shard: bool) -> R {
     let pat = a.get(2).map(|p| p.as_ref());
-    Ok(Reply::Array(ctx.shared.pubsub.channels(shard, pat).into_iter().map(Reply::Bulk).collect()))
+    Ok(Reply::Array(
+        ctx.shared
+            .pubsub
+            .channels(shard, pat)
+            .into_iter()
+            .map(Reply::Bulk)
+            .collect(),
+    ))
 }
 
 pub fn pubsub_channels(ctx: &mut Ctx, a: &[Bytes]) -> R {

@@ -46,7 +46,9 @@ pub fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     Ok(Reply::Array(vec![
         Reply::bulk(d.as_secs().to_string().as_bytes()),
         Reply::bulk(d.subsec_micros().to_string().as_bytes()),
@@ -54,7 +56,10 @@ pub fn time(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
 }
 
 pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let sections: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
+    let sections: Vec<String> = a[1..]
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
     let text = crate::observability::info::render(ctx.shared, ctx.store, &sections);
     Ok(Reply::Verbatim(Bytes::from(text)))
 }
@@ -66,7 +71,12 @@ pub fn monitor(ctx: &mut Ctx, _a: &[Bytes]) -> R {
 
 pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> R {
     for opt in &a[1..] {
-        if !(is(opt, "NOSAVE") || is(opt, "SAVE") || is(opt, "NOW") || is(opt, "FORCE") || is(opt, "ABORT")) {
+        if !(is(opt, "NOSAVE")
+            || is(opt, "SAVE")
+            || is(opt, "NOW")
+            || is(opt, "FORCE")
+            || is(opt, "ABORT"))
+        {
             return Err(ErrorReply::syntax());
         }
         if is(opt, "ABORT") {
@@ -79,7 +89,11 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn role(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    Ok(Reply::Array(vec![Reply::bulk(b"master"), Reply::Int(0), Reply::Array(vec![])]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(b"master"),
+        Reply::Int(0),
+        Reply::Array(vec![]),
+    ]))
 }
 
 /// DEBUG is refused unless enable-debug-command allows it (`local`: loopback clients only).

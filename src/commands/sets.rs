@@ -2,11 +2,11 @@
 //! SRANDMEMBER and SSCAN, with Redis 7.0's replies and errors. Multi-key algebra (SINTER*,
 //! SUNION*, SDIFF*) is in `sets_algebra.rs`. The representation (intset or hashtable, and
 //! when to convert) is `store::types::set`.
-use crate::store::notify;
 use super::hashes::{command_rng, elem_reply, scan_opts, scan_reply};
 use super::sets_algebra::union_of;
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
+use crate::store::notify;
 use crate::store::types::dict::Elem;
 use crate::store::types::set::Set;
 use crate::store::Value;

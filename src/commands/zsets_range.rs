@@ -48,9 +48,7 @@ pub fn zrange(ctx: &mut Ctx, a: &[Bytes]) -> R {
     range_command(ctx, a, By::Auto, Dir::Auto)
 }
 
-/// ZREVRANGE key start stop [WITHSCORES]. Ready for the command table, which does not declare
-/// ZREVRANGE yet (scripts/gen_command_table.py lacks it); until then nothing calls this.
-#[allow(dead_code)]
+/// ZREVRANGE key start stop [WITHSCORES].
 pub fn zrevrange(ctx: &mut Ctx, a: &[Bytes]) -> R {
     range_command(ctx, a, By::Rank, Dir::Reverse)
 }

@@ -43,9 +43,16 @@ fn split_lines(content: &str, first_no: usize) -> Result<Vec<Line>, StartupError
             text: text.to_string(),
             reason: "Unbalanced quotes in configuration line".into(),
         })?;
-        let args: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
         if !args.is_empty() {
-            out.push(Line { no, text: text.to_string(), args });
+            out.push(Line {
+                no,
+                text: text.to_string(),
+                args,
+            });
         }
     }
     Ok(out)
@@ -54,20 +61,32 @@ fn split_lines(content: &str, first_no: usize) -> Result<Vec<Line>, StartupError
 fn apply(config: &mut Config, lines: Vec<Line>, depth: usize) -> Result<(), StartupError> {
     for l in lines {
         let name = l.args[0].to_ascii_lowercase();
-        let err = |reason: String| StartupError { line: l.no, text: l.text.clone(), reason };
+        let err = |reason: String| StartupError {
+            line: l.no,
+            text: l.text.clone(),
+            reason,
+        };
         if name == "include" {
             if l.args.len() != 2 || depth > 16 {
                 return Err(err("Bad directive or wrong number of arguments".into()));
             }
-            let content = std::fs::read_to_string(&l.args[1])
-                .map_err(|e| err(format!("Fatal error, can't open config file '{}': {e}", l.args[1])))?;
+            let content = std::fs::read_to_string(&l.args[1]).map_err(|e| {
+                err(format!(
+                    "Fatal error, can't open config file '{}': {e}",
+                    l.args[1]
+                ))
+            })?;
             apply(config, split_lines(&content, 1)?, depth + 1)?;
             continue;
         }
         if l.args.len() < 2 && !matches!(name.as_str(), "save" | "bind") {
             return Err(err("wrong number of arguments".into()));
         }
-        let args: Vec<String> = if l.args.len() == 1 { vec![String::new()] } else { l.args[1..].to_vec() };
+        let args: Vec<String> = if l.args.len() == 1 {
+            vec![String::new()]
+        } else {
+            l.args[1..].to_vec()
+        };
         config.set(&name, &args).map_err(err)?;
     }
     Ok(())
@@ -91,7 +110,8 @@ pub fn from_args(args: &[String]) -> Result<Config, StartupError> {
                     text: first.clone(),
                     reason: format!("Fatal error, can't open config file '{first}': {e}"),
                 })?;
-                config.file = Some(std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(first)));
+                config.file =
+                    Some(std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(first)));
                 content
             };
             text = content;
@@ -109,13 +129,21 @@ pub fn from_args(args: &[String]) -> Result<Config, StartupError> {
                 lines.push(l);
             }
             no += 1;
-            current = Some(Line { no, text: name.to_string(), args: vec![name.to_string()] });
+            current = Some(Line {
+                no,
+                text: name.to_string(),
+                args: vec![name.to_string()],
+            });
         } else if let Some(l) = current.as_mut() {
             l.text.push(' ');
             l.text.push_str(a);
             l.args.push(a.clone());
         } else {
-            return Err(StartupError { line: no, text: a.clone(), reason: "Bad directive or wrong number of arguments".into() });
+            return Err(StartupError {
+                line: no,
+                text: a.clone(),
+                reason: "Bad directive or wrong number of arguments".into(),
+            });
         }
     }
     lines.extend(current);
@@ -145,7 +173,14 @@ mod tests {
         let inc = dir.path().join("inc.conf");
         std::fs::write(&inc, "maxmemory-policy allkeys-lru\n").unwrap();
         let path = dir.path().join("a.conf");
-        std::fs::write(&path, format!("# comment\nport 7001\ninclude {}\nbind \"127.0.0.1\"\n", inc.display())).unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "# comment\nport 7001\ninclude {}\nbind \"127.0.0.1\"\n",
+                inc.display()
+            ),
+        )
+        .unwrap();
         let c = from_args(&s(&[path.to_str().unwrap(), "--hz", "20"])).unwrap();
         assert_eq!(c.hot.port, 7001);
         assert_eq!(c.hot.hz, 20);
@@ -154,6 +189,8 @@ mod tests {
         let e = from_args(&s(&[path.to_str().unwrap()])).unwrap_err();
         assert_eq!(e.line, 2);
         assert_eq!(e.text, "foo bar");
-        assert!(e.to_string().contains("Bad directive or wrong number of arguments"));
+        assert!(e
+            .to_string()
+            .contains("Bad directive or wrong number of arguments"));
     }
 }

@@ -80,8 +80,14 @@ fn canonical(p: &'static Param) -> &'static Param {
 /// Parses a memory value with Redis's units (`memtoull`): k=1000, kb=1024, m, mb, g, gb.
 pub fn parse_memory(s: &str) -> Option<i64> {
     let lower = s.to_ascii_lowercase();
-    let units: [(&str, i64); 6] =
-        [("kb", 1024), ("k", 1000), ("mb", 1 << 20), ("m", 1_000_000), ("gb", 1 << 30), ("g", 1_000_000_000)];
+    let units: [(&str, i64); 6] = [
+        ("kb", 1024),
+        ("k", 1000),
+        ("mb", 1 << 20),
+        ("m", 1_000_000),
+        ("gb", 1 << 30),
+        ("g", 1_000_000_000),
+    ];
     for (u, mul) in units {
         if let Some(n) = lower.strip_suffix(u) {
             if n.is_empty() || n.starts_with('+') {
@@ -114,18 +120,27 @@ fn normalize(p: &Param, args: &[String]) -> Result<String, String> {
         }
     };
     match p.kind {
-        Kind::Bool => bool_value(one()?).map(|b| if b { "yes" } else { "no" }.to_string()).ok_or_else(|| "argument must be 'yes' or 'no'".into()),
+        Kind::Bool => bool_value(one()?)
+            .map(|b| if b { "yes" } else { "no" }.to_string())
+            .ok_or_else(|| "argument must be 'yes' or 'no'".into()),
         Kind::Int(min, max) => {
-            let v: i64 = one()?.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+            let v: i64 = one()?
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
             if v < min || v > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(v.to_string())
         }
         Kind::Memory(min, max) => {
-            let v = parse_memory(one()?).ok_or_else(|| "argument must be a memory value".to_string())?;
+            let v = parse_memory(one()?)
+                .ok_or_else(|| "argument must be a memory value".to_string())?;
             if v < min || v > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(v.to_string())
         }
@@ -134,7 +149,10 @@ fn normalize(p: &Param, args: &[String]) -> Result<String, String> {
             if names.contains(&v.as_str()) {
                 Ok(v)
             } else {
-                Err(format!("argument(s) must be one of the following: {}", names.join(", ")))
+                Err(format!(
+                    "argument(s) must be one of the following: {}",
+                    names.join(", ")
+                ))
             }
         }
         Kind::Str => Ok(one()?.clone()),
@@ -183,14 +201,23 @@ fn normalize_obuf(args: &[String], current: Option<&str>) -> Result<String, Stri
     let base = current.unwrap_or(table::find("client-output-buffer-limit").unwrap().default);
     let base: Vec<&str> = base.split_whitespace().collect();
     for c in base.chunks(4) {
-        limits.insert(c[0], [c[1].parse().unwrap_or(0), c[2].parse().unwrap_or(0), c[3].parse().unwrap_or(0)]);
+        limits.insert(
+            c[0],
+            [
+                c[1].parse().unwrap_or(0),
+                c[2].parse().unwrap_or(0),
+                c[3].parse().unwrap_or(0),
+            ],
+        );
     }
     for c in all.chunks(4) {
         let class = match c[0].to_ascii_lowercase().as_str() {
             "normal" => "normal",
             "slave" | "replica" => "slave",
             "pubsub" => "pubsub",
-            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
         };
         let hard = parse_memory(c[1]).filter(|v| *v >= 0);
         let soft = parse_memory(c[2]).filter(|v| *v >= 0);
@@ -199,7 +226,12 @@ fn normalize_obuf(args: &[String], current: Option<&str>) -> Result<String, Stri
             (Some(h), Some(s), Some(t)) => {
                 limits.insert(class, [h, s, t]);
             }
-            _ => return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()),
+            _ => {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                )
+            }
         }
     }
     Ok(CLASSES
@@ -218,7 +250,11 @@ impl Default for Config {
         for p in PARAMS.iter().filter(|p| p.alias.is_none()) {
             values.insert(p.name, p.default.to_string());
         }
-        let mut c = Config { values, file: None, hot: Hot::placeholder() };
+        let mut c = Config {
+            values,
+            file: None,
+            hot: Hot::placeholder(),
+        };
         c.refresh_hot();
         c
     }
@@ -228,7 +264,8 @@ impl Config {
     /// Sets one directive from startup (file or command line) or CONFIG SET.
     /// `Err` carries Redis's reason text.
     pub fn set(&mut self, name: &str, args: &[String]) -> Result<(), String> {
-        let p = table::find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+        let p = table::find(name)
+            .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
         let p = canonical(p);
         let v = if p.kind == Kind::OutputBufferLimit {
             normalize_obuf(args, self.values.get(p.name).map(|s| s.as_str()))?
@@ -248,7 +285,8 @@ impl Config {
             if p.immutable {
                 return Err((name.clone(), "can't set immutable config".into()));
             }
-            next.set(name, &[value.clone()]).map_err(|e| (name.clone(), e))?;
+            next.set(name, &[value.clone()])
+                .map_err(|e| (name.clone(), e))?;
         }
         *self = next;
         Ok(())
@@ -272,7 +310,9 @@ impl Config {
     fn display(&self, p: &Param) -> String {
         let v = self.get(p.name).unwrap_or_default();
         match p.kind {
-            Kind::NotifyFlags => crate::store::notify::flags_to_string(crate::store::notify::parse_flags(v).unwrap_or(0)),
+            Kind::NotifyFlags => crate::store::notify::flags_to_string(
+                crate::store::notify::parse_flags(v).unwrap_or(0),
+            ),
             _ => v.to_string(),
         }
     }
@@ -296,10 +336,18 @@ impl Config {
     }
 
     fn obuf(&self, class: &str) -> BufferLimit {
-        let v: Vec<&str> = self.get("client-output-buffer-limit").unwrap_or_default().split_whitespace().collect();
+        let v: Vec<&str> = self
+            .get("client-output-buffer-limit")
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
         v.chunks(4)
             .find(|c| c[0] == class)
-            .map(|c| BufferLimit { hard: c[1].parse().unwrap_or(0), soft: c[2].parse().unwrap_or(0), soft_seconds: c[3].parse().unwrap_or(0) })
+            .map(|c| BufferLimit {
+                hard: c[1].parse().unwrap_or(0),
+                soft: c[2].parse().unwrap_or(0),
+                soft_seconds: c[3].parse().unwrap_or(0),
+            })
             .unwrap_or_default()
     }
 
@@ -307,7 +355,12 @@ impl Config {
         let pass = self.get("requirepass").unwrap_or_default().to_string();
         self.hot = Hot {
             port: self.num("port") as u16,
-            bind: self.get("bind").unwrap_or_default().split_whitespace().map(String::from).collect(),
+            bind: self
+                .get("bind")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
             protected_mode: self.flag("protected-mode"),
             requirepass: (!pass.is_empty()).then_some(pass),
             maxclients: self.num("maxclients") as usize,
@@ -319,7 +372,8 @@ impl Config {
             obuf_replica: self.obuf("slave"),
             obuf_pubsub: self.obuf("pubsub"),
             maxmemory: self.num("maxmemory") as u64,
-            policy: EvictionPolicy::parse(self.get("maxmemory-policy").unwrap_or_default()).unwrap_or(EvictionPolicy::NoEviction),
+            policy: EvictionPolicy::parse(self.get("maxmemory-policy").unwrap_or_default())
+                .unwrap_or(EvictionPolicy::NoEviction),
             samples: self.num("maxmemory-samples") as usize,
             lfu_log_factor: self.num("lfu-log-factor") as u32,
             lfu_decay_time: self.num("lfu-decay-time") as u32,
@@ -335,7 +389,10 @@ impl Config {
             lazy_server_del: self.flag("lazyfree-lazy-server-del"),
             lazy_expire: self.flag("lazyfree-lazy-expire"),
             lazy_eviction: self.flag("lazyfree-lazy-eviction"),
-            notify_flags: crate::store::notify::parse_flags(self.get("notify-keyspace-events").unwrap_or_default()).unwrap_or(0),
+            notify_flags: crate::store::notify::parse_flags(
+                self.get("notify-keyspace-events").unwrap_or_default(),
+            )
+            .unwrap_or(0),
             hash_max_listpack_entries: self.num("hash-max-listpack-entries") as usize,
             hash_max_listpack_value: self.num("hash-max-listpack-value") as usize,
             list_max_listpack_size: self.num("list-max-listpack-size"),
@@ -420,18 +477,32 @@ mod tests {
         assert_eq!(c.get("maxmemory"), Some("104857600"));
         assert_eq!(c.hot.maxmemory, 100 << 20);
         assert!(c.set("protected-mode", &["maybe".into()]).is_err());
-        assert!(c.set("maxmemory-policy", &["bogus".into()]).unwrap_err().starts_with("argument(s) must be one of"));
+        assert!(c
+            .set("maxmemory-policy", &["bogus".into()])
+            .unwrap_err()
+            .starts_with("argument(s) must be one of"));
         c.set("hash-max-ziplist-entries", &["7".into()]).unwrap();
         assert_eq!(c.get("hash-max-listpack-entries"), Some("7"));
-        c.set("client-output-buffer-limit", &["pubsub 1mb 512kb 5".into()]).unwrap();
-        assert_eq!(c.hot.obuf_pubsub, BufferLimit { hard: 1 << 20, soft: 512 << 10, soft_seconds: 5 });
+        c.set("client-output-buffer-limit", &["pubsub 1mb 512kb 5".into()])
+            .unwrap();
+        assert_eq!(
+            c.hot.obuf_pubsub,
+            BufferLimit {
+                hard: 1 << 20,
+                soft: 512 << 10,
+                soft_seconds: 5
+            }
+        );
         assert_eq!(c.hot.obuf_replica.hard, 268435456);
     }
 
     #[test]
     fn set_many_is_atomic() {
         let mut c = Config::default();
-        let r = c.set_many(&[("maxmemory".into(), "1mb".into()), ("port".into(), "99999".into())]);
+        let r = c.set_many(&[
+            ("maxmemory".into(), "1mb".into()),
+            ("port".into(), "99999".into()),
+        ]);
         assert!(r.is_err());
         assert_eq!(c.get("maxmemory"), Some("0"));
         assert!(c.set_many(&[("databases".into(), "4".into())]).is_err());

@@ -7,7 +7,10 @@ use std::io::Write;
 use std::path::Path;
 
 fn quote(v: &str) -> String {
-    if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'') {
+    if v.is_empty()
+        || v.chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '\'')
+    {
         format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
         v.to_string()
@@ -17,7 +20,11 @@ fn quote(v: &str) -> String {
 fn line_for(name: &str, value: &str) -> String {
     match table::find(name).map(|p| p.kind) {
         // Multi-argument directives are written unquoted so each word stays an argument.
-        Some(table::Kind::Save) | Some(table::Kind::OutputBufferLimit) | Some(table::Kind::Bind) if !value.is_empty() => {
+        Some(table::Kind::Save)
+        | Some(table::Kind::OutputBufferLimit)
+        | Some(table::Kind::Bind)
+            if !value.is_empty() =>
+        {
             format!("{name} {value}")
         }
         _ => format!("{name} {}", quote(value)),
@@ -30,7 +37,11 @@ pub fn rewrite(cfg: &Config, path: &Path) -> std::io::Result<()> {
     let mut out = Vec::new();
     for line in old.lines() {
         let t = line.trim();
-        let name = t.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        let name = t
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if t.starts_with('#') || name.is_empty() || name == "include" {
             out.push(line.to_string());
             continue;
@@ -46,7 +57,9 @@ pub fn rewrite(cfg: &Config, path: &Path) -> std::io::Result<()> {
     }
     let mut header = false;
     for (name, value) in cfg.changed() {
-        let aliased = table::PARAMS.iter().any(|p| p.alias == Some(name) && written.contains(p.name));
+        let aliased = table::PARAMS
+            .iter()
+            .any(|p| p.alias == Some(name) && written.contains(p.name));
         if written.contains(name) || aliased {
             continue;
         }

@@ -32,22 +32,51 @@ pub struct Param {
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
-    Param { name, alias: None, kind, default, immutable: false }
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        immutable: false,
+    }
 }
 
 const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
-    Param { name, alias: None, kind, default, immutable: true }
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        immutable: true,
+    }
 }
 
-const fn alias(name: &'static str, alias: &'static str, kind: Kind, default: &'static str) -> Param {
-    Param { name, alias: Some(alias), kind, default, immutable: false }
+const fn alias(
+    name: &'static str,
+    alias: &'static str,
+    kind: Kind,
+    default: &'static str,
+) -> Param {
+    Param {
+        name,
+        alias: Some(alias),
+        kind,
+        default,
+        immutable: false,
+    }
 }
 
 use Kind::*;
 const I32: i64 = i32::MAX as i64;
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
 const POLICIES: &[&str] = &[
-    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
     "noeviction",
 ];
 
@@ -61,9 +90,21 @@ pub static PARAMS: &[Param] = &[
     p("tcp-keepalive", Int(0, I32), "300"),
     p("maxclients", Int(1, I32), "10000"),
     p("requirepass", Str, ""),
-    p("proto-max-bulk-len", Memory(1024 * 1024, i64::MAX), "536870912"),
-    p("client-query-buffer-limit", Memory(1024 * 1024, i64::MAX), "1073741824"),
-    p("client-output-buffer-limit", OutputBufferLimit, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    p(
+        "proto-max-bulk-len",
+        Memory(1024 * 1024, i64::MAX),
+        "536870912",
+    ),
+    p(
+        "client-query-buffer-limit",
+        Memory(1024 * 1024, i64::MAX),
+        "1073741824",
+    ),
+    p(
+        "client-output-buffer-limit",
+        OutputBufferLimit,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+    ),
     p("maxmemory-clients", Memory(0, i64::MAX), "0"),
     fixed("unixsocket", Str, ""),
     fixed("unixsocketperm", Int(0, 0o777), "0"),
@@ -71,7 +112,11 @@ pub static PARAMS: &[Param] = &[
     p("io-threads-do-reads", Bool, "no"),
     // general
     fixed("daemonize", Bool, "no"),
-    fixed("supervised", Enum(&["upstart", "systemd", "auto", "no"]), "no"),
+    fixed(
+        "supervised",
+        Enum(&["upstart", "systemd", "auto", "no"]),
+        "no",
+    ),
     p("pidfile", Str, ""),
     p("dir", Str, ""),
     p("logfile", Str, ""),
@@ -83,7 +128,11 @@ pub static PARAMS: &[Param] = &[
     p("set-proc-title", Bool, "yes"),
     fixed("enable-debug-command", Enum(&["no", "yes", "local"]), "no"),
     fixed("enable-module-command", Enum(&["no", "yes", "local"]), "no"),
-    fixed("enable-protected-configs", Enum(&["no", "yes", "local"]), "no"),
+    fixed(
+        "enable-protected-configs",
+        Enum(&["no", "yes", "local"]),
+        "no",
+    ),
     p("hz", Int(0, I32), "10"),
     p("dynamic-hz", Bool, "yes"),
     p("active-expire-effort", Int(1, 10), "1"),
@@ -95,10 +144,23 @@ pub static PARAMS: &[Param] = &[
     p("latency-tracking", Bool, "yes"),
     p("notify-keyspace-events", NotifyFlags, ""),
     p("lua-time-limit", Int(0, i64::MAX), "5000"),
-    alias("busy-reply-threshold", "lua-time-limit", Int(0, i64::MAX), "5000"),
+    alias(
+        "busy-reply-threshold",
+        "lua-time-limit",
+        Int(0, i64::MAX),
+        "5000",
+    ),
     p("shutdown-timeout", Int(0, I32), "10"),
-    p("shutdown-on-sigint", Enum(&["default", "save", "nosave", "now", "force"]), "default"),
-    p("shutdown-on-sigterm", Enum(&["default", "save", "nosave", "now", "force"]), "default"),
+    p(
+        "shutdown-on-sigint",
+        Enum(&["default", "save", "nosave", "now", "force"]),
+        "default",
+    ),
+    p(
+        "shutdown-on-sigterm",
+        Enum(&["default", "save", "nosave", "now", "force"]),
+        "default",
+    ),
     // memory
     p("maxmemory", Memory(0, i64::MAX), "0"),
     p("maxmemory-policy", Enum(POLICIES), "noeviction"),
@@ -112,17 +174,42 @@ pub static PARAMS: &[Param] = &[
     p("lazyfree-lazy-user-del", Bool, "no"),
     p("lazyfree-lazy-user-flush", Bool, "no"),
     p("hash-max-listpack-entries", Memory(0, i64::MAX), "512"),
-    alias("hash-max-ziplist-entries", "hash-max-listpack-entries", Memory(0, i64::MAX), "512"),
+    alias(
+        "hash-max-ziplist-entries",
+        "hash-max-listpack-entries",
+        Memory(0, i64::MAX),
+        "512",
+    ),
     p("hash-max-listpack-value", Memory(0, i64::MAX), "64"),
-    alias("hash-max-ziplist-value", "hash-max-listpack-value", Memory(0, i64::MAX), "64"),
+    alias(
+        "hash-max-ziplist-value",
+        "hash-max-listpack-value",
+        Memory(0, i64::MAX),
+        "64",
+    ),
     p("list-max-listpack-size", Int(i32::MIN as i64, I32), "-2"),
-    alias("list-max-ziplist-size", "list-max-listpack-size", Int(i32::MIN as i64, I32), "-2"),
+    alias(
+        "list-max-ziplist-size",
+        "list-max-listpack-size",
+        Int(i32::MIN as i64, I32),
+        "-2",
+    ),
     p("list-compress-depth", Int(0, I32), "0"),
     p("set-max-intset-entries", Memory(0, i64::MAX), "512"),
     p("zset-max-listpack-entries", Memory(0, i64::MAX), "128"),
-    alias("zset-max-ziplist-entries", "zset-max-listpack-entries", Memory(0, i64::MAX), "128"),
+    alias(
+        "zset-max-ziplist-entries",
+        "zset-max-listpack-entries",
+        Memory(0, i64::MAX),
+        "128",
+    ),
     p("zset-max-listpack-value", Memory(0, i64::MAX), "64"),
-    alias("zset-max-ziplist-value", "zset-max-listpack-value", Memory(0, i64::MAX), "64"),
+    alias(
+        "zset-max-ziplist-value",
+        "zset-max-listpack-value",
+        Memory(0, i64::MAX),
+        "64",
+    ),
     p("hll-sparse-max-bytes", Memory(0, i64::MAX), "3000"),
     p("stream-node-max-bytes", Memory(0, i64::MAX), "4096"),
     p("stream-node-max-entries", Int(0, i64::MAX), "100"),
@@ -131,7 +218,11 @@ pub static PARAMS: &[Param] = &[
     p("dbfilename", Str, "dump.rdb"),
     p("appendonly", Bool, "no"),
     p("appendfilename", Str, "appendonly.aof"),
-    p("appendfsync", Enum(&["always", "everysec", "no"]), "everysec"),
+    p(
+        "appendfsync",
+        Enum(&["always", "everysec", "no"]),
+        "everysec",
+    ),
     p("stop-writes-on-bgsave-error", Bool, "yes"),
     p("rdbcompression", Bool, "yes"),
     p("rdbchecksum", Bool, "yes"),
@@ -139,7 +230,12 @@ pub static PARAMS: &[Param] = &[
     p("replica-read-only", Bool, "yes"),
     alias("slave-read-only", "replica-read-only", Bool, "yes"),
     p("replica-serve-stale-data", Bool, "yes"),
-    alias("slave-serve-stale-data", "replica-serve-stale-data", Bool, "yes"),
+    alias(
+        "slave-serve-stale-data",
+        "replica-serve-stale-data",
+        Bool,
+        "yes",
+    ),
     p("replica-priority", Int(0, I32), "100"),
     alias("slave-priority", "replica-priority", Int(0, I32), "100"),
     p("replica-announce-ip", Str, ""),
@@ -158,12 +254,22 @@ pub static PARAMS: &[Param] = &[
     p("cluster-node-timeout", Int(0, i64::MAX), "15000"),
     fixed("cluster-port", Int(0, 65535), "0"),
     p("cluster-replica-validity-factor", Int(0, I32), "10"),
-    alias("cluster-slave-validity-factor", "cluster-replica-validity-factor", Int(0, I32), "10"),
+    alias(
+        "cluster-slave-validity-factor",
+        "cluster-replica-validity-factor",
+        Int(0, I32),
+        "10",
+    ),
     p("cluster-migration-barrier", Int(0, I32), "1"),
     p("cluster-allow-replica-migration", Bool, "yes"),
     p("cluster-require-full-coverage", Bool, "yes"),
     p("cluster-replica-no-failover", Bool, "no"),
-    alias("cluster-slave-no-failover", "cluster-replica-no-failover", Bool, "no"),
+    alias(
+        "cluster-slave-no-failover",
+        "cluster-replica-no-failover",
+        Bool,
+        "no",
+    ),
     p("cluster-allow-reads-when-down", Bool, "no"),
     p("cluster-allow-pubsubshard-when-down", Bool, "yes"),
     p("cluster-link-sendbuf-limit", Memory(0, i64::MAX), "0"),
@@ -172,7 +278,11 @@ pub static PARAMS: &[Param] = &[
     p("cluster-announce-port", Int(0, 65535), "0"),
     p("cluster-announce-bus-port", Int(0, 65535), "0"),
     p("cluster-announce-tls-port", Int(0, 65535), "0"),
-    p("cluster-preferred-endpoint-type", Enum(&["ip", "hostname", "unknown-endpoint"]), "ip"),
+    p(
+        "cluster-preferred-endpoint-type",
+        Enum(&["ip", "hostname", "unknown-endpoint"]),
+        "ip",
+    ),
 ];
 
 /// The directive called `name` (case-insensitive; aliases resolve to their own entry).

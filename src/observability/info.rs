@@ -4,8 +4,19 @@ use crate::store::Store;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-const DEFAULT: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// Renders the sections asked for (`[]` = default, `all`, `everything`, or names).
@@ -24,7 +35,21 @@ pub fn render(sh: &Shared, st: &Store, asked: &[String]) -> String {
         }
     }
     let mut out = String::new();
-    for name in ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"] {
+    for name in [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "modules",
+        "commandstats",
+        "errorstats",
+        "latencystats",
+        "cluster",
+        "keyspace",
+    ] {
         if !want.contains(&name) {
             continue;
         }
@@ -62,8 +87,21 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             field!(out, "redis_git_sha1:00000000");
             field!(out, "redis_git_dirty:0");
             field!(out, "redis_build_id:0");
-            field!(out, "redis_mode:{}", if cfg.hot.cluster_enabled { "cluster" } else { "standalone" });
-            field!(out, "os:{} {}", std::env::consts::OS, std::env::consts::ARCH);
+            field!(
+                out,
+                "redis_mode:{}",
+                if cfg.hot.cluster_enabled {
+                    "cluster"
+                } else {
+                    "standalone"
+                }
+            );
+            field!(
+                out,
+                "os:{} {}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            );
             field!(out, "arch_bits:64");
             field!(out, "monotonic_clock:POSIX clock_gettime");
             field!(out, "multiplexing_api:epoll");
@@ -77,8 +115,21 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             field!(out, "hz:{}", cfg.hot.hz);
             field!(out, "configured_hz:{}", cfg.hot.hz);
             field!(out, "lru_clock:{}", st.lru_clock() / 1000);
-            field!(out, "executable:{}", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
-            field!(out, "config_file:{}", cfg.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            field!(
+                out,
+                "executable:{}",
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            field!(
+                out,
+                "config_file:{}",
+                cfg.file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
             field!(out, "io_threads_active:0");
         }
         "clients" => {
@@ -104,7 +155,15 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             field!(out, "maxmemory:{}", cfg.hot.maxmemory);
             field!(out, "maxmemory_human:{}", human(cfg.hot.maxmemory as usize));
             field!(out, "maxmemory_policy:{}", cfg.hot.policy.name());
-            field!(out, "mem_fragmentation_ratio:{:.2}", if used > 0 { rss as f64 / used as f64 } else { 1.0 });
+            field!(
+                out,
+                "mem_fragmentation_ratio:{:.2}",
+                if used > 0 {
+                    rss as f64 / used as f64
+                } else {
+                    1.0
+                }
+            );
             field!(out, "mem_allocator:libc");
             field!(out, "lazyfree_pending_objects:{}", st.lazyfree_pending());
             field!(out, "lazyfreed_objects:{}", st.lazyfreed_objects());
@@ -114,7 +173,11 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             field!(out, "async_loading:0");
             field!(out, "rdb_changes_since_last_save:{}", st.dirty);
             field!(out, "rdb_bgsave_in_progress:0");
-            field!(out, "rdb_last_save_time:{}", crate::state::now_ms() / 1000 - uptime);
+            field!(
+                out,
+                "rdb_last_save_time:{}",
+                crate::state::now_ms() / 1000 - uptime
+            );
             field!(out, "rdb_last_bgsave_status:ok");
             field!(out, "aof_enabled:0");
             field!(out, "aof_rewrite_in_progress:0");
@@ -124,37 +187,80 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
         "stats" => {
             let s = &sh.stats;
             let k = &st.stats;
-            field!(out, "total_connections_received:{}", s.connections_received.load(Relaxed));
-            field!(out, "total_commands_processed:{}", s.commands_processed.load(Relaxed));
+            field!(
+                out,
+                "total_connections_received:{}",
+                s.connections_received.load(Relaxed)
+            );
+            field!(
+                out,
+                "total_commands_processed:{}",
+                s.commands_processed.load(Relaxed)
+            );
             let (ops, in_kbps, out_kbps) = s.instantaneous();
             field!(out, "instantaneous_ops_per_sec:{ops}");
-            field!(out, "total_net_input_bytes:{}", s.net_input_bytes.load(Relaxed));
-            field!(out, "total_net_output_bytes:{}", s.net_output_bytes.load(Relaxed));
+            field!(
+                out,
+                "total_net_input_bytes:{}",
+                s.net_input_bytes.load(Relaxed)
+            );
+            field!(
+                out,
+                "total_net_output_bytes:{}",
+                s.net_output_bytes.load(Relaxed)
+            );
             field!(out, "instantaneous_input_kbps:{in_kbps:.2}");
             field!(out, "instantaneous_output_kbps:{out_kbps:.2}");
-            field!(out, "rejected_connections:{}", s.rejected_connections.load(Relaxed));
+            field!(
+                out,
+                "rejected_connections:{}",
+                s.rejected_connections.load(Relaxed)
+            );
             field!(out, "expired_keys:{}", k.expired_keys);
             field!(out, "expired_stale_perc:{:.2}", k.expired_stale_perc);
-            field!(out, "expired_time_cap_reached_count:{}", k.expired_time_cap_reached_count);
-            field!(out, "expire_cycle_cpu_milliseconds:{}", k.expire_cycle_cpu_milliseconds);
+            field!(
+                out,
+                "expired_time_cap_reached_count:{}",
+                k.expired_time_cap_reached_count
+            );
+            field!(
+                out,
+                "expire_cycle_cpu_milliseconds:{}",
+                k.expire_cycle_cpu_milliseconds
+            );
             field!(out, "evicted_keys:{}", k.evicted_keys);
             field!(out, "evicted_clients:0");
-            field!(out, "total_eviction_exceeded_time:{}", k.total_eviction_exceeded_time);
+            field!(
+                out,
+                "total_eviction_exceeded_time:{}",
+                k.total_eviction_exceeded_time
+            );
             field!(out, "keyspace_hits:{}", k.keyspace_hits);
             field!(out, "keyspace_misses:{}", k.keyspace_misses);
             for (name, n) in sh.pubsub.counts() {
                 field!(out, "{name}:{n}");
             }
             field!(out, "total_error_replies:{}", s.error_replies.load(Relaxed));
-            field!(out, "client_query_buffer_limit_disconnections:{}", s.client_qbuf_limit_disconnections.load(Relaxed));
-            field!(out, "client_output_buffer_limit_disconnections:{}", s.client_outbuf_limit_disconnections.load(Relaxed));
+            field!(
+                out,
+                "client_query_buffer_limit_disconnections:{}",
+                s.client_qbuf_limit_disconnections.load(Relaxed)
+            );
+            field!(
+                out,
+                "client_output_buffer_limit_disconnections:{}",
+                s.client_outbuf_limit_disconnections.load(Relaxed)
+            );
         }
         "replication" => {
             field!(out, "role:master");
             field!(out, "connected_slaves:0");
             field!(out, "master_failover_state:no-failover");
             field!(out, "master_replid:{}", sh.run_id);
-            field!(out, "master_replid2:0000000000000000000000000000000000000000");
+            field!(
+                out,
+                "master_replid2:0000000000000000000000000000000000000000"
+            );
             field!(out, "master_repl_offset:0");
             field!(out, "second_repl_offset:-1");
             field!(out, "repl_backlog_active:0");
@@ -173,7 +279,11 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
         "commandstats" => {
             for (id, calls, usec, rejected, failed) in sh.stats.command_snapshot() {
                 let name = sh.commands.all[id].0.name;
-                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let per = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
                 field!(
                     out,
                     "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}"
@@ -190,7 +300,12 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             for i in 0..st.databases() {
                 let db = st.db(i);
                 if !db.is_empty() {
-                    field!(out, "db{i}:keys={},expires={},avg_ttl=0", db.len(), db.expires());
+                    field!(
+                        out,
+                        "db{i}:keys={},expires={},avg_ttl=0",
+                        db.len(),
+                        db.expires()
+                    );
                 }
             }
         }

@@ -14,14 +14,21 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mark = match *event.metadata().level() {
             Level::ERROR | Level::WARN => '#',
             Level::INFO => '*',
             Level::DEBUG => '-',
             Level::TRACE => '.',
         };
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         write!(w, "{}:M {} {} ", std::process::id(), redis_time(now), mark)?;
         ctx.field_format().format_fields(w.by_ref(), event)?;
         writeln!(w)
@@ -30,7 +37,9 @@ where
 
 /// `22 Nov 2026 15:21:58.123` (UTC), the timestamp redis-server logs.
 fn redis_time(since_epoch: std::time::Duration) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = since_epoch.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -65,11 +74,18 @@ pub fn init(loglevel: &str, logfile: &str) {
         _ => "off",
     };
     let filter = tracing_subscriber::EnvFilter::new(format!("slotcache={level}"));
-    let builder = tracing_subscriber::fmt().with_ansi(false).event_format(RedisFormat).with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .event_format(RedisFormat)
+        .with_env_filter(filter);
     if logfile.is_empty() {
         let _ = builder.with_writer(std::io::stdout).try_init();
     } else {
-        match std::fs::OpenOptions::new().create(true).append(true).open(logfile) {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logfile)
+        {
             Ok(f) => {
                 let _ = builder.with_writer(std::sync::Mutex::new(f)).try_init();
             }

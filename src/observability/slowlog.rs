@@ -25,7 +25,11 @@ pub struct SlowLog {
 
 impl SlowLog {
     pub fn new(max_len: usize) -> SlowLog {
-        SlowLog { entries: VecDeque::new(), next_id: 0, max_len }
+        SlowLog {
+            entries: VecDeque::new(),
+            next_id: 0,
+            max_len,
+        }
     }
 
     pub fn set_max_len(&mut self, n: usize) {
@@ -38,10 +42,15 @@ impl SlowLog {
         let n = args.len().min(MAX_ARGC);
         for (i, a) in args.iter().take(n).enumerate() {
             if i == MAX_ARGC - 1 && args.len() > MAX_ARGC {
-                trimmed.push(Bytes::from(format!("... ({} more arguments)", args.len() - MAX_ARGC + 1)));
+                trimmed.push(Bytes::from(format!(
+                    "... ({} more arguments)",
+                    args.len() - MAX_ARGC + 1
+                )));
             } else if a.len() > MAX_STRING {
                 let mut s = a[..MAX_STRING].to_vec();
-                s.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes());
+                s.extend_from_slice(
+                    format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes(),
+                );
                 trimmed.push(Bytes::from(s));
             } else {
                 // Copy: the argument is a view into the connection's read buffer, which it
@@ -50,7 +59,14 @@ impl SlowLog {
             }
         }
         let time = crate::state::now_ms() / 1000;
-        self.entries.push_front(SlowEntry { id: self.next_id, time, duration_us, args: trimmed, addr, name });
+        self.entries.push_front(SlowEntry {
+            id: self.next_id,
+            time,
+            duration_us,
+            args: trimmed,
+            addr,
+            name,
+        });
         self.next_id += 1;
         self.entries.truncate(self.max_len);
     }

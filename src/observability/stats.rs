@@ -38,7 +38,11 @@ impl Stats {
     /// Takes one sample of commands, input and output bytes (called every 100 ms).
     pub fn sample(&self) {
         let now = std::time::Instant::now();
-        let cur = [self.commands_processed.load(Relaxed), self.net_input_bytes.load(Relaxed), self.net_output_bytes.load(Relaxed)];
+        let cur = [
+            self.commands_processed.load(Relaxed),
+            self.net_input_bytes.load(Relaxed),
+            self.net_output_bytes.load(Relaxed),
+        ];
         let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((t, prev)) = s.last {
             let dt = now.duration_since(t).as_secs_f64().max(1e-3);
@@ -55,13 +59,23 @@ impl Stats {
     pub fn instantaneous(&self) -> (u64, f64, f64) {
         let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         let n = s.rates.len().max(1) as f64;
-        let sum = s.rates.iter().fold([0.0; 3], |a, r| [a[0] + r[0], a[1] + r[1], a[2] + r[2]]);
-        ((sum[0] / n) as u64, sum[1] / n / 1024.0, sum[2] / n / 1024.0)
+        let sum = s
+            .rates
+            .iter()
+            .fold([0.0; 3], |a, r| [a[0] + r[0], a[1] + r[1], a[2] + r[2]]);
+        (
+            (sum[0] / n) as u64,
+            sum[1] / n / 1024.0,
+            sum[2] / n / 1024.0,
+        )
     }
 
     /// Counters for `commands` commands (the size of the command index).
     pub fn new(commands: usize) -> Stats {
-        Stats { commands: (0..commands).map(|_| CommandStat::default()).collect(), ..Default::default() }
+        Stats {
+            commands: (0..commands).map(|_| CommandStat::default()).collect(),
+            ..Default::default()
+        }
     }
 
     /// The counters of command `id` (its index in the command index).
@@ -74,7 +88,15 @@ impl Stats {
         self.commands
             .iter()
             .enumerate()
-            .map(|(i, s)| (i, s.calls.load(Relaxed), s.usec.load(Relaxed), s.rejected.load(Relaxed), s.failed.load(Relaxed)))
+            .map(|(i, s)| {
+                (
+                    i,
+                    s.calls.load(Relaxed),
+                    s.usec.load(Relaxed),
+                    s.rejected.load(Relaxed),
+                    s.failed.load(Relaxed),
+                )
+            })
             .filter(|s| s.1 + s.3 + s.4 > 0)
             .collect()
     }
@@ -89,7 +111,10 @@ impl Stats {
     }
 
     pub fn errors(&self) -> BTreeMap<String, u64> {
-        self.errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// CONFIG RESETSTAT.
@@ -111,6 +136,9 @@ impl Stats {
                 a.store(0, Relaxed);
             }
         }
-        self.errors.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 }

@@ -297,7 +297,9 @@ fixed! {
 impl ErrorReply {
     /// ZUNION/ZINTER/ZDIFF, their STORE forms and ZINTERCARD with numkeys < 1 (`cmd` lowercase).
     pub fn zset_needs_one_key(cmd: &str) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR at least 1 input key is needed for '{cmd}' command")))
+        ErrorReply(Cow::Owned(format!(
+            "ERR at least 1 input key is needed for '{cmd}' command"
+        )))
     }
 }
 
@@ -320,13 +322,17 @@ fixed! {
 impl ErrorReply {
     /// A coordinate pair outside the indexable area, printed with C's `%f`.
     pub fn geo_lonlat(lon: f64, lat: f64) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR invalid longitude,latitude pair {lon:.6},{lat:.6}")))
+        ErrorReply(Cow::Owned(format!(
+            "ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"
+        )))
     }
 
     /// WITHDIST/WITHHASH/WITHCOORD with a store: `what` is "GEOSEARCHSTORE" or
     /// "STORE option in GEORADIUS".
     pub fn geo_store_with(what: &str) -> Self {
-        ErrorReply(Cow::Owned(format!("ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")))
+        ErrorReply(Cow::Owned(format!(
+            "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+        )))
     }
 
     /// GEOSEARCH(STORE) without a centre; `cmd` as the client spelled it.

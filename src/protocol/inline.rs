@@ -41,7 +41,10 @@ fn one_arg(line: &[u8], mut i: usize) -> Result<(Vec<u8>, usize), ErrorReply> {
             let c = c.ok_or_else(ErrorReply::unbalanced_quotes)?;
             let n1 = line.get(i + 1).copied();
             if c == b'\\' && n1 == Some(b'x') {
-                if let (Some(h), Some(l)) = (line.get(i + 2).and_then(|&c| hex(c)), line.get(i + 3).and_then(|&c| hex(c))) {
+                if let (Some(h), Some(l)) = (
+                    line.get(i + 2).and_then(|&c| hex(c)),
+                    line.get(i + 3).and_then(|&c| hex(c)),
+                ) {
                     cur.push(h * 16 + l);
                     i += 4;
                     continue;
@@ -106,7 +109,15 @@ mod tests {
     #[test]
     fn splits_like_sdssplitargs() {
         let a = split_args(b"set \"a b\" 'c\\'d' \"\\x41\\n\"").unwrap();
-        assert_eq!(a, vec![Bytes::from("set"), Bytes::from("a b"), Bytes::from("c'd"), Bytes::from("A\n")]);
+        assert_eq!(
+            a,
+            vec![
+                Bytes::from("set"),
+                Bytes::from("a b"),
+                Bytes::from("c'd"),
+                Bytes::from("A\n")
+            ]
+        );
         assert!(split_args(b"set \"\"\"test-key\"\"\" v").is_err());
         assert!(split_args(b"get \"abc").is_err());
         assert!(split_args(b"   ").unwrap().is_empty());

@@ -57,7 +57,11 @@ impl RequestParser {
 
     /// Takes the next complete request out of `buf`. `Ok(None)`: more bytes are needed.
     /// Empty requests (`*0`, `*-1`, blank lines) are consumed and skipped.
-    pub fn next(&mut self, buf: &mut BytesMut, lim: &ParseLimits) -> Result<Option<Vec<Bytes>>, ParseError> {
+    pub fn next(
+        &mut self,
+        buf: &mut BytesMut,
+        lim: &ParseLimits,
+    ) -> Result<Option<Vec<Bytes>>, ParseError> {
         loop {
             match self.state {
                 State::Idle => {
@@ -65,10 +69,14 @@ impl RequestParser {
                         return Ok(None);
                     }
                     if buf[0] == b'*' {
-                        let Some(n) = self.count_line(buf, b'*', lim)? else { return Ok(None) };
+                        let Some(n) = self.count_line(buf, b'*', lim)? else {
+                            return Ok(None);
+                        };
                         if n > 0 {
                             self.args = Vec::with_capacity((n as usize).min(1024));
-                            self.state = State::Args { remaining: n as usize };
+                            self.state = State::Args {
+                                remaining: n as usize,
+                            };
                         }
                     } else if let Some(args) = Self::inline(buf)? {
                         if !args.is_empty() {
@@ -86,8 +94,13 @@ impl RequestParser {
                     if buf.is_empty() {
                         return Ok(None);
                     }
-                    let Some(len) = self.count_line(buf, b'$', lim)? else { return Ok(None) };
-                    self.state = State::Payload { remaining, len: len as usize };
+                    let Some(len) = self.count_line(buf, b'$', lim)? else {
+                        return Ok(None);
+                    };
+                    self.state = State::Payload {
+                        remaining,
+                        len: len as usize,
+                    };
                 }
                 State::Payload { remaining, len } => {
                     if buf.len() < len + 2 {
@@ -96,14 +109,21 @@ impl RequestParser {
                     let arg = buf.split_to(len).freeze();
                     buf.advance(2);
                     self.args.push(arg);
-                    self.state = State::Args { remaining: remaining - 1 };
+                    self.state = State::Args {
+                        remaining: remaining - 1,
+                    };
                 }
             }
         }
     }
 
     /// Parses a `*N` or `$N` line. `None` when the CRLF has not arrived yet.
-    fn count_line(&mut self, buf: &mut BytesMut, kind: u8, lim: &ParseLimits) -> Result<Option<i64>, ParseError> {
+    fn count_line(
+        &mut self,
+        buf: &mut BytesMut,
+        kind: u8,
+        lim: &ParseLimits,
+    ) -> Result<Option<i64>, ParseError> {
         let Some(cr) = find(buf, b'\r') else {
             if buf.len() > INLINE_MAX {
                 return Err(ErrorReply::protocol(if kind == b'*' {
@@ -151,7 +171,11 @@ impl RequestParser {
             }
             return Ok(None);
         };
-        let end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+        let end = if nl > 0 && buf[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
         let args = inline::split_args(&buf[..end])?;
         buf.advance(nl + 1);
         Ok(Some(args))
@@ -162,7 +186,10 @@ impl RequestParser {
 mod tests {
     use super::*;
 
-    const LIM: ParseLimits = ParseLimits { max_bulk: 512 * 1024 * 1024, authenticated: true };
+    const LIM: ParseLimits = ParseLimits {
+        max_bulk: 512 * 1024 * 1024,
+        authenticated: true,
+    };
 
     fn all(input: &[u8]) -> (Vec<Vec<Bytes>>, Option<String>) {
         let mut p = RequestParser::new();
@@ -179,7 +206,8 @@ mod tests {
 
     #[test]
     fn pipelined_multibulk_and_inline() {
-        let (cmds, err) = all(b"*1\r\n$4\r\nPING\r\nPING\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n\r\n*0\r\n*-10\r\n");
+        let (cmds, err) =
+            all(b"*1\r\n$4\r\nPING\r\nPING\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n\r\n*0\r\n*-10\r\n");
         assert!(err.is_none());
         assert_eq!(cmds.len(), 3);
         assert_eq!(cmds[2][1], Bytes::from("k"));
@@ -205,7 +233,10 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (b"*3000000000\r\n", "invalid multibulk length"),
             (b"*abc\r\n", "invalid multibulk length"),
-            (b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n", "expected '$', got 'f'"),
+            (
+                b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n",
+                "expected '$', got 'f'",
+            ),
             (b"*1\r\n$-1\r\n", "invalid bulk length"),
             (b"*1\r\n$2000000000\r\n", "invalid bulk length"),
             (b"*1\r\n$+4\r\n", "invalid bulk length"),
@@ -213,13 +244,24 @@ mod tests {
         ];
         for (input, msg) in cases {
             let (_, err) = all(input);
-            assert_eq!(err.unwrap(), format!("ERR Protocol error: {msg}"), "{:?}", input);
+            assert_eq!(
+                err.unwrap(),
+                format!("ERR Protocol error: {msg}"),
+                "{:?}",
+                input
+            );
         }
         let big = vec![b'A'; 70000];
-        assert_eq!(all(&big).1.unwrap(), "ERR Protocol error: too big inline request");
+        assert_eq!(
+            all(&big).1.unwrap(),
+            "ERR Protocol error: too big inline request"
+        );
         let mut count = b"*".to_vec();
         count.extend(vec![b'1'; 70000]);
-        assert_eq!(all(&count).1.unwrap(), "ERR Protocol error: too big mbulk count string");
+        assert_eq!(
+            all(&count).1.unwrap(),
+            "ERR Protocol error: too big mbulk count string"
+        );
     }
 
     #[test]
@@ -231,12 +273,23 @@ mod tests {
 
     #[test]
     fn unauthenticated_limits() {
-        let lim = ParseLimits { authenticated: false, ..LIM };
+        let lim = ParseLimits {
+            authenticated: false,
+            ..LIM
+        };
         let mut p = RequestParser::new();
         let mut b = BytesMut::from(&b"*11\r\n"[..]);
-        assert!(p.next(&mut b, &lim).unwrap_err().text().ends_with("unauthenticated multibulk length"));
+        assert!(p
+            .next(&mut b, &lim)
+            .unwrap_err()
+            .text()
+            .ends_with("unauthenticated multibulk length"));
         let mut p = RequestParser::new();
         let mut b = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$16385\r\n"[..]);
-        assert!(p.next(&mut b, &lim).unwrap_err().text().ends_with("unauthenticated bulk length"));
+        assert!(p
+            .next(&mut b, &lim)
+            .unwrap_err()
+            .text()
+            .ends_with("unauthenticated bulk length"));
     }
 }

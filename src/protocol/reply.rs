@@ -69,18 +69,42 @@ impl Reply {
             Reply::Error(e) => line(out, b'-', e.text().as_bytes()),
             Reply::Int(i) => int_line(out, b':', *i),
             Reply::Bulk(b) => bulk(out, b),
-            Reply::Nil => out.put_slice(if ver == RespVersion::Resp3 { b"_\r\n" } else { b"$-1\r\n" }),
-            Reply::NilArray => out.put_slice(if ver == RespVersion::Resp3 { b"_\r\n" } else { b"*-1\r\n" }),
+            Reply::Nil => out.put_slice(if ver == RespVersion::Resp3 {
+                b"_\r\n"
+            } else {
+                b"$-1\r\n"
+            }),
+            Reply::NilArray => out.put_slice(if ver == RespVersion::Resp3 {
+                b"_\r\n"
+            } else {
+                b"*-1\r\n"
+            }),
             Reply::Array(items) => {
                 int_line(out, b'*', items.len() as i64);
                 items.iter().for_each(|r| r.encode(ver, out));
             }
             Reply::Set(items) => {
-                int_line(out, if ver == RespVersion::Resp3 { b'~' } else { b'*' }, items.len() as i64);
+                int_line(
+                    out,
+                    if ver == RespVersion::Resp3 {
+                        b'~'
+                    } else {
+                        b'*'
+                    },
+                    items.len() as i64,
+                );
                 items.iter().for_each(|r| r.encode(ver, out));
             }
             Reply::Push(items) => {
-                int_line(out, if ver == RespVersion::Resp3 { b'>' } else { b'*' }, items.len() as i64);
+                int_line(
+                    out,
+                    if ver == RespVersion::Resp3 {
+                        b'>'
+                    } else {
+                        b'*'
+                    },
+                    items.len() as i64,
+                );
                 items.iter().for_each(|r| r.encode(ver, out));
             }
             Reply::Map(pairs) => {
@@ -170,12 +194,18 @@ mod tests {
     #[test]
     fn resp2_degrades_resp3_shapes() {
         let m = Reply::Map(vec![(Reply::bulk(b"a"), Reply::Int(1))]);
-        assert_eq!(enc(m.clone(), RespVersion::Resp2), b"*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(
+            enc(m.clone(), RespVersion::Resp2),
+            b"*2\r\n$1\r\na\r\n:1\r\n"
+        );
         assert_eq!(enc(m, RespVersion::Resp3), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(Reply::Nil, RespVersion::Resp2), b"$-1\r\n");
         assert_eq!(enc(Reply::NilArray, RespVersion::Resp2), b"*-1\r\n");
         assert_eq!(enc(Reply::Nil, RespVersion::Resp3), b"_\r\n");
-        assert_eq!(enc(Reply::Double(1.5), RespVersion::Resp2), b"$3\r\n1.5\r\n");
+        assert_eq!(
+            enc(Reply::Double(1.5), RespVersion::Resp2),
+            b"$3\r\n1.5\r\n"
+        );
         assert_eq!(enc(Reply::Double(1.5), RespVersion::Resp3), b",1.5\r\n");
     }
 }

@@ -44,7 +44,11 @@ pub async fn run(sh: Arc<Shared>) {
             };
             sampled += st.sampled;
             expired += st.expired;
-            let stale = if st.sampled > 0 { st.expired as f64 * 100.0 / st.sampled as f64 } else { 0.0 };
+            let stale = if st.sampled > 0 {
+                st.expired as f64 * 100.0 / st.sampled as f64
+            } else {
+                0.0
+            };
             if st.sampled == 0 || stale <= stale_goal {
                 break;
             }

@@ -3,6 +3,7 @@
 //! to and the connection closed, as Redis does; the query buffer is bounded by
 //! client-query-buffer-limit.
 use super::dispatch::{execute, Outcome};
+use crate::config::BufferLimit;
 use crate::protocol::{ErrorReply, ParseLimits, Reply, RequestParser, RespVersion};
 use crate::state::pubsub::{Kind, Message};
 use crate::state::{now_ms, After, Client, ReplyMode, Shared};
@@ -10,7 +11,6 @@ use bytes::{Bytes, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use crate::config::BufferLimit;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,7 +30,9 @@ fn is_local(addr: &SocketAddr) -> bool {
     // Redis 7.0.15 treats only 127.0.0.1 and ::1 as local for protected mode.
     match addr.ip() {
         std::net::IpAddr::V4(ip) => ip == std::net::Ipv4Addr::LOCALHOST,
-        std::net::IpAddr::V6(ip) => ip.is_loopback() || ip.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST)
+        }
     }
 }
 
@@ -46,7 +48,12 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     sh.stats.connections_received.fetch_add(1, Relaxed);
     let (maxclients, protected, needs_auth, keepalive) = {
         let c = sh.config();
-        (c.hot.maxclients, c.hot.protected_mode, c.hot.requirepass.is_some(), c.hot.tcp_keepalive)
+        (
+            c.hot.maxclients,
+            c.hot.protected_mode,
+            c.hot.requirepass.is_some(),
+            c.hot.tcp_keepalive,
+        )
     };
     if sh.clients.len() >= maxclients {
         sh.stats.rejected_connections.fetch_add(1, Relaxed);
@@ -63,7 +70,14 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let laddr = stream.local_addr().unwrap_or(addr);
     let (handle, rx) = sh.clients.register(addr, laddr);
     let mut client = Client::new(handle.clone(), !needs_auth);
-    let end = Connection { sh: sh.clone(), stream, client: &mut client, rx }.run().await;
+    let end = Connection {
+        sh: sh.clone(),
+        stream,
+        client: &mut client,
+        rx,
+    }
+    .run()
+    .await;
     sh.clients.unregister(handle.id);
     {
         let mut store = sh.lock_store();
@@ -82,8 +96,20 @@ fn socket2_keepalive(stream: &TcpStream, secs: u64) -> std::io::Result<()> {
     let on: libc::c_int = 1;
     let idle: libc::c_int = secs as libc::c_int;
     unsafe {
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, &on as *const _ as *const libc::c_void, 4);
-        libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, &idle as *const _ as *const libc::c_void, 4);
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            &on as *const _ as *const libc::c_void,
+            4,
+        );
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            &idle as *const _ as *const libc::c_void,
+            4,
+        );
     }
     Ok(())
 }
@@ -108,9 +134,16 @@ impl Connection<'_> {
             let (limits, qbuf_limit, idle_timeout, obuf) = {
                 let c = self.sh.config();
                 let authenticated = self.client.authenticated;
-                let lim = ParseLimits { max_bulk: c.hot.proto_max_bulk_len, authenticated };
+                let lim = ParseLimits {
+                    max_bulk: c.hot.proto_max_bulk_len,
+                    authenticated,
+                };
                 // Before AUTH the query buffer is capped at 1 MiB, as Redis does.
-                let qbuf = if authenticated { c.hot.query_buffer_limit } else { c.hot.query_buffer_limit.min(UNAUTH_QBUF) };
+                let qbuf = if authenticated {
+                    c.hot.query_buffer_limit
+                } else {
+                    c.hot.query_buffer_limit.min(UNAUTH_QBUF)
+                };
                 (lim, qbuf, c.hot.timeout_secs, c.hot.obuf_normal)
             };
             let mut batch: Vec<Vec<Bytes>> = Vec::new();
@@ -146,14 +179,20 @@ impl Connection<'_> {
             }
             if inbuf.len() > qbuf_limit {
                 tracing::warn!(client = %self.client.handle.addr, "Closing client that reached max query buffer length");
-                self.sh.stats.client_qbuf_limit_disconnections.fetch_add(1, Relaxed);
+                self.sh
+                    .stats
+                    .client_qbuf_limit_disconnections
+                    .fetch_add(1, Relaxed);
                 return End::Closed;
             }
             if self.over_output_limit(out.len(), obuf, &mut soft_since) {
                 return End::Closed;
             }
             if !out.is_empty() {
-                self.sh.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+                self.sh
+                    .stats
+                    .net_output_bytes
+                    .fetch_add(out.len() as u64, Relaxed);
                 if !self.write(&out).await {
                     return End::Closed;
                 }
@@ -167,7 +206,11 @@ impl Connection<'_> {
                 inbuf.reserve(READ_CHUNK);
             }
             // Pub/Sub clients are exempt from the idle timeout, as in Redis.
-            let idle_timeout = if self.client.subscribed() { 0 } else { idle_timeout };
+            let idle_timeout = if self.client.subscribed() {
+                0
+            } else {
+                idle_timeout
+            };
             let read = self.stream.read_buf(&mut inbuf);
             let n = tokio::select! {
                 r = read => r,
@@ -239,9 +282,16 @@ impl Connection<'_> {
                     self.flush(out).await;
                     return Some(self.monitor().await);
                 }
-                Some(After::Block { keys, deadline_ms, on_timeout }) => {
+                Some(After::Block {
+                    keys,
+                    deadline_ms,
+                    on_timeout,
+                }) => {
                     self.flush(out).await;
-                    if let Some(end) = self.block(&batch[i - 1], keys, deadline_ms, on_timeout, out).await {
+                    if let Some(end) = self
+                        .block(&batch[i - 1], keys, deadline_ms, on_timeout, out)
+                        .await
+                    {
                         return Some(end);
                     }
                 }
@@ -252,14 +302,25 @@ impl Connection<'_> {
 
     /// Waits until a key of `keys` changes (then retries `args`), the deadline passes (then
     /// replies `on_timeout`), or the client goes away.
-    async fn block(&mut self, args: &[Bytes], keys: Vec<Bytes>, deadline_ms: u64, on_timeout: Reply, out: &mut BytesMut) -> Option<End> {
+    async fn block(
+        &mut self,
+        args: &[Bytes],
+        keys: Vec<Bytes>,
+        deadline_ms: u64,
+        on_timeout: Reply,
+        out: &mut BytesMut,
+    ) -> Option<End> {
         let handle = self.client.handle.clone();
         let db = self.client.db;
         let sh = self.sh.clone();
         let mut watch_eof = true;
-        handle.blocked.store(true, std::sync::atomic::Ordering::SeqCst);
+        handle
+            .blocked
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let finish = |store: &mut crate::store::Store| {
-            handle.blocked.store(false, std::sync::atomic::Ordering::SeqCst);
+            handle
+                .blocked
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             store.blocked.unregister(handle.id, db, &keys);
             // Pass the turn on: the next waiter may find data left over.
             for k in &keys {
@@ -267,7 +328,11 @@ impl Connection<'_> {
             }
         };
         loop {
-            let wait = if deadline_ms == 0 { u64::MAX / 4 } else { deadline_ms.saturating_sub(now_ms()) };
+            let wait = if deadline_ms == 0 {
+                u64::MAX / 4
+            } else {
+                deadline_ms.saturating_sub(now_ms())
+            };
             let mut probe = [0u8; 1];
             tokio::select! {
                 _ = handle.block_notify.notified() => {}
@@ -292,7 +357,11 @@ impl Connection<'_> {
             }
             if let Some(with_error) = handle.take_unblock() {
                 finish(&mut sh.lock_store());
-                let r = if with_error { Reply::Error(ErrorReply::unblocked()) } else { on_timeout };
+                let r = if with_error {
+                    Reply::Error(ErrorReply::unblocked())
+                } else {
+                    on_timeout
+                };
                 self.emit(r, out);
                 return None;
             }
@@ -326,7 +395,10 @@ impl Connection<'_> {
 
     async fn flush(&mut self, out: &mut BytesMut) {
         if !out.is_empty() {
-            self.sh.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+            self.sh
+                .stats
+                .net_output_bytes
+                .fetch_add(out.len() as u64, Relaxed);
             self.write(out).await;
             out.clear();
         }
@@ -335,7 +407,12 @@ impl Connection<'_> {
     /// The MONITOR feed: every executed command, until the client goes away.
     async fn monitor(&mut self) -> End {
         let mut rx = self.sh.monitor.subscribe();
-        self.client.handle.view.lock().unwrap_or_else(|e| e.into_inner()).monitor = true;
+        self.client
+            .handle
+            .view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .monitor = true;
         let mut scratch = [0u8; 1024];
         loop {
             tokio::select! {
@@ -379,13 +456,21 @@ impl Connection<'_> {
             }
         }
         self.client.handle.mailbox.pending.fetch_sub(size, Relaxed);
-        self.sh.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+        self.sh
+            .stats
+            .net_output_bytes
+            .fetch_add(out.len() as u64, Relaxed);
         self.write(&out).await
     }
 
     /// client-output-buffer-limit for normal clients: past the hard limit, or past the soft
     /// limit for `soft_seconds`, the client is closed (Redis: "scheduled to be closed ASAP").
-    fn over_output_limit(&self, pending: usize, lim: BufferLimit, soft_since: &mut Option<Instant>) -> bool {
+    fn over_output_limit(
+        &self,
+        pending: usize,
+        lim: BufferLimit,
+        soft_since: &mut Option<Instant>,
+    ) -> bool {
         let pending = pending as u64;
         let hard = lim.hard > 0 && pending > lim.hard;
         let soft = lim.soft > 0 && pending > lim.soft;
@@ -398,7 +483,10 @@ impl Connection<'_> {
         };
         if hard || soft_expired {
             tracing::warn!(client = %self.client.handle.addr, "Client scheduled to be closed ASAP for overcoming of output buffer limits.");
-            self.sh.stats.client_outbuf_limit_disconnections.fetch_add(1, Relaxed);
+            self.sh
+                .stats
+                .client_outbuf_limit_disconnections
+                .fetch_add(1, Relaxed);
             return true;
         }
         false
@@ -407,7 +495,9 @@ impl Connection<'_> {
     /// Refreshes what CLIENT LIST shows about this connection, when it changed.
     fn publish_view(&self, last: &mut View) {
         let c = &*self.client;
-        let subs = c.sub.as_ref().map_or((0, 0, 0), |s| (s.channels.len(), s.patterns.len(), s.shards.len()));
+        let subs = c.sub.as_ref().map_or((0, 0, 0), |s| {
+            (s.channels.len(), s.patterns.len(), s.shards.len())
+        });
         let multi = c.multi.as_ref().map_or(-1, |m| m.queue.len() as i64);
         let now = (c.db, c.resp, c.name.clone(), subs, multi);
         if *last == now {
@@ -416,7 +506,11 @@ impl Connection<'_> {
         let mut v = c.handle.view.lock().unwrap_or_else(|e| e.into_inner());
         v.db = now.0;
         v.resp = if now.1 == RespVersion::Resp3 { 3 } else { 2 };
-        v.name = now.2.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        v.name = now
+            .2
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
         v.subs = subs;
         v.multi = multi;
         *last = now;
@@ -424,7 +518,13 @@ impl Connection<'_> {
 }
 
 /// What was last published to CLIENT LIST: db, protocol, name, subscriptions, MULTI depth.
-type View = (usize, RespVersion, Option<Bytes>, (usize, usize, usize), i64);
+type View = (
+    usize,
+    RespVersion,
+    Option<Bytes>,
+    (usize, usize, usize),
+    i64,
+);
 
 /// `message` / `pmessage` / `smessage` as Redis sends them (a push in RESP3). An invalidation
 /// is a push to a RESP3 client, a `__redis__:invalidate` message to a RESP2 client subscribed
@@ -432,17 +532,35 @@ type View = (usize, RespVersion, Option<Bytes>, (usize, usize, usize), i64);
 fn message_reply(m: Message, client: &Client) -> Option<Reply> {
     Some(match m.kind {
         Kind::Invalidate => {
-            let keys = m.keys.map_or(Reply::NilArray, |k| Reply::Array(k.into_iter().map(Reply::Bulk).collect()));
+            let keys = m.keys.map_or(Reply::NilArray, |k| {
+                Reply::Array(k.into_iter().map(Reply::Bulk).collect())
+            });
             if client.resp == RespVersion::Resp3 {
                 Reply::Push(vec![Reply::bulk_static("invalidate"), keys])
-            } else if client.sub.as_ref().is_some_and(|s| s.channels.contains(INVALIDATE_CHANNEL.as_bytes())) {
-                Reply::Push(vec![Reply::bulk_static("message"), Reply::bulk_static(INVALIDATE_CHANNEL), keys])
+            } else if client
+                .sub
+                .as_ref()
+                .is_some_and(|s| s.channels.contains(INVALIDATE_CHANNEL.as_bytes()))
+            {
+                Reply::Push(vec![
+                    Reply::bulk_static("message"),
+                    Reply::bulk_static(INVALIDATE_CHANNEL),
+                    keys,
+                ])
             } else {
                 return None;
             }
         }
-        Kind::Channel => Reply::Push(vec![Reply::bulk_static("message"), Reply::Bulk(m.channel), Reply::Bulk(m.payload)]),
-        Kind::Shard => Reply::Push(vec![Reply::bulk_static("smessage"), Reply::Bulk(m.channel), Reply::Bulk(m.payload)]),
+        Kind::Channel => Reply::Push(vec![
+            Reply::bulk_static("message"),
+            Reply::Bulk(m.channel),
+            Reply::Bulk(m.payload),
+        ]),
+        Kind::Shard => Reply::Push(vec![
+            Reply::bulk_static("smessage"),
+            Reply::Bulk(m.channel),
+            Reply::Bulk(m.payload),
+        ]),
         Kind::Pattern => Reply::Push(vec![
             Reply::bulk_static("pmessage"),
             Reply::Bulk(m.pattern.unwrap_or_default()),

@@ -20,15 +20,23 @@ fn resolve(sh: &Shared, args: &[Bytes]) -> Result<Resolved, ErrorReply> {
         Lookup::Found(r) => Ok(r),
         Lookup::Container(r) if r.spec.handler.is_some() => Ok(r),
         Lookup::Container(r) => Err(ErrorReply::wrong_arity(r.spec.name)),
-        Lookup::UnknownSub => {
-            Err(ErrorReply::unknown_subcommand(&args[1], &String::from_utf8_lossy(&args[0])))
-        }
+        Lookup::UnknownSub => Err(ErrorReply::unknown_subcommand(
+            &args[1],
+            &String::from_utf8_lossy(&args[0]),
+        )),
         Lookup::Unknown => Err(ErrorReply::unknown_command(&args[0], &args[1..])),
     }
 }
 
 /// Checks that may reject the command before it runs.
-fn admit(sh: &Shared, store: &mut Store, client: &Client, r: &Resolved, argc: usize, now: u64) -> Result<(), ErrorReply> {
+fn admit(
+    sh: &Shared,
+    store: &mut Store,
+    client: &Client,
+    r: &Resolved,
+    argc: usize,
+    now: u64,
+) -> Result<(), ErrorReply> {
     if !arity_ok(r.spec, argc) {
         return Err(ErrorReply::wrong_arity(r.spec.name));
     }
@@ -46,7 +54,13 @@ fn admit(sh: &Shared, store: &mut Store, client: &Client, r: &Resolved, argc: us
 }
 
 fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
-    let mut line = format!("+{}.{:06} [{} {}]", now / 1000, (now % 1000) * 1000, client.db, client.handle.addr);
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now / 1000,
+        (now % 1000) * 1000,
+        client.db,
+        client.handle.addr
+    );
     for a in args {
         line.push_str(" \"");
         for &c in a.iter() {
@@ -70,13 +84,24 @@ fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
 fn allowed_when_subscribed(name: &str) -> bool {
     matches!(
         name,
-        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 
 /// Commands that act on an open MULTI instead of being queued in it.
 fn runs_inside_multi(name: &str) -> bool {
-    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
@@ -85,8 +110,15 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         Ok(r) => r,
         Err(e) => return Outcome::Reply(reject(sh, client, e)),
     };
-    if client.resp == RespVersion::Resp2 && client.subscribed() && !allowed_when_subscribed(r.spec.name) {
-        return Outcome::Reply(reject(sh, client, ErrorReply::subscribed_context(r.spec.name)));
+    if client.resp == RespVersion::Resp2
+        && client.subscribed()
+        && !allowed_when_subscribed(r.spec.name)
+    {
+        return Outcome::Reply(reject(
+            sh,
+            client,
+            ErrorReply::subscribed_context(r.spec.name),
+        ));
     }
     if !client.in_exec {
         if let Some(p) = sh.pause_state(now) {
@@ -111,13 +143,21 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
             return Outcome::Reply(exec_transaction(sh, store, client, now));
         }
     }
-    if sh.monitor.receiver_count() > 0 && r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 && r.flags & flag::NO_AUTH == 0 {
+    if sh.monitor.receiver_count() > 0
+        && r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0
+        && r.flags & flag::NO_AUTH == 0
+    {
         feed_monitor(sh, client, args, now);
     }
     let handler = r.spec.handler.expect("resolved commands have handlers");
     let start = Instant::now();
     let result = {
-        let mut ctx = Ctx { shared: sh, store, client, now_ms: now };
+        let mut ctx = Ctx {
+            shared: sh,
+            store,
+            client,
+            now_ms: now,
+        };
         handler(&mut ctx, args)
     };
     let us = start.elapsed().as_micros() as u64;
@@ -147,8 +187,17 @@ fn slowlog(sh: &Shared, client: &Client, r: &Resolved, args: &[Bytes], us: u64) 
     if threshold < 0 || us < threshold as u64 {
         return;
     }
-    let name = client.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
-    sh.slowlog.lock().unwrap_or_else(|e| e.into_inner()).push(args, us, client.handle.addr.to_string(), name);
+    let name = client
+        .name
+        .as_ref()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
+    sh.slowlog.lock().unwrap_or_else(|e| e.into_inner()).push(
+        args,
+        us,
+        client.handle.addr.to_string(),
+        name,
+    );
 }
 
 /// Publishes the keyspace notifications the command raised.
@@ -161,7 +210,13 @@ pub fn publish_events(sh: &Shared, store: &mut Store, now: u64) {
     for e in std::mem::take(&mut store.events.queue) {
         if flags & notify::KEYSPACE != 0 {
             let ch = Bytes::from([format!("__keyspace@{}__:", e.db).as_bytes(), &e.key].concat());
-            sh.pubsub.publish(false, &ch, &Bytes::from_static(e.event.as_bytes()), lim, now);
+            sh.pubsub.publish(
+                false,
+                &ch,
+                &Bytes::from_static(e.event.as_bytes()),
+                lim,
+                now,
+            );
         }
         if flags & notify::KEYEVENT != 0 {
             let ch = Bytes::from(format!("__keyevent@{}__:{}", e.db, e.event));
@@ -173,11 +228,17 @@ pub fn publish_events(sh: &Shared, store: &mut Store, now: u64) {
 /// Remembers the keys a tracking client read (default mode), honouring OPTIN/OPTOUT and
 /// CLIENT CACHING, which applies to the next command only.
 fn track_reads(store: &mut Store, client: &mut Client, r: &Resolved, args: &[Bytes], ok: bool) {
-    let caching = if r.spec.name == "client|caching" { return } else { client.caching.take() };
+    let caching = if r.spec.name == "client|caching" {
+        return;
+    } else {
+        client.caching.take()
+    };
     if !ok || r.flags & flag::READONLY == 0 {
         return;
     }
-    let Some(o) = store.tracking.options(client.id) else { return };
+    let Some(o) = store.tracking.options(client.id) else {
+        return;
+    };
     let wanted = if o.bcast {
         false
     } else if o.optin {
@@ -200,9 +261,17 @@ pub fn deliver_invalidations(sh: &Shared, store: &mut Store, now: u64) {
         return;
     }
     for (id, keys) in std::mem::take(&mut store.tracking.pending) {
-        let target = store.tracking.options(id).and_then(|o| o.redirect).unwrap_or(id);
+        let target = store
+            .tracking
+            .options(id)
+            .and_then(|o| o.redirect)
+            .unwrap_or(id);
         if let Some(h) = sh.clients.get(target) {
-            h.mailbox.deliver(crate::state::pubsub::Message::invalidate(keys), Default::default(), now);
+            h.mailbox.deliver(
+                crate::state::pubsub::Message::invalidate(keys),
+                Default::default(),
+                now,
+            );
         }
     }
 }

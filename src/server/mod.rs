@@ -33,7 +33,10 @@ async fn bind_all(config: &Config) -> std::io::Result<Vec<TcpListener>> {
             "::*" => "::",
             a => a,
         };
-        let sa: SocketAddr = match format!("{ip}:{port}").parse().or_else(|_| format!("[{ip}]:{port}").parse()) {
+        let sa: SocketAddr = match format!("{ip}:{port}")
+            .parse()
+            .or_else(|_| format!("[{ip}]:{port}").parse())
+        {
             Ok(sa) => sa,
             Err(_) if optional => continue,
             Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
@@ -48,14 +51,24 @@ async fn bind_all(config: &Config) -> std::io::Result<Vec<TcpListener>> {
 }
 
 fn bind_one(sa: SocketAddr) -> std::io::Result<TcpListener> {
-    let sock = if sa.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    let sock = if sa.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
     sock.set_reuseaddr(true)?;
     if sa.is_ipv6() {
         // Like Redis, "::" does not also take the IPv4 wildcard.
         use std::os::fd::AsRawFd;
         let on: libc::c_int = 1;
         unsafe {
-            libc::setsockopt(sock.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &on as *const _ as *const libc::c_void, 4);
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                &on as *const _ as *const libc::c_void,
+                4,
+            );
         }
     }
     sock.bind(sa)?;
@@ -65,9 +78,14 @@ fn bind_one(sa: SocketAddr) -> std::io::Result<TcpListener> {
 /// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
 pub async fn run(config: Config) -> std::io::Result<()> {
     let listeners = bind_all(&config).await?;
-    let port = listeners.first().and_then(|l| l.local_addr().ok()).map_or(0, |a| a.port());
+    let port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(0, |a| a.port());
     let shared = Arc::new(Shared::new(config));
-    shared.bound_port.store(port, std::sync::atomic::Ordering::Relaxed);
+    shared
+        .bound_port
+        .store(port, std::sync::atomic::Ordering::Relaxed);
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }

@@ -1,8 +1,8 @@
 //! Per-connection client state, owned by the connection task and handed to handlers.
 use super::ClientHandle;
-use std::collections::BTreeSet;
 use crate::protocol::RespVersion;
 use bytes::Bytes;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +29,11 @@ pub enum After {
     Shutdown,
     /// Wait for one of `keys` to change, then run the command again; on `deadline_ms`
     /// (unix ms, 0 = never) reply `on_timeout` instead (BLPOP and friends).
-    Block { keys: Vec<Bytes>, deadline_ms: u64, on_timeout: crate::protocol::Reply },
+    Block {
+        keys: Vec<Bytes>,
+        deadline_ms: u64,
+        on_timeout: crate::protocol::Reply,
+    },
 }
 
 /// An open MULTI: the queued commands and whether one of them was refused (EXECABORT).
@@ -82,12 +86,18 @@ pub struct Client {
 impl Client {
     /// True while subscribed to at least one channel, pattern or shard channel.
     pub fn subscribed(&self) -> bool {
-        self.sub.as_ref().is_some_and(|s| s.count() + s.shards.len() > 0)
+        self.sub
+            .as_ref()
+            .is_some_and(|s| s.count() + s.shards.len() > 0)
     }
 
     /// The subscriptions, created on first use.
     pub fn subs(&mut self) -> &mut Subscriptions {
-        self.sub.get_or_insert_with(|| Subscriptions { channels: BTreeSet::new(), patterns: BTreeSet::new(), shards: BTreeSet::new() })
+        self.sub.get_or_insert_with(|| Subscriptions {
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
+            shards: BTreeSet::new(),
+        })
     }
 
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {

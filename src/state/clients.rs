@@ -1,11 +1,11 @@
 //! The registry of connected clients (CLIENT LIST / KILL / INFO, maxclients): one handle per
 //! connection with the fields other clients may read, refreshed by the owning connection.
+use super::pubsub::{Mailbox, Message};
 use dashmap::DashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use super::pubsub::{Mailbox, Message};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Notify;
 
@@ -64,7 +64,10 @@ impl ClientHandle {
     }
 
     pub fn take_unblock(&self) -> Option<bool> {
-        self.unblock.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.unblock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     pub fn is_killed(&self) -> bool {
@@ -72,7 +75,8 @@ impl ClientHandle {
     }
 
     pub fn touch(&self) {
-        self.last_interaction_ms.store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_interaction_ms
+            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn idle_secs(&self) -> u64 {
@@ -132,25 +136,33 @@ pub struct ClientRegistry {
 
 impl ClientRegistry {
     /// Registers a connection; the receiver is the connection's end of its mailbox.
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> (Arc<ClientHandle>, UnboundedReceiver<Message>) {
+    pub fn register(
+        &self,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+    ) -> (Arc<ClientHandle>, UnboundedReceiver<Message>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let mut rx = None;
         let h = Arc::new_cyclic(|weak| {
             let (mailbox, r) = Mailbox::new(weak.clone());
             rx = Some(r);
             ClientHandle {
-            id,
-            addr,
-            laddr,
-            created: Instant::now(),
-            last_interaction_ms: AtomicU64::new(0),
-            view: Mutex::new(ClientView { resp: 2, multi: -1, ..Default::default() }),
-            killed: AtomicBool::new(false),
-            kill_notify: Notify::new(),
-            block_notify: Arc::new(Notify::new()),
-            mailbox,
-            blocked: AtomicBool::new(false),
-            unblock: Mutex::new(None),
+                id,
+                addr,
+                laddr,
+                created: Instant::now(),
+                last_interaction_ms: AtomicU64::new(0),
+                view: Mutex::new(ClientView {
+                    resp: 2,
+                    multi: -1,
+                    ..Default::default()
+                }),
+                killed: AtomicBool::new(false),
+                kill_notify: Notify::new(),
+                block_notify: Arc::new(Notify::new()),
+                mailbox,
+                blocked: AtomicBool::new(false),
+                unblock: Mutex::new(None),
             }
         });
         self.map.insert(id, h.clone());

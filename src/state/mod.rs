@@ -55,7 +55,10 @@ pub struct Shared {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Shared {
@@ -64,7 +67,9 @@ impl Shared {
         store.events.flags = config.hot.notify_flags;
         let slowlog = SlowLog::new(config.hot.slowlog_max_len);
         let (monitor, _) = broadcast::channel(4096);
-        let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 0xf)).collect();
+        let run_id: String = (0..40)
+            .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
+            .collect();
         let commands = CommandIndex::build();
         let slower_than = config.hot.slowlog_slower_than;
         Shared {
@@ -113,7 +118,8 @@ impl Shared {
 
     pub fn set_pause(&self, p: Pause) {
         *self.pause.lock().unwrap_or_else(|e| e.into_inner()) = p;
-        self.pause_until.store(p.until_ms, std::sync::atomic::Ordering::Relaxed);
+        self.pause_until
+            .store(p.until_ms, std::sync::atomic::Ordering::Relaxed);
         if p.until_ms == 0 {
             self.unpaused.notify_waiters();
         }

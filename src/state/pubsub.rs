@@ -36,12 +36,25 @@ pub struct Message {
 impl Message {
     /// Approximate bytes the message occupies in the output buffer.
     pub fn size(&self) -> usize {
-        let keys: usize = self.keys.as_ref().map_or(0, |k| k.iter().map(|k| k.len() + 16).sum());
-        self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, |p| p.len()) + keys + 48
+        let keys: usize = self
+            .keys
+            .as_ref()
+            .map_or(0, |k| k.iter().map(|k| k.len() + 16).sum());
+        self.channel.len()
+            + self.payload.len()
+            + self.pattern.as_ref().map_or(0, |p| p.len())
+            + keys
+            + 48
     }
 
     pub fn invalidate(keys: Option<Vec<Bytes>>) -> Message {
-        Message { kind: Kind::Invalidate, pattern: None, channel: Bytes::new(), payload: Bytes::new(), keys }
+        Message {
+            kind: Kind::Invalidate,
+            pattern: None,
+            channel: Bytes::new(),
+            payload: Bytes::new(),
+            keys,
+        }
     }
 }
 
@@ -59,7 +72,12 @@ pub struct Mailbox {
 impl Mailbox {
     pub fn new(handle: Weak<ClientHandle>) -> (Mailbox, UnboundedReceiver<Message>) {
         let (tx, rx) = unbounded_channel();
-        let m = Mailbox { tx, pending: Arc::default(), soft_since: Arc::default(), handle };
+        let m = Mailbox {
+            tx,
+            pending: Arc::default(),
+            soft_since: Arc::default(),
+            handle,
+        };
         (m, rx)
     }
 
@@ -71,7 +89,10 @@ impl Mailbox {
         let over_hard = lim.hard > 0 && pending as u64 > lim.hard;
         let over_soft = lim.soft > 0 && pending as u64 > lim.soft;
         let soft_expired = if over_soft {
-            let since = match self.soft_since.compare_exchange(0, now_ms, Relaxed, Relaxed) {
+            let since = match self
+                .soft_since
+                .compare_exchange(0, now_ms, Relaxed, Relaxed)
+            {
                 Ok(_) => now_ms,
                 Err(t) => t,
             };
@@ -115,7 +136,10 @@ impl PubSub {
     }
 
     pub fn subscribe(&self, kind: Kind, name: &Bytes, client: u64, mb: &Mailbox) {
-        lock(self.table(kind)).entry(name.clone()).or_default().insert(client, mb.clone());
+        lock(self.table(kind))
+            .entry(name.clone())
+            .or_default()
+            .insert(client, mb.clone());
     }
 
     pub fn unsubscribe(&self, kind: Kind, name: &[u8], client: u64) {
@@ -130,12 +154,28 @@ impl PubSub {
 
     /// Delivers to channel (or shard-channel) subscribers and matching patterns. Returns the
     /// number of clients that received it and the number disconnected for their buffer.
-    pub fn publish(&self, shard: bool, channel: &Bytes, payload: &Bytes, lim: BufferLimit, now_ms: u64) -> (usize, usize) {
+    pub fn publish(
+        &self,
+        shard: bool,
+        channel: &Bytes,
+        payload: &Bytes,
+        lim: BufferLimit,
+        now_ms: u64,
+    ) -> (usize, usize) {
         let kind = if shard { Kind::Shard } else { Kind::Channel };
         let (mut n, mut dropped) = (0, 0);
-        let targets: Vec<Mailbox> = lock(self.table(kind)).get(channel).map(|s| s.values().cloned().collect()).unwrap_or_default();
+        let targets: Vec<Mailbox> = lock(self.table(kind))
+            .get(channel)
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
         for mb in targets {
-            let m = Message { kind, pattern: None, channel: channel.clone(), payload: payload.clone(), keys: None };
+            let m = Message {
+                kind,
+                pattern: None,
+                channel: channel.clone(),
+                payload: payload.clone(),
+                keys: None,
+            };
             let ok = mb.deliver(m, lim, now_ms);
             n += ok as usize;
             dropped += !ok as usize;
@@ -149,7 +189,13 @@ impl PubSub {
             .flat_map(|(p, subs)| subs.values().map(move |mb| (p.clone(), mb.clone())))
             .collect();
         for (p, mb) in pats {
-            let m = Message { kind: Kind::Pattern, pattern: Some(p), channel: channel.clone(), payload: payload.clone(), keys: None };
+            let m = Message {
+                kind: Kind::Pattern,
+                pattern: Some(p),
+                channel: channel.clone(),
+                payload: payload.clone(),
+                keys: None,
+            };
             let ok = mb.deliver(m, lim, now_ms);
             n += ok as usize;
             dropped += !ok as usize;
@@ -160,11 +206,16 @@ impl PubSub {
     /// Active channels (or shard channels) matching `pattern` (PUBSUB CHANNELS).
     pub fn channels(&self, shard: bool, pattern: Option<&[u8]>) -> Vec<Bytes> {
         let t = lock(if shard { &self.shards } else { &self.channels });
-        t.keys().filter(|c| pattern.map_or(true, |p| glob::matches(p, c, false))).cloned().collect()
+        t.keys()
+            .filter(|c| pattern.map_or(true, |p| glob::matches(p, c, false)))
+            .cloned()
+            .collect()
     }
 
     pub fn numsub(&self, shard: bool, channel: &[u8]) -> usize {
-        lock(if shard { &self.shards } else { &self.channels }).get(channel).map_or(0, |s| s.len())
+        lock(if shard { &self.shards } else { &self.channels })
+            .get(channel)
+            .map_or(0, |s| s.len())
     }
 
     /// Number of distinct patterns subscribed (PUBSUB NUMPAT).

@@ -50,7 +50,11 @@ impl Blocked {
 
     /// Number of blocked clients (INFO blocked_clients counts clients, not keys).
     pub fn clients(&self) -> usize {
-        let mut ids: Vec<u64> = self.by_key.values().flat_map(|q| q.iter().map(|(c, _)| *c)).collect();
+        let mut ids: Vec<u64> = self
+            .by_key
+            .values()
+            .flat_map(|q| q.iter().map(|(c, _)| *c))
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         ids.len()
@@ -75,14 +79,21 @@ mod tests {
         assert_eq!(b.clients(), 2);
         b.signal(0, b"k");
         // Only the first waiter holds a permit.
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(1), n1.notified()).await.unwrap();
+            tokio::time::timeout(std::time::Duration::from_secs(1), n1.notified())
+                .await
+                .unwrap();
         });
         b.unregister(1, 0, &[bytes::Bytes::from_static(b"k")]);
         b.signal(0, b"k");
         rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(1), n2.notified()).await.unwrap();
+            tokio::time::timeout(std::time::Duration::from_secs(1), n2.notified())
+                .await
+                .unwrap();
         });
         b.unregister(2, 0, &[bytes::Bytes::from_static(b"k")]);
         assert_eq!(b.keys(), 0);

@@ -15,7 +15,10 @@ impl SmallBytes {
         if b.len() <= INLINE_CAP {
             let mut buf = [0u8; INLINE_CAP];
             buf[..b.len()].copy_from_slice(b);
-            SmallBytes::Inline { len: b.len() as u8, buf }
+            SmallBytes::Inline {
+                len: b.len() as u8,
+                buf,
+            }
         } else {
             SmallBytes::Heap(b.into())
         }
@@ -71,7 +74,10 @@ mod tests {
             assert_eq!(SmallBytes::new(&v).as_slice(), &v[..]);
             assert_eq!(SmallBytes::from_vec(v.clone()).as_slice(), &v[..]);
         }
-        assert!(matches!(SmallBytes::new(&[1; 22]), SmallBytes::Inline { .. }));
+        assert!(matches!(
+            SmallBytes::new(&[1; 22]),
+            SmallBytes::Inline { .. }
+        ));
         assert!(matches!(SmallBytes::new(&[1; 23]), SmallBytes::Heap(_)));
     }
 }

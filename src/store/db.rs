@@ -5,10 +5,10 @@
 //!
 //! Every change of a key's expiry goes through here, keeping the `expires` counters exact.
 use super::bytes::SmallBytes;
+use super::slab::Slab;
 use super::value::{Entry, Value};
 use crate::slot::{key_slot, SLOTS};
 use ahash::RandomState;
-use super::slab::Slab;
 use hashbrown::HashTable;
 
 /// Keeps the TTL counters right when a key's expiry goes from `old` to `new` (0 = none).
@@ -56,7 +56,13 @@ pub struct Db {
 
 impl Db {
     pub fn new(hasher: RandomState) -> Db {
-        Db { tables: Vec::new(), volatile: Vec::new(), slab: Slab::default(), expires: 0, hasher }
+        Db {
+            tables: Vec::new(),
+            volatile: Vec::new(),
+            slab: Slab::default(),
+            expires: 0,
+            hasher,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -86,7 +92,9 @@ impl Db {
         let slot = key_slot(key) as usize;
         let slab = &self.slab;
         self.tables[slot]
-            .find(self.hasher.hash_one(key), |&i| slab.get(i).key.as_slice() == key)
+            .find(self.hasher.hash_one(key), |&i| {
+                slab.get(i).key.as_slice() == key
+            })
             .map(|&i| (slot, i))
     }
 
@@ -122,9 +130,16 @@ impl Db {
             Ttl::At(t) => t,
             _ => 0,
         };
-        let i = self.slab.insert(Entry { key: SmallBytes::new(key), value, expire_at: exp, lru });
+        let i = self.slab.insert(Entry {
+            key: SmallBytes::new(key),
+            value,
+            expire_at: exp,
+            lru,
+        });
         let (slab, hasher) = (&self.slab, &self.hasher);
-        self.tables[slot].insert_unique(hasher.hash_one(key), i, |&j| hasher.hash_one(slab.get(j).key.as_slice()));
+        self.tables[slot].insert_unique(hasher.hash_one(key), i, |&j| {
+            hasher.hash_one(slab.get(j).key.as_slice())
+        });
         self.account_expire(slot, 0, exp);
         None
     }
@@ -135,7 +150,9 @@ impl Db {
 
     /// Finds `key` with lazy expiry: an expired entry is removed and handed back.
     pub fn lookup_mut(&mut self, key: &[u8], now_ms: u64) -> Lookup<'_> {
-        let Some((_, i)) = self.find(key) else { return Lookup::Missing };
+        let Some((_, i)) = self.find(key) else {
+            return Lookup::Missing;
+        };
         if self.slab.get(i).is_expired(now_ms) {
             return Lookup::Expired(self.remove(key).expect("present"));
         }
@@ -144,7 +161,9 @@ impl Db {
 
     /// Sets (`Some`) or clears (`None`) the TTL of an existing key. Returns false if absent.
     pub fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
-        let Some((slot, i)) = self.find(key) else { return false };
+        let Some((slot, i)) = self.find(key) else {
+            return false;
+        };
         let e = self.slab.get_mut(i);
         let old = e.expire_at;
         e.expire_at = at.unwrap_or(0);
@@ -159,7 +178,11 @@ impl Db {
         }
         let slot = key_slot(key) as usize;
         let slab = &self.slab;
-        let found = self.tables[slot].find_entry(self.hasher.hash_one(key), |&i| slab.get(i).key.as_slice() == key).ok()?;
+        let found = self.tables[slot]
+            .find_entry(self.hasher.hash_one(key), |&i| {
+                slab.get(i).key.as_slice() == key
+            })
+            .ok()?;
         let (i, _) = found.remove();
         if self.tables[slot].is_empty() {
             // Give an emptied slot's index back (a slot moved away, or evicted empty).
@@ -181,17 +204,27 @@ impl Db {
 
     /// Iterates the entries of one slot.
     pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
-        self.tables.get(slot).into_iter().flat_map(|t| t.iter()).map(|&i| self.slab.get(i))
+        self.tables
+            .get(slot)
+            .into_iter()
+            .flat_map(|t| t.iter())
+            .map(|&i| self.slab.get(i))
     }
 
     /// Keys of `slot` up to `limit` (CLUSTER GETKEYSINSLOT, migration).
     pub fn slot_keys(&self, slot: usize, limit: usize) -> Vec<SmallBytes> {
-        self.slot_entries(slot).take(limit).map(|e| e.key.clone()).collect()
+        self.slot_entries(slot)
+            .take(limit)
+            .map(|e| e.key.clone())
+            .collect()
     }
 
     /// All entries, slot by slot.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.tables.iter().flat_map(|t| t.iter()).map(|&i| self.slab.get(i))
+        self.tables
+            .iter()
+            .flat_map(|t| t.iter())
+            .map(|&i| self.slab.get(i))
     }
 
     /// A random entry: uniform over keys, by probing random slab places (`r` supplies the
@@ -215,7 +248,13 @@ impl Db {
         // Sparse (or few volatile keys): walk the slots from `start`.
         (0..SLOTS)
             .map(|k| (start + k) % SLOTS)
-            .filter(|&s| if volatile_only { self.slot_volatile(s) > 0 } else { self.slot_len(s) > 0 })
+            .filter(|&s| {
+                if volatile_only {
+                    self.slot_volatile(s) > 0
+                } else {
+                    self.slot_len(s) > 0
+                }
+            })
             .flat_map(|s| self.slot_entries(s))
             .find(|e| !volatile_only || e.expire_at != 0)
     }

@@ -35,27 +35,43 @@ impl EvictionPolicy {
     ];
 
     pub fn parse(s: &str) -> Option<EvictionPolicy> {
-        Self::ALL.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)).map(|(_, p)| *p)
+        Self::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, p)| *p)
     }
 
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, p)| *p == self).map(|(n, _)| *n).unwrap()
+        Self::ALL
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map(|(n, _)| *n)
+            .unwrap()
     }
 
     pub fn is_lfu(self) -> bool {
-        matches!(self, EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu)
+        matches!(
+            self,
+            EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu
+        )
     }
 
     fn volatile_only(self) -> bool {
         matches!(
             self,
-            EvictionPolicy::VolatileLru | EvictionPolicy::VolatileLfu | EvictionPolicy::VolatileRandom | EvictionPolicy::VolatileTtl
+            EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
         )
     }
 }
 
 fn minutes_now() -> u32 {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     ((secs / 60) & 0xffff) as u32
 }
 
@@ -73,8 +89,16 @@ pub fn lfu_decayed(lru: u32, ev: &EvictionConfig) -> u32 {
     let ldt = lru >> 8;
     let counter = lru & 0xff;
     let now = minutes_now();
-    let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now };
-    let periods = if ev.lfu_decay_time > 0 { elapsed / ev.lfu_decay_time } else { 0 };
+    let elapsed = if now >= ldt {
+        now - ldt
+    } else {
+        65535 - ldt + now
+    };
+    let periods = if ev.lfu_decay_time > 0 {
+        elapsed / ev.lfu_decay_time
+    } else {
+        0
+    };
     counter.saturating_sub(periods)
 }
 
@@ -116,12 +140,15 @@ impl Store {
             if ev.policy == EvictionPolicy::NoEviction {
                 return false;
             }
-            let Some((db, key)) = self.pick_victim() else { return false };
+            let Some((db, key)) = self.pick_victim() else {
+                return false;
+            };
             if let Some(e) = self.db_mut(db).remove(&key) {
                 self.stats.evicted_keys += 1;
                 self.watches.touch(db, &key);
                 self.tracking.invalidate(&key, 0);
-                self.events.raise(super::notify::EVICTED, "evicted", db, &key);
+                self.events
+                    .raise(super::notify::EVICTED, "evicted", db, &key);
                 self.dirty += 1;
                 drop(e);
             }
@@ -135,7 +162,10 @@ impl Store {
         let volatile = ev.policy.volatile_only();
         let mut best: Option<(u64, usize, Vec<u8>)> = None;
         for db in 0..self.databases() {
-            let samples = if matches!(ev.policy, EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom) {
+            let samples = if matches!(
+                ev.policy,
+                EvictionPolicy::AllKeysRandom | EvictionPolicy::VolatileRandom
+            ) {
                 1
             } else {
                 ev.samples.max(1)
@@ -143,10 +173,16 @@ impl Store {
             for _ in 0..samples {
                 let start = self.rng.gen_range(0..SLOTS);
                 let r = self.rng.gen::<usize>();
-                let Some(e) = self.dbs[db].random_entry(start, r, volatile) else { break };
+                let Some(e) = self.dbs[db].random_entry(start, r, volatile) else {
+                    break;
+                };
                 let score = match ev.policy {
-                    EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => idle_ms(e.lru, clock),
-                    EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => 255 - lfu_decayed(e.lru, &ev) as u64,
+                    EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru => {
+                        idle_ms(e.lru, clock)
+                    }
+                    EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => {
+                        255 - lfu_decayed(e.lru, &ev) as u64
+                    }
                     EvictionPolicy::VolatileTtl => u64::MAX - e.expire_at().unwrap_or(u64::MAX),
                     _ => 0,
                 };
@@ -183,7 +219,12 @@ mod tests {
         };
         let mut s = Store::new(1, ev);
         for i in 0..10u32 {
-            s.insert(0, format!("k{i}").as_bytes(), super::super::Value::Int(i as i64), super::super::Ttl::Clear);
+            s.insert(
+                0,
+                format!("k{i}").as_bytes(),
+                super::super::Value::Int(i as i64),
+                super::super::Ttl::Clear,
+            );
         }
         // make k0 the most recently used by backdating everything else
         let old = s.lru_clock().wrapping_sub(100_000);

@@ -83,7 +83,13 @@ mod tests {
 
     #[test]
     fn expired_keys_are_removed_without_access() {
-        let ev = EvictionConfig { maxmemory: 0, policy: EvictionPolicy::NoEviction, samples: 5, lfu_log_factor: 10, lfu_decay_time: 1 };
+        let ev = EvictionConfig {
+            maxmemory: 0,
+            policy: EvictionPolicy::NoEviction,
+            samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+        };
         let mut s = Store::new(2, ev);
         for i in 0..100 {
             s.insert(1, format!("k{i}").as_bytes(), Value::Int(i), Ttl::At(1000));

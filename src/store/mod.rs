@@ -4,16 +4,16 @@
 pub mod blocking;
 pub mod bytes;
 pub mod db;
-pub mod hll;
 mod evict;
 mod expire;
+pub mod hll;
 mod lazyfree;
 pub mod notify;
 mod slab;
 pub mod tracking;
 pub mod types;
-pub mod watch;
 pub mod value;
+pub mod watch;
 
 pub use db::{Db, Lookup, Ttl};
 pub use evict::{lfu_decayed, EvictionPolicy, LFU_INIT_VAL};
@@ -101,16 +101,35 @@ impl Store {
 
     /// Looks a key up for a command: lazy expiry, and the LRU/LFU access stamp unless `touch`
     /// is false (CLIENT NO-TOUCH, OBJECT, TYPE ...).
-    pub fn lookup(&mut self, db: usize, key: &[u8], now_ms: u64, touch: bool) -> Option<&mut Entry> {
+    pub fn lookup(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: u64,
+        touch: bool,
+    ) -> Option<&mut Entry> {
         self.lookup_counted(db, key, now_ms, touch, false)
     }
 
     /// As `lookup`, counting keyspace hits and misses (read commands).
-    pub fn lookup_read(&mut self, db: usize, key: &[u8], now_ms: u64, touch: bool) -> Option<&mut Entry> {
+    pub fn lookup_read(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: u64,
+        touch: bool,
+    ) -> Option<&mut Entry> {
         self.lookup_counted(db, key, now_ms, touch, true)
     }
 
-    fn lookup_counted(&mut self, db: usize, key: &[u8], now_ms: u64, touch: bool, count: bool) -> Option<&mut Entry> {
+    fn lookup_counted(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: u64,
+        touch: bool,
+        count: bool,
+    ) -> Option<&mut Entry> {
         let clock = self.lru_clock();
         let ev = self.eviction;
         match self.dbs[db].lookup_mut(key, now_ms) {

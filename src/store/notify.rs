@@ -20,7 +20,8 @@ pub const KEY_MISS: u32 = 1 << 11;
 pub const MODULE: u32 = 1 << 12;
 pub const NEW: u32 = 1 << 13;
 /// `A`: every class but key-miss and new.
-pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+pub const ALL: u32 =
+    GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
 const LETTERS: [(char, u32); 11] = [
     ('g', GENERIC),
@@ -54,7 +55,11 @@ pub fn parse_flags(s: &str) -> Option<u32> {
 /// Every class letter, without folding into `A`: how the config keeps the value, so that `n`
 /// survives next to `A` (CONFIG GET prints `flags_to_string`, which drops it, as Redis does).
 pub fn flags_to_letters(f: u32) -> String {
-    let mut s: String = LETTERS.iter().filter(|(_, b)| f & b != 0).map(|(c, _)| *c).collect();
+    let mut s: String = LETTERS
+        .iter()
+        .filter(|(_, b)| f & b != 0)
+        .map(|(c, _)| *c)
+        .collect();
     for (c, b) in [('K', KEYSPACE), ('E', KEYEVENT), ('m', KEY_MISS)] {
         if f & b != 0 {
             s.push(c);
@@ -99,7 +104,11 @@ impl Events {
     #[inline]
     pub fn raise(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
         if self.flags & class != 0 && self.flags & (KEYSPACE | KEYEVENT) != 0 {
-            self.queue.push(Event { db, event, key: Bytes::copy_from_slice(key) });
+            self.queue.push(Event {
+                db,
+                event,
+                key: Bytes::copy_from_slice(key),
+            });
         }
     }
 }
@@ -110,8 +119,20 @@ mod tests {
 
     #[test]
     fn canonical_strings_match_redis() {
-        for (input, want) in [("KEA", "AKE"), ("Kx", "xK"), ("En", "nE"), ("KEA$n", "AKE"), ("Am", "Am"), ("gxn", "gxn"), ("", "")] {
-            assert_eq!(flags_to_string(parse_flags(input).unwrap()), want, "{input}");
+        for (input, want) in [
+            ("KEA", "AKE"),
+            ("Kx", "xK"),
+            ("En", "nE"),
+            ("KEA$n", "AKE"),
+            ("Am", "Am"),
+            ("gxn", "gxn"),
+            ("", ""),
+        ] {
+            assert_eq!(
+                flags_to_string(parse_flags(input).unwrap()),
+                want,
+                "{input}"
+            );
         }
         assert_eq!(parse_flags("Kq"), None);
         let f = parse_flags("KEAn").unwrap();

@@ -34,21 +34,30 @@ impl Slab {
 
     #[inline]
     pub fn get(&self, i: u32) -> &Entry {
-        self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)].as_ref().expect("live slab index")
+        self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)]
+            .as_ref()
+            .expect("live slab index")
     }
 
     #[inline]
     pub fn get_mut(&mut self, i: u32) -> &mut Entry {
-        self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)].as_mut().expect("live slab index")
+        self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)]
+            .as_mut()
+            .expect("live slab index")
     }
 
     /// The entry at `i` if that place is occupied (random sampling).
     pub fn try_get(&self, i: u32) -> Option<&Entry> {
-        self.chunks.get((i >> CHUNK_BITS) as usize)?.get(i as usize & (CHUNK - 1))?.as_ref()
+        self.chunks
+            .get((i >> CHUNK_BITS) as usize)?
+            .get(i as usize & (CHUNK - 1))?
+            .as_ref()
     }
 
     pub fn remove(&mut self, i: u32) -> Entry {
-        let e = self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)].take().expect("live slab index");
+        let e = self.chunks[(i >> CHUNK_BITS) as usize][i as usize & (CHUNK - 1)]
+            .take()
+            .expect("live slab index");
         self.free.push(i);
         self.len -= 1;
         e
@@ -60,13 +69,16 @@ impl Slab {
 
     /// Number of places (occupied or free): random indices are drawn below this.
     pub fn capacity(&self) -> usize {
-        self.chunks.last().map_or(0, |c| (self.chunks.len() - 1) * CHUNK + c.len())
+        self.chunks
+            .last()
+            .map_or(0, |c| (self.chunks.len() - 1) * CHUNK + c.len())
     }
 
     /// Bytes held by free places, ready for new keys: not counted as used memory.
     pub fn free_bytes(&self) -> usize {
         let unused_tail = self.chunks.last().map_or(0, |c| CHUNK - c.len());
-        (self.free.len() + unused_tail) * std::mem::size_of::<Option<Entry>>() + self.free.capacity() * 4
+        (self.free.len() + unused_tail) * std::mem::size_of::<Option<Entry>>()
+            + self.free.capacity() * 4
     }
 }
 
@@ -77,12 +89,20 @@ mod tests {
     use crate::store::value::Value;
 
     fn e(i: i64) -> Entry {
-        Entry { key: SmallBytes::new(&i.to_le_bytes()), value: Value::Int(i), expire_at: 0, lru: 0 }
+        Entry {
+            key: SmallBytes::new(&i.to_le_bytes()),
+            value: Value::Int(i),
+            expire_at: 0,
+            lru: 0,
+        }
     }
 
     #[test]
     fn insert_remove_reuse() {
-        assert_eq!(std::mem::size_of::<Option<Entry>>(), std::mem::size_of::<Entry>());
+        assert_eq!(
+            std::mem::size_of::<Option<Entry>>(),
+            std::mem::size_of::<Entry>()
+        );
         let mut s = Slab::default();
         let idx: Vec<u32> = (0..3000).map(|i| s.insert(e(i))).collect();
         assert_eq!(s.get(idx[2500]).value, Value::Int(2500));

@@ -67,7 +67,11 @@ impl Tracking {
         if self.clients.is_empty() {
             return;
         }
-        let mut targets: Vec<u64> = self.keys.remove(key).map(|s| s.into_iter().collect()).unwrap_or_default();
+        let mut targets: Vec<u64> = self
+            .keys
+            .remove(key)
+            .map(|s| s.into_iter().collect())
+            .unwrap_or_default();
         for (id, o) in &self.clients {
             if o.bcast && (o.prefixes.is_empty() || o.prefixes.iter().any(|p| key.starts_with(p))) {
                 targets.push(*id);
@@ -78,7 +82,8 @@ impl Tracking {
             if noloop && id == writer {
                 continue;
             }
-            self.pending.push((id, Some(vec![Bytes::copy_from_slice(key)])));
+            self.pending
+                .push((id, Some(vec![Bytes::copy_from_slice(key)])));
         }
     }
 
@@ -98,8 +103,21 @@ mod tests {
     fn default_bcast_and_noloop() {
         let mut t = Tracking::default();
         t.enable(1, Options::default());
-        t.enable(2, Options { bcast: true, prefixes: vec![Bytes::from("user:")], ..Default::default() });
-        t.enable(3, Options { noloop: true, ..Default::default() });
+        t.enable(
+            2,
+            Options {
+                bcast: true,
+                prefixes: vec![Bytes::from("user:")],
+                ..Default::default()
+            },
+        );
+        t.enable(
+            3,
+            Options {
+                noloop: true,
+                ..Default::default()
+            },
+        );
         t.remember(1, b"user:1");
         t.remember(3, b"user:1");
         t.invalidate(b"user:1", 3);
@@ -108,7 +126,10 @@ mod tests {
         assert_eq!(ids, vec![1, 2]);
         // Invalidated keys are forgotten until read again.
         t.invalidate(b"user:1", 9);
-        assert_eq!(t.pending.drain(..).map(|p| p.0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            t.pending.drain(..).map(|p| p.0).collect::<Vec<_>>(),
+            vec![2]
+        );
         t.invalidate(b"other", 9);
         assert!(t.pending.is_empty());
     }

@@ -57,7 +57,9 @@ impl Value {
     /// The string bytes of a string value (`None` for other types).
     pub fn as_bytes(&self) -> Option<Cow<'_, [u8]>> {
         match self {
-            Value::Int(i) => Some(Cow::Owned(crate::util::num::IntStr::new(*i).as_bytes().to_vec())),
+            Value::Int(i) => Some(Cow::Owned(
+                crate::util::num::IntStr::new(*i).as_bytes().to_vec(),
+            )),
             Value::Str(s) => Some(Cow::Borrowed(s.as_slice())),
             Value::Raw(v) => Some(Cow::Borrowed(v.as_slice())),
             _ => None,

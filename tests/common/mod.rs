@@ -58,11 +58,27 @@ impl Server {
         let port = free_port();
         let mut cmd = Command::new(bin);
         let port_s = port.to_string();
-        cmd.args(["--port", &port_s, "--bind", "127.0.0.1", "--dir", dir.path().to_str().unwrap()]);
-        cmd.args(["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"]);
+        cmd.args([
+            "--port",
+            &port_s,
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ]);
+        cmd.args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ]);
         cmd.args(args);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {bin}: {e} (is it installed? see README)"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {bin}: {e} (is it installed? see README)"));
         let s = Server { port, dir, child };
         wait_for("server to answer PING", || {
             let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -80,12 +96,16 @@ impl Server {
     }
 
     pub fn client(&self) -> redis::Connection {
-        redis::Client::open(self.url()).unwrap().get_connection().expect("connect")
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .expect("connect")
     }
 
     pub fn raw(&self) -> Raw {
         let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         Raw { s }
     }
 
@@ -150,7 +170,10 @@ impl Raw {
                         return (out, false);
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
                     if out.len() >= expect || start.elapsed() > DEADLINE {
                         return (out, false);
                     }
@@ -174,7 +197,10 @@ impl Raw {
             match self.s.read(&mut b) {
                 Ok(0) => return true,
                 Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
                     if start.elapsed() > DEADLINE {
                         return false;
                     }
@@ -187,7 +213,10 @@ impl Raw {
     /// Asserts the connection still answers PING (+PONG, or -NOAUTH before AUTH).
     pub fn assert_open(&mut self) {
         let r = self.reply(b"PING\r\n", 7);
-        assert!(r == "+PONG\r\n" || r == "-NOAUTH Authentication required.\r\n", "connection should still answer: {r:?}");
+        assert!(
+            r == "+PONG\r\n" || r == "-NOAUTH Authentication required.\r\n",
+            "connection should still answer: {r:?}"
+        );
     }
 }
 

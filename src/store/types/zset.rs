@@ -1349,7 +1349,11 @@ mod tests {
         let Repr::Indexed(t) = &z.repr else {
             panic!("indexed")
         };
-        assert!(t.slots < 1500, "compacted once under a quarter live: {}", t.slots);
+        assert!(
+            t.slots < 1500,
+            "compacted once under a quarter live: {}",
+            t.slots
+        );
         assert_eq!(t.member_heap, 600 * 40);
         for i in (0..6000).step_by(10) {
             assert_eq!(z.score(&long(i)), Some((i % 7) as f64));
