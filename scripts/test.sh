@@ -14,4 +14,6 @@ fi
 redis-server --version
 echo "== cargo test"
 # Black-box tests start many servers; two test threads keep a 2-core machine responsive.
-cargo test --all-targets -- --test-threads "${TEST_THREADS:-2}"
+# (RUST_TEST_THREADS rather than --test-threads: the criterion benches, run once in test
+# mode by --all-targets, do not take libtest's flags.)
+RUST_TEST_THREADS="${TEST_THREADS:-2}" cargo test --all-targets
