@@ -148,7 +148,7 @@ run_bench() {
     local what=(-t "$test")
     [[ $test == zrange ]] && what=(ZRANGE bench:zset 0 9 WITHSCORES)
     if ! taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" \
-        -r "$KEYSPACE" -d "$DATA_SIZE" -P "$pipeline" "${what[@]}" --csv >"$out" 2>&1; then
+        -r "$KEYSPACE" -d "$DATA_SIZE" -P "$pipeline" --csv "${what[@]}" >"$out" 2>&1; then
         log "  redis-benchmark failed against $name ($test P$pipeline):"; sed 's/^/    /' "$out" >&2
         note "${test^^} P$pipeline failed against $name, skipped in later rounds: $(grep -v -m1 '^"' "$out" | tr -s ' ')"
         BROKEN[$name|$test|$pipeline]=1

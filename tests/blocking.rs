@@ -5,13 +5,7 @@ use common::{resp, wait_for, Server};
 use redis::Commands;
 
 fn blocked_clients(c: &mut redis::Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    common::info_field(c, "clients", "blocked_clients")
 }
 
 #[test]

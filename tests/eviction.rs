@@ -5,23 +5,11 @@ use common::Server;
 use redis::Commands;
 
 fn used_memory(c: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    common::info_field(c, "memory", "used_memory") as u64
 }
 
 fn stat(c: &mut redis::Connection, field: &str) -> u64 {
-    let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    common::info_field(c, "stats", field) as u64
 }
 
 /// Sets maxmemory to the current usage plus `extra` bytes and the given policy.

@@ -1,18 +1,8 @@
 //! TTLs: lazy expiry on access, the active expiry cycle for keys never touched again, and
 //! DEBUG SET-ACTIVE-EXPIRE.
 mod common;
-use common::{wait_for, Server};
+use common::{info_field, wait_for, Server};
 use redis::Commands;
-
-fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("{field} missing in INFO {section}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
 
 #[test]
 fn keys_expire_on_access() {

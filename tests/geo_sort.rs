@@ -324,28 +324,12 @@ fn cluster_mode_refuses_by_and_get_patterns() {
 
 /// Every keyspace event up to the `SET marker` sent last.
 fn events(s: &Server, cmds: &[&str]) -> Vec<(String, String)> {
-    let mut c = s.client();
-    query(&mut c, &words("CONFIG SET notify-keyspace-events KEA"));
-    let mut sub = s.client();
-    let mut ps = sub.as_pubsub();
-    ps.psubscribe("__key*__:*").unwrap();
-    ps.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    for cmd in cmds {
-        query(&mut c, &words(cmd));
-    }
-    query(&mut c, &words("SET marker 1"));
-    let mut out = Vec::new();
-    loop {
-        let m = ps.get_message().unwrap();
-        let ev = (
-            m.get_channel_name().to_string(),
-            m.get_payload::<String>().unwrap(),
-        );
-        if ev == ("__keyevent@0__:set".to_string(), "marker".to_string()) {
-            return out;
-        }
-        out.push(ev);
-    }
+    let argv: Vec<Vec<&str>> = cmds
+        .iter()
+        .map(|c| c.split_whitespace().collect())
+        .collect();
+    let script: Vec<&[&str]> = argv.iter().map(|v| v.as_slice()).collect();
+    common::keyspace_events(s, &script)
 }
 
 #[test]

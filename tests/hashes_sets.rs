@@ -369,35 +369,6 @@ fn generic_commands_see_hashes_and_sets() {
     assert_eq!(keys, vec!["ss".to_string()]);
 }
 
-fn memory_field(c: &mut Connection, field: &str) -> i64 {
-    let info: String = cmd(c, &["INFO", "memory"]);
-    let prefix = format!("{field}:");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// One memory scenario on a fresh server: bytes per element that loading it adds to INFO
-/// used_memory and to the RSS.
-fn measure(server: Server, load: &dyn Fn(&mut Connection), elements: usize) -> (f64, f64) {
-    let mut c = server.client();
-    let (used, rss) = (
-        memory_field(&mut c, "used_memory"),
-        memory_field(&mut c, "used_memory_rss"),
-    );
-    // Load on another connection and close it, so its buffers are not counted.
-    load(&mut server.client());
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let per = |after: i64, before: i64| (after - before) as f64 / elements as f64;
-    (
-        per(memory_field(&mut c, "used_memory"), used),
-        per(memory_field(&mut c, "used_memory_rss"), rss),
-    )
-}
-
 /// Prints bytes per element, slotcache vs redis-server, for the shapes of the report:
 /// INFO used_memory (ours counts requested bytes, Redis jemalloc's size classes) and RSS.
 /// Run with `cargo test --test hashes_sets -- --ignored --nocapture`.
@@ -478,8 +449,8 @@ fn memory_per_element_vs_redis() {
     );
     println!("|---|---|---|---|---|");
     for (name, n, load) in &scenarios {
-        let (xu, xr) = measure(Server::start(&[]), load.as_ref(), *n);
-        let (yu, yr) = measure(Server::start_redis(&[]), load.as_ref(), *n);
+        let (xu, xr) = common::measure_memory(Server::start(&[]), load.as_ref(), *n);
+        let (yu, yr) = common::measure_memory(Server::start_redis(&[]), load.as_ref(), *n);
         println!("| {name} | {xu:.1} | {yu:.1} | {xr:.1} | {yr:.1} |");
     }
 }

@@ -396,38 +396,7 @@ fn in_place_writes_keep_the_ttl_and_expired_lists_are_gone() {
 /// Every notification (channel, payload) that `commands` raise on `server`, in order, with
 /// notify-keyspace-events KEA.
 fn notifications(server: &Server, commands: &[&[&str]]) -> Vec<(String, String)> {
-    let mut c = server.client();
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("notify-keyspace-events")
-        .arg("KEA")
-        .query(&mut c)
-        .unwrap();
-    let mut sub = server.client();
-    let mut ps = sub.as_pubsub();
-    ps.psubscribe("__key*__:*").unwrap();
-    ps.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    for argv in commands {
-        cmd(
-            &mut c,
-            &argv.iter().map(|a| a.as_bytes()).collect::<Vec<_>>(),
-        );
-    }
-    // A last event marks the end of the stream.
-    cmd(&mut c, &[b"SET", b"end-of-test", b"x"]);
-    let mut out = Vec::new();
-    loop {
-        let m = ps.get_message().unwrap();
-        let event = (
-            m.get_channel_name().to_string(),
-            m.get_payload::<String>().unwrap(),
-        );
-        if event.0 == "__keyevent@0__:set" && event.1 == "end-of-test" {
-            return out;
-        }
-        out.push(event);
-    }
+    common::keyspace_events(server, commands)
 }
 
 #[test]

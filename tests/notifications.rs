@@ -131,45 +131,12 @@ fn eviction_raises_evicted() {
     assert!(got[0].1.starts_with('k'), "{got:?}");
 }
 
-/// Runs `script` against slotcache and redis-server with `notify-keyspace-events KEA` and a
-/// pattern subscriber on each, and returns both event streams.
+/// The keyspace events of `script` on slotcache and on redis-server.
 fn event_streams(script: &[&[&str]]) -> (Vec<(String, String)>, Vec<(String, String)>) {
-    let run = |s: &Server| {
-        let mut c = s.client();
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("notify-keyspace-events")
-            .arg("KEA")
-            .query(&mut c)
-            .unwrap();
-        let mut sub = s.client();
-        let mut ps = sub.as_pubsub();
-        ps.psubscribe("__keyspace@*").unwrap();
-        ps.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-            .unwrap();
-        for cmd in script {
-            let mut r = redis::cmd(cmd[0]);
-            for a in &cmd[1..] {
-                r.arg(*a);
-            }
-            let _: redis::Value = r.query(&mut c).unwrap();
-        }
-        // A sentinel marks the end of the stream.
-        let _: () = c.set("zz-end", 1).unwrap();
-        let mut got = Vec::new();
-        loop {
-            let m = ps.get_message().unwrap();
-            let e = (
-                m.get_channel_name().to_string(),
-                m.get_payload::<String>().unwrap(),
-            );
-            if e.0.ends_with("zz-end") {
-                return got;
-            }
-            got.push(e);
-        }
-    };
-    (run(&Server::start(&[])), run(&Server::start_redis(&[])))
+    (
+        common::keyspace_events(&Server::start(&[]), script),
+        common::keyspace_events(&Server::start_redis(&[]), script),
+    )
 }
 
 #[test]

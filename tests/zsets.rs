@@ -456,34 +456,7 @@ fn zrandmember_contracts() {
 /// Every notification (channel, payload) that `commands` raise on `server`, in order, with
 /// notify-keyspace-events KEA.
 fn notifications(server: &Server, commands: &[&[&str]]) -> Vec<(String, String)> {
-    let mut c = server.client();
-    config_set(&mut c, "notify-keyspace-events", "KEA");
-    let mut sub = server.client();
-    let mut ps = sub.as_pubsub();
-    ps.psubscribe("__key*__:*").unwrap();
-    ps.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    for argv in commands {
-        let mut r = redis::cmd(argv[0]);
-        argv[1..].iter().for_each(|a| {
-            r.arg(*a);
-        });
-        let _: redis::Value = r.query(&mut c).unwrap_or(redis::Value::Nil);
-    }
-    // A last event marks the end of the stream.
-    let _: () = cmd(&mut c, &["SET", "end-of-test", "x"]);
-    let mut out = Vec::new();
-    loop {
-        let m = ps.get_message().unwrap();
-        let event = (
-            m.get_channel_name().to_string(),
-            m.get_payload::<String>().unwrap(),
-        );
-        if event.0 == "__keyevent@0__:set" && event.1 == "end-of-test" {
-            return out;
-        }
-        out.push(event);
-    }
+    common::keyspace_events(server, commands)
 }
 
 #[test]
@@ -519,35 +492,6 @@ fn notifications_match_redis() {
     let ours = notifications(&Server::start(&[]), script);
     let redis = notifications(&Server::start_redis(&[]), script);
     assert_eq!(ours, redis);
-}
-
-fn memory_field(c: &mut Connection, field: &str) -> i64 {
-    let info: String = cmd(c, &["INFO", "memory"]);
-    let prefix = format!("{field}:");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// Bytes per element that loading a scenario adds to INFO used_memory and to the RSS, on a
-/// fresh server.
-fn measure(server: Server, load: &dyn Fn(&mut Connection), elements: usize) -> (f64, f64) {
-    let mut c = server.client();
-    let (used, rss) = (
-        memory_field(&mut c, "used_memory"),
-        memory_field(&mut c, "used_memory_rss"),
-    );
-    // Load on another connection and close it, so its buffers are not counted.
-    load(&mut server.client());
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let per = |after: i64, before: i64| (after - before) as f64 / elements as f64;
-    (
-        per(memory_field(&mut c, "used_memory"), used),
-        per(memory_field(&mut c, "used_memory_rss"), rss),
-    )
 }
 
 /// Prints bytes per element, slotcache vs redis-server: INFO used_memory (ours counts the
@@ -617,8 +561,8 @@ fn memory_per_element_vs_redis() {
     );
     println!("|---|---|---|---|---|");
     for (name, n, load) in &scenarios {
-        let (xu, xr) = measure(Server::start(&[]), load.as_ref(), *n);
-        let (yu, yr) = measure(Server::start_redis(&[]), load.as_ref(), *n);
+        let (xu, xr) = common::measure_memory(Server::start(&[]), load.as_ref(), *n);
+        let (yu, yr) = common::measure_memory(Server::start_redis(&[]), load.as_ref(), *n);
         println!("| {name} | {xu:.1} | {yu:.1} | {xr:.1} | {yr:.1} |");
     }
 }

@@ -11,7 +11,7 @@
 //! `parse_lmpop`. Every write goes through `ctx.modified` (which wakes blocked clients) and
 //! raises Redis's keyspace events in Redis's order (the command's event, then `del` when a
 //! list empties; LMOVE: the destination's push event before the source's pop event).
-use super::{int_arg, Ctx};
+use super::{int_arg, parse_mpop, Ctx, MpopArgs};
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::types::list::{ChunkLimit, End, List, Needle};
 use crate::store::{notify, Value};
@@ -201,46 +201,12 @@ pub(crate) fn list_move(
     Ok(Some(e))
 }
 
-/// LMPOP / BLMPOP arguments after `numkeys`.
-pub(crate) struct LmpopArgs<'a> {
-    pub(crate) keys: &'a [Bytes],
-    pub(crate) end: End,
-    pub(crate) count: usize,
-}
-
-/// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` starting at `a[numkeys_idx]`
-/// (1 for LMPOP, 2 for BLMPOP), with Redis's errors and their order.
-pub(crate) fn parse_lmpop(a: &[Bytes], numkeys_idx: usize) -> Result<LmpopArgs<'_>, ErrorReply> {
-    let numkeys = parse_i64(&a[numkeys_idx])
-        .filter(|&n| n >= 1)
-        .ok_or_else(ErrorReply::numkeys_not_positive)?;
-    let where_idx = (numkeys as u64).saturating_add(numkeys_idx as u64 + 1);
-    if where_idx >= a.len() as u64 {
-        return Err(ErrorReply::syntax());
-    }
-    let where_idx = where_idx as usize;
-    let end = parse_list_end(&a[where_idx])?;
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < a.len() {
-        if count.is_none() && is(&a[j], "COUNT") && j + 1 < a.len() {
-            j += 1;
-            count = Some(
-                parse_i64(&a[j])
-                    .filter(|&c| c >= 1)
-                    .ok_or_else(ErrorReply::count_not_positive)?,
-            );
-        } else {
-            return Err(ErrorReply::syntax());
-        }
-        j += 1;
-    }
-    let count = count.unwrap_or(1).try_into().unwrap_or(usize::MAX);
-    Ok(LmpopArgs {
-        keys: &a[numkeys_idx + 1..where_idx],
-        end,
-        count,
-    })
+/// Parses LMPOP / BLMPOP arguments from `a[numkeys_idx]` (1 for LMPOP, 2 for BLMPOP).
+pub(crate) fn parse_lmpop(
+    a: &[Bytes],
+    numkeys_idx: usize,
+) -> Result<MpopArgs<'_, End>, ErrorReply> {
+    parse_mpop(a, numkeys_idx, |w| parse_list_end(w).ok())
 }
 
 // --- Push ----------------------------------------------------------------------------------------

@@ -84,10 +84,10 @@ pub struct Resolved {
 
 /// The lookup index over `table::COMMANDS`, built once.
 pub struct CommandIndex {
-    top: HashMap<&'static str, usize>,
+    top: HashMap<&'static str, usize, ahash::RandomState>,
     /// Every command and subcommand, flattened: commandstats are indexed by position here.
     pub all: Vec<(&'static CommandSpec, u32)>,
-    subs: HashMap<&'static str, usize>,
+    subs: HashMap<&'static str, usize, ahash::RandomState>,
 }
 
 pub enum Lookup {
@@ -101,9 +101,9 @@ pub enum Lookup {
 impl CommandIndex {
     pub fn build() -> CommandIndex {
         let mut idx = CommandIndex {
-            top: HashMap::new(),
+            top: HashMap::default(),
             all: Vec::new(),
-            subs: HashMap::new(),
+            subs: HashMap::default(),
         };
         for spec in table::COMMANDS {
             idx.top.insert(spec.name, idx.all.len());
@@ -186,6 +186,54 @@ pub fn int_arg(arg: &[u8]) -> Result<i64, ErrorReply> {
 
 pub fn float_arg(arg: &[u8]) -> Result<f64, ErrorReply> {
     crate::util::num::parse_f64(arg).ok_or_else(ErrorReply::not_float)
+}
+
+/// Arguments of the LMPOP/ZMPOP family after `numkeys`: the keys, the end to pop from, and
+/// how many elements.
+pub(crate) struct MpopArgs<'a, W> {
+    pub(crate) keys: &'a [Bytes],
+    pub(crate) end: W,
+    pub(crate) count: usize,
+}
+
+/// Parses `numkeys key [key ...] <where> [COUNT count]` starting at `a[numkeys_idx]` (1 for
+/// LMPOP/ZMPOP, 2 for their blocking forms), with Redis's errors in Redis's order; `where_`
+/// maps LEFT/RIGHT or MIN/MAX.
+pub(crate) fn parse_mpop<W>(
+    a: &[Bytes],
+    numkeys_idx: usize,
+    where_: impl Fn(&[u8]) -> Option<W>,
+) -> Result<MpopArgs<'_, W>, ErrorReply> {
+    let numkeys = crate::util::num::parse_i64(&a[numkeys_idx])
+        .filter(|&n| n >= 1)
+        .ok_or_else(ErrorReply::numkeys_not_positive)?;
+    let where_idx = (numkeys as u64).saturating_add(numkeys_idx as u64 + 1);
+    if where_idx >= a.len() as u64 {
+        return Err(ErrorReply::syntax());
+    }
+    let where_idx = where_idx as usize;
+    let end = where_(&a[where_idx]).ok_or_else(ErrorReply::syntax)?;
+    let mut count = None;
+    let mut j = where_idx + 1;
+    while j < a.len() {
+        if count.is_none() && is(&a[j], "COUNT") && j + 1 < a.len() {
+            j += 1;
+            count = Some(
+                crate::util::num::parse_i64(&a[j])
+                    .filter(|&c| c >= 1)
+                    .ok_or_else(ErrorReply::count_not_positive)?,
+            );
+        } else {
+            return Err(ErrorReply::syntax());
+        }
+        j += 1;
+    }
+    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    Ok(MpopArgs {
+        keys: &a[numkeys_idx + 1..where_idx],
+        end,
+        count,
+    })
 }
 
 /// The generic help reply: the first line names the command, then the lines, as Redis's

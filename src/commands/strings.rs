@@ -46,8 +46,21 @@ fn store(ctx: &mut Ctx, key: &[u8], value: Value, ttl: Ttl, event: &'static str)
     }
 }
 
+/// GET, without an intermediate copy: the reply is built straight from the stored value.
 pub fn get(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    Ok(read_string(ctx, &a[1])?.map_or(Reply::Nil, Reply::Bulk))
+    let touch = ctx.touch();
+    match ctx
+        .store
+        .lookup_read(ctx.client.db, &a[1], ctx.now_ms, touch)
+    {
+        None => Ok(Reply::Nil),
+        Some(e) => match &e.value {
+            Value::Int(i) => Ok(Reply::bulk(crate::util::num::IntStr::new(*i).as_bytes())),
+            Value::Str(s) => Ok(Reply::bulk(s)),
+            Value::Raw(v) => Ok(Reply::bulk(v)),
+            _ => Err(ErrorReply::wrong_type()),
+        },
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -650,7 +663,7 @@ fn lcs_reply(
             (Reply::bulk(b"len"), Reply::Int(total as i64)),
         ])
     } else {
-        Reply::Bulk(Bytes::from(result))
+        Reply::bulk(&result)
     }
 }
 

@@ -7,7 +7,7 @@
 //! flat `[key, member, score]` with the score as `Reply::Double`). A zset key only comes into existence through
 //! `Ctx::put_value`, which signals blocked clients.
 use super::zsets::{after_removal, bulk, entries_reply, read_zset, resp3, write_zset};
-use super::{int_arg, Ctx};
+use super::{int_arg, parse_mpop, Ctx, MpopArgs};
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::types::zset::{End, ZSet};
 use crate::util::cstr::keyword_eq as is;
@@ -68,53 +68,19 @@ pub(crate) fn zset_pop_first(
     Ok(None)
 }
 
-/// ZMPOP / BZMPOP arguments after `numkeys`.
-pub(crate) struct ZmpopArgs<'a> {
-    pub(crate) keys: &'a [Bytes],
-    pub(crate) end: End,
-    pub(crate) count: usize,
-}
-
-/// Parses `numkeys key [key ...] MIN|MAX [COUNT count]` from `a[numkeys_idx]` (1 for ZMPOP,
-/// 2 for BZMPOP) with Redis's errors in Redis's order.
-pub(crate) fn parse_zmpop(a: &[Bytes], numkeys_idx: usize) -> Result<ZmpopArgs<'_>, ErrorReply> {
-    let numkeys = int_arg(&a[numkeys_idx])
-        .ok()
-        .filter(|&n| n >= 1)
-        .ok_or_else(ErrorReply::numkeys_not_positive)?;
-    let where_idx = (numkeys as u64).saturating_add(numkeys_idx as u64 + 1);
-    if where_idx >= a.len() as u64 {
-        return Err(ErrorReply::syntax());
-    }
-    let where_idx = where_idx as usize;
-    let end = if is(&a[where_idx], "min") {
-        End::Min
-    } else if is(&a[where_idx], "max") {
-        End::Max
-    } else {
-        return Err(ErrorReply::syntax());
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < a.len() {
-        if count.is_none() && is(&a[j], "count") && j + 1 < a.len() {
-            j += 1;
-            count = Some(
-                int_arg(&a[j])
-                    .ok()
-                    .filter(|&c| c >= 1)
-                    .ok_or_else(ErrorReply::count_not_positive)?,
-            );
+/// Parses ZMPOP / BZMPOP arguments from `a[numkeys_idx]` (1 for ZMPOP, 2 for BZMPOP).
+pub(crate) fn parse_zmpop(
+    a: &[Bytes],
+    numkeys_idx: usize,
+) -> Result<MpopArgs<'_, End>, ErrorReply> {
+    parse_mpop(a, numkeys_idx, |w| {
+        if is(w, "min") {
+            Some(End::Min)
+        } else if is(w, "max") {
+            Some(End::Max)
         } else {
-            return Err(ErrorReply::syntax());
+            None
         }
-        j += 1;
-    }
-    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
-    Ok(ZmpopArgs {
-        keys: &a[numkeys_idx + 1..where_idx],
-        end,
-        count,
     })
 }
 

@@ -20,6 +20,12 @@ pub enum Reply {
     Error(ErrorReply),
     Int(i64),
     Bulk(Bytes),
+    /// A short bulk string held inline (no allocation): what `Reply::bulk` builds for up to
+    /// `INLINE_BULK` bytes, the common case of GET/HGET/LINDEX replies.
+    ShortBulk {
+        len: u8,
+        buf: [u8; INLINE_BULK],
+    },
     /// Null bulk string (`$-1` in RESP2).
     Nil,
     /// Null array (`*-1` in RESP2).
@@ -43,9 +49,21 @@ pub enum Reply {
     Many(Vec<Reply>),
 }
 
+/// Longest bulk string `Reply::bulk` keeps inline.
+pub const INLINE_BULK: usize = 30;
+
 impl Reply {
     pub fn bulk(b: &[u8]) -> Reply {
-        Reply::Bulk(Bytes::copy_from_slice(b))
+        if b.len() <= INLINE_BULK {
+            let mut buf = [0u8; INLINE_BULK];
+            buf[..b.len()].copy_from_slice(b);
+            Reply::ShortBulk {
+                len: b.len() as u8,
+                buf,
+            }
+        } else {
+            Reply::Bulk(Bytes::copy_from_slice(b))
+        }
     }
 
     pub fn bulk_str(s: &str) -> Reply {
@@ -69,6 +87,7 @@ impl Reply {
             Reply::Error(e) => line(out, b'-', e.text().as_bytes()),
             Reply::Int(i) => int_line(out, b':', *i),
             Reply::Bulk(b) => bulk(out, b),
+            Reply::ShortBulk { len, buf } => bulk(out, &buf[..*len as usize]),
             Reply::Nil => out.put_slice(if ver == RespVersion::Resp3 {
                 b"_\r\n"
             } else {
@@ -207,5 +226,14 @@ mod tests {
             b"$3\r\n1.5\r\n"
         );
         assert_eq!(enc(Reply::Double(1.5), RespVersion::Resp3), b",1.5\r\n");
+        assert_eq!(
+            enc(Reply::bulk(b"abc"), RespVersion::Resp2),
+            b"$3\r\nabc\r\n"
+        );
+        assert_eq!(
+            enc(Reply::bulk(&[b'x'; 40]), RespVersion::Resp2)[..5],
+            b"$40\r\n"[..]
+        );
+        assert!(std::mem::size_of::<Reply>() <= 40);
     }
 }

@@ -407,6 +407,13 @@ impl Connection<'_> {
     /// The MONITOR feed: every executed command, until the client goes away.
     async fn monitor(&mut self) -> End {
         let mut rx = self.sh.monitor.subscribe();
+        self.sh.monitors.fetch_add(1, Relaxed);
+        let end = self.monitor_feed(&mut rx).await;
+        self.sh.monitors.fetch_sub(1, Relaxed);
+        end
+    }
+
+    async fn monitor_feed(&mut self, rx: &mut tokio::sync::broadcast::Receiver<Bytes>) -> End {
         self.client
             .handle
             .view

@@ -143,7 +143,7 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
             return Outcome::Reply(exec_transaction(sh, store, client, now));
         }
     }
-    if sh.monitor.receiver_count() > 0
+    if sh.monitors.load(Relaxed) > 0
         && r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0
         && r.flags & flag::NO_AUTH == 0
     {

@@ -39,6 +39,9 @@ pub struct Shared {
     pub slowlog: Mutex<SlowLog>,
     /// MONITOR feed: formatted lines for every command executed.
     pub monitor: broadcast::Sender<Bytes>,
+    /// Connections in MONITOR mode (checked per command instead of the channel's own count,
+    /// which takes a lock).
+    pub monitors: std::sync::atomic::AtomicUsize,
     pub pubsub: pubsub::PubSub,
     pub pause: Mutex<Pause>,
     pub pause_until: std::sync::atomic::AtomicU64,
@@ -80,6 +83,7 @@ impl Shared {
             clients: ClientRegistry::default(),
             slowlog: Mutex::new(slowlog),
             monitor,
+            monitors: Default::default(),
             pubsub: pubsub::PubSub::default(),
             pause: Mutex::new(Pause::default()),
             pause_until: Default::default(),

@@ -23,7 +23,6 @@ pub use value::{Entry, Value};
 use ahash::RandomState;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
-use std::time::Instant;
 
 /// Counters INFO stats reports about the keyspace.
 #[derive(Debug, Default, Clone)]
@@ -54,7 +53,8 @@ pub struct Store {
     pub eviction: EvictionConfig,
     /// Writes since start (INFO rdb_changes_since_last_save).
     pub dirty: u64,
-    started: Instant,
+    /// Unix ms when the store was created: the LRU clock's zero.
+    started_ms: u64,
     rng: SmallRng,
     lazyfree: lazyfree::LazyFree,
     expire_cursor: expire::Cursor,
@@ -76,7 +76,9 @@ impl Store {
             stats: KeyspaceStats::default(),
             eviction,
             dirty: 0,
-            started: Instant::now(),
+            started_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             rng: SmallRng::from_entropy(),
             lazyfree: lazyfree::LazyFree::start(),
             expire_cursor: expire::Cursor::default(),
@@ -130,7 +132,7 @@ impl Store {
         touch: bool,
         count: bool,
     ) -> Option<&mut Entry> {
-        let clock = self.lru_clock();
+        let clock = self.lru_clock_at(now_ms);
         let ev = self.eviction;
         match self.dbs[db].lookup_mut(key, now_ms) {
             Lookup::Found(e) => {
@@ -229,7 +231,15 @@ impl Store {
 
     /// Milliseconds since the store started (wrapping): the LRU clock.
     pub fn lru_clock(&self) -> u32 {
-        self.started.elapsed().as_millis() as u32
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.lru_clock_at(now)
+    }
+
+    /// The LRU clock at `now_ms` (unix ms), without reading the clock again.
+    pub fn lru_clock_at(&self, now_ms: u64) -> u32 {
+        now_ms.wrapping_sub(self.started_ms) as u32
     }
 
     pub fn rng(&mut self) -> &mut SmallRng {

@@ -230,3 +230,81 @@ pub fn resp(args: &[&[u8]]) -> Vec<u8> {
     }
     out
 }
+
+/// One numeric field of `INFO <section>`.
+pub fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{field} missing in INFO {section}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Bytes per element that `load` adds to INFO used_memory and to the RSS of a fresh `server`.
+/// The load runs on its own connection, closed (and gone from CLIENT LIST) before measuring,
+/// so its buffers are not counted.
+pub fn measure_memory(
+    server: Server,
+    load: &dyn Fn(&mut redis::Connection),
+    elements: usize,
+) -> (f64, f64) {
+    let mut c = server.client();
+    let used = info_field(&mut c, "memory", "used_memory");
+    let rss = info_field(&mut c, "memory", "used_memory_rss");
+    load(&mut server.client());
+    wait_for("the loading connection to close", || {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).ok()?;
+        (list.lines().count() == 1).then_some(())
+    });
+    let per = |after: i64, before: i64| (after - before) as f64 / elements as f64;
+    (
+        per(info_field(&mut c, "memory", "used_memory"), used),
+        per(info_field(&mut c, "memory", "used_memory_rss"), rss),
+    )
+}
+
+/// Runs `script` on `server` with `notify-keyspace-events KEA` and returns every keyspace
+/// notification it raised, (channel, payload), in order. A final SET marks the end.
+pub fn keyspace_events(server: &Server, script: &[&[&str]]) -> Vec<(String, String)> {
+    let mut c = server.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query(&mut c)
+        .unwrap();
+    let mut sub = server.client();
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__key*__:*").unwrap();
+    ps.set_read_timeout(Some(DEADLINE)).unwrap();
+    for argv in script {
+        let mut r = redis::cmd(argv[0]);
+        for a in &argv[1..] {
+            r.arg(*a);
+        }
+        let _: redis::Value = r.query(&mut c).unwrap_or(redis::Value::Nil);
+    }
+    let _: () = redis::cmd("SET")
+        .arg("end-of-script")
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    let mut out = Vec::new();
+    loop {
+        let m = ps.get_message().unwrap();
+        let e = (
+            m.get_channel_name().to_string(),
+            m.get_payload::<String>().unwrap(),
+        );
+        if e.1 == "end-of-script" || e.0.ends_with(":end-of-script") {
+            if e.0.starts_with("__keyevent") {
+                return out;
+            }
+            continue;
+        }
+        out.push(e);
+    }
+}
