@@ -107,7 +107,12 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
 }
 
 /// `%.17g`, as Redis formats doubles in replies (`addReplyDouble`); `inf`/`-inf` for infinities.
+/// Whole numbers below 1e17 (most scores) print as plain integers, exactly as %.17g does,
+/// without the general formatting path.
 pub fn format_double_reply(d: f64) -> String {
+    if d.fract() == 0.0 && d.abs() < 1e17 && !(d == 0.0 && d.is_sign_negative()) {
+        return String::from_utf8_lossy(IntStr::new(d as i64).as_bytes()).into_owned();
+    }
     format_g(d, 17)
 }
 
@@ -182,6 +187,25 @@ impl IntStr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn double_reply_fast_path_matches_g17() {
+        for d in [
+            0.0,
+            -0.0,
+            1.0,
+            -7.0,
+            123456789.0,
+            99999999999999999.0,
+            1e16,
+            -1e16,
+            1e17,
+            2.5,
+            1e300,
+        ] {
+            assert_eq!(format_double_reply(d), format_g(d, 17), "{d}");
+        }
+    }
 
     #[test]
     fn strict_integers() {
