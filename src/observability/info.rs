@@ -4,53 +4,32 @@ use crate::store::Store;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-const DEFAULT: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
+/// Every section in the order INFO prints them, and whether plain `INFO` includes it
+/// (`all`/`everything` include them all).
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("cluster", true),
+    ("keyspace", true),
 ];
-const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// Renders the sections asked for (`[]` = default, `all`, `everything`, or names).
 pub fn render(sh: &Shared, st: &Store, asked: &[String]) -> String {
-    let mut want: Vec<&str> = Vec::new();
-    if asked.is_empty() || asked.iter().any(|s| s == "default") {
-        want.extend(DEFAULT);
-    }
-    if asked.iter().any(|s| s == "all" || s == "everything") {
-        want.extend(DEFAULT);
-        want.extend(ALL_EXTRA);
-    }
-    for s in asked {
-        if !want.contains(&s.as_str()) {
-            want.push(s.as_str());
-        }
-    }
+    let default = asked.is_empty() || asked.iter().any(|s| s == "default");
+    let all = asked.iter().any(|s| s == "all" || s == "everything");
     let mut out = String::new();
-    for name in [
-        "server",
-        "clients",
-        "memory",
-        "persistence",
-        "stats",
-        "replication",
-        "cpu",
-        "modules",
-        "commandstats",
-        "errorstats",
-        "latencystats",
-        "cluster",
-        "keyspace",
-    ] {
-        if !want.contains(&name) {
+    for &(name, in_default) in SECTIONS {
+        let want = all || (default && in_default) || asked.iter().any(|s| s == name);
+        if !want {
             continue;
         }
         if !out.is_empty() {
