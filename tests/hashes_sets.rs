@@ -3,25 +3,9 @@
 //! coverage, distribution), SPOP's bookkeeping, HSCAN/SSCAN returning every element even
 //! while the table is resized, and memory per element measured against redis-server.
 mod common;
-use common::Server;
+use common::{cmd, config_set, encoding, Server};
 use redis::Connection;
 use std::collections::{HashMap, HashSet};
-
-fn cmd<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut r = redis::cmd(args[0]);
-    for a in &args[1..] {
-        r.arg(*a);
-    }
-    r.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn encoding(c: &mut Connection, key: &str) -> String {
-    cmd(c, &["OBJECT", "ENCODING", key])
-}
-
-fn config_set(c: &mut Connection, name: &str, value: &str) {
-    let _: () = cmd(c, &["CONFIG", "SET", name, value]);
-}
 
 /// HSET `key` with fields `{prefix}{i}` = `v{i}` for i in `range`, in batches.
 fn fill_hash(c: &mut Connection, key: &str, prefix: &str, range: std::ops::Range<usize>) {

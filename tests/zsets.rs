@@ -4,27 +4,11 @@
 //! (including the slot compaction after mass deletion), ZRANDMEMBER's contracts, and memory
 //! per element measured against redis-server (an ignored test that prints the table).
 mod common;
-use common::Server;
+use common::{cmd, config_set, encoding, Server};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use redis::Connection;
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-fn cmd<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut r = redis::cmd(args[0]);
-    for a in &args[1..] {
-        r.arg(*a);
-    }
-    r.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn encoding(c: &mut Connection, key: &str) -> String {
-    cmd(c, &["OBJECT", "ENCODING", key])
-}
-
-fn config_set(c: &mut Connection, name: &str, value: &str) {
-    let _: () = cmd(c, &["CONFIG", "SET", name, value]);
-}
 
 /// ZADD `key` with `items`, in batches.
 fn zadd(c: &mut Connection, key: &str, items: &[(f64, String)]) {

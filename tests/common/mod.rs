@@ -308,3 +308,21 @@ pub fn keyspace_events(server: &Server, script: &[&[&str]]) -> Vec<(String, Stri
         out.push(e);
     }
 }
+
+/// Runs a command given as words; panics with the command on an error reply.
+pub fn cmd<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
+    let mut r = redis::cmd(args[0]);
+    for a in &args[1..] {
+        r.arg(*a);
+    }
+    r.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// OBJECT ENCODING of `key`.
+pub fn encoding(c: &mut redis::Connection, key: &str) -> String {
+    cmd(c, &["OBJECT", "ENCODING", key])
+}
+
+pub fn config_set(c: &mut redis::Connection, name: &str, value: &str) {
+    let _: () = cmd(c, &["CONFIG", "SET", name, value]);
+}
