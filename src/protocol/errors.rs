@@ -27,6 +27,12 @@ macro_rules! fixed {
 
 fixed! {
     syntax => "ERR syntax error";
+    cross_slot => "CROSSSLOT Keys in request don't hash to the same slot";
+    try_again => "TRYAGAIN Multiple keys request during rehashing of slot";
+    cluster_down_state => "CLUSTERDOWN The cluster is down";
+    cluster_down_read_only => "CLUSTERDOWN The cluster is down and only accepts read commands";
+    cluster_down_unbound => "CLUSTERDOWN Hash slot not served";
+    cluster_disabled => "ERR This instance has cluster support disabled";
     not_integer => "ERR value is not an integer or out of range";
     not_float => "ERR value is not a valid float";
     overflow => "ERR increment or decrement would overflow";
@@ -134,6 +140,16 @@ impl ErrorReply {
             sanitize(name, 128),
             a
         )))
+    }
+
+    /// `-MOVED <slot> <endpoint>:<port>`: the slot is served elsewhere.
+    pub fn moved(slot: u16, host: &str, port: u16) -> Self {
+        ErrorReply(Cow::Owned(format!("MOVED {slot} {host}:{port}")))
+    }
+
+    /// `-ASK <slot> <endpoint>:<port>`: the key is being migrated there.
+    pub fn ask(slot: u16, host: &str, port: u16) -> Self {
+        ErrorReply(Cow::Owned(format!("ASK {slot} {host}:{port}")))
     }
 
     pub fn unknown_subcommand(sub: &[u8], parent: &str) -> Self {

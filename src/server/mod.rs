@@ -82,7 +82,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         .first()
         .and_then(|l| l.local_addr().ok())
         .map_or(0, |a| a.port());
-    let shared = Arc::new(Shared::new(config));
+    let shared = Arc::new(Shared::new(config, None));
     shared
         .bound_port
         .store(port, std::sync::atomic::Ordering::Relaxed);

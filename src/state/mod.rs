@@ -55,6 +55,8 @@ pub struct Shared {
     pub active_expire: std::sync::atomic::AtomicBool,
     /// Port actually bound (port 0 picks a free one).
     pub bound_port: std::sync::atomic::AtomicU16,
+    /// Cluster mode state (`cluster-enabled yes`), else None.
+    pub cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
 }
 
 pub fn now_ms() -> u64 {
@@ -65,7 +67,7 @@ pub fn now_ms() -> u64 {
 }
 
 impl Shared {
-    pub fn new(config: Config) -> Shared {
+    pub fn new(config: Config, cluster: Option<std::sync::Arc<crate::cluster::Cluster>>) -> Shared {
         let mut store = Store::new(config.hot.databases, config.eviction());
         store.events.flags = config.hot.notify_flags;
         let slowlog = SlowLog::new(config.hot.slowlog_max_len);
@@ -94,6 +96,7 @@ impl Shared {
             bound_port: Default::default(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(slower_than),
+            cluster,
         }
     }
 

@@ -1,0 +1,92 @@
+//! Slot ownership changes learned from the bus (Redis's `clusterUpdateSlotsConfigWith`): a
+//! primary claiming slots with a greater configEpoch than their current owner's takes them.
+//! Slots we lose go to `ClusterState::lost_slots` so their keys are deleted outside the lock.
+use super::node::NodeId;
+use super::state::ClusterState;
+use super::wire::{self, SlotBitmap};
+use crate::slot::SLOTS;
+
+pub fn update_slots_with(
+    st: &mut ClusterState,
+    sender: &NodeId,
+    sender_epoch: u64,
+    slots: &SlotBitmap,
+) {
+    if *sender == st.myself {
+        tracing::warn!("Discarding UPDATE message about myself.");
+        return;
+    }
+    let Some(sender_idx) = st.idx(sender) else {
+        return;
+    };
+    let my_idx = st.my_idx();
+    let mut changed = false;
+    for slot in 0..SLOTS as u16 {
+        let owner = st.slots[slot as usize];
+        if wire::slot_bit(slots, slot) {
+            if owner as usize == sender_idx {
+                st.owner_not_claiming.clear(slot);
+                continue;
+            }
+            // A slot being imported changes only by hand (SETSLOT), as in Redis.
+            if st.importing_from.contains_key(&slot) {
+                continue;
+            }
+            let older = st.slot_unclaimed(slot)
+                || st.nodes[owner as usize].config_epoch < sender_epoch;
+            if !older {
+                continue;
+            }
+            if owner as usize == my_idx {
+                st.lost_slots.push(slot);
+            }
+            st.del_slot(slot);
+            st.add_slot(slot, sender_idx);
+            st.owner_not_claiming.clear(slot);
+            changed = true;
+        } else if owner as usize == sender_idx {
+            // Keep the binding (fewer client errors) but stop vouching for it in UPDATEs.
+            st.owner_not_claiming.set(slot);
+        }
+    }
+    if changed {
+        tracing::info!(node_id = %super::node::id_str(sender), epoch = sender_epoch, "slot ownership updated");
+        st.todo.update_state = true;
+        st.mark_save(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::node::{flag, random_id, Node};
+    use crate::cluster::state::Settings;
+
+    #[test]
+    fn greater_epoch_takes_slots_and_ours_are_lost() {
+        let me = random_id();
+        let other = random_id();
+        let mut st = ClusterState::new(me, Settings::default(), 0);
+        st.me_mut().config_epoch = 1;
+        let mut n = Node::new(other, flag::MASTER, 0);
+        n.config_epoch = 2;
+        st.add_node(n);
+        let my = st.my_idx();
+        st.add_slot(5, my);
+        st.add_slot(6, my);
+        let mut claim = [0u8; SLOTS / 8];
+        wire::set_slot_bit(&mut claim, 5, true);
+        wire::set_slot_bit(&mut claim, 9, true);
+        update_slots_with(&mut st, &other, 2, &claim);
+        assert_eq!(st.owner_id(5), Some(other));
+        assert_eq!(st.owner_id(6), Some(me));
+        assert_eq!(st.owner_id(9), Some(other));
+        assert_eq!(st.lost_slots, vec![5]);
+        // An older epoch does not win.
+        st.me_mut().config_epoch = 3;
+        let mut claim6 = [0u8; SLOTS / 8];
+        wire::set_slot_bit(&mut claim6, 6, true);
+        update_slots_with(&mut st, &other, 2, &claim6);
+        assert_eq!(st.owner_id(6), Some(me));
+    }
+}
