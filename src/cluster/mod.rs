@@ -49,6 +49,7 @@ pub struct Cluster {
 pub struct Effects {
     pub publish: Vec<(bool, Bytes, Bytes)>,
     pub lost_slots: Vec<u16>,
+    /// The routing snapshot changed since the cron last looked (shard channels re-checked).
     pub topology_changed: bool,
 }
 
@@ -148,7 +149,7 @@ impl Cluster {
         Effects {
             publish: std::mem::take(&mut st.inbox),
             lost_slots: std::mem::take(&mut st.lost_slots),
-            topology_changed: st.todo.topology,
+            topology_changed: false,
         }
     }
 }

@@ -104,6 +104,8 @@ pub mod flag {
     pub const NO_MULTI: u32 = 1 << 13;
     pub const MOVABLE_KEYS: u32 = 1 << 14;
     pub const ALLOW_BUSY: u32 = 1 << 15;
+    /// Served in an importing slot without a preceding ASKING (RESTORE-ASKING).
+    pub const ASKING: u32 = 1 << 16;
 
     pub fn from_names(names: &[&str]) -> u32 {
         names
@@ -125,6 +127,7 @@ pub mod flag {
                 "no_multi" => NO_MULTI,
                 "movablekeys" => MOVABLE_KEYS,
                 "allow_busy" => ALLOW_BUSY,
+                "asking" => ASKING,
                 _ => 0,
             })
             .fold(0, |a, b| a | b)

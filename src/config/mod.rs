@@ -327,6 +327,39 @@ impl Config {
             .collect()
     }
 
+    /// The cluster-* directives as the cluster module wants them. `port` is the bound client
+    /// port (port 0 picks one).
+    pub fn cluster_settings(&self, port: u16) -> crate::cluster::state::Settings {
+        use crate::cluster::state::EndpointType;
+        let cport = match self.num("cluster-port") {
+            0 => port.wrapping_add(10000),
+            p => p as u16,
+        };
+        crate::cluster::state::Settings {
+            node_timeout: self.num("cluster-node-timeout") as u64,
+            require_full_coverage: self.flag("cluster-require-full-coverage"),
+            allow_reads_when_down: self.flag("cluster-allow-reads-when-down"),
+            allow_pubsubshard_when_down: self.flag("cluster-allow-pubsubshard-when-down"),
+            announce_ip: self.get("cluster-announce-ip").unwrap_or_default().to_string(),
+            announce_hostname: self
+                .get("cluster-announce-hostname")
+                .unwrap_or_default()
+                .to_string(),
+            announce_port: self.num("cluster-announce-port") as u16,
+            announce_bus_port: self.num("cluster-announce-bus-port") as u16,
+            announce_tls_port: self.num("cluster-announce-tls-port") as u16,
+            preferred_endpoint: match self.get("cluster-preferred-endpoint-type") {
+                Some("hostname") => EndpointType::Hostname,
+                Some("unknown-endpoint") => EndpointType::Unknown,
+                _ => EndpointType::Ip,
+            },
+            port,
+            cport,
+            // Relative to `dir`, which main() has made the working directory.
+            config_file: PathBuf::from(self.get("cluster-config-file").unwrap_or("nodes.conf")),
+        }
+    }
+
     fn num(&self, name: &str) -> i64 {
         self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
     }

@@ -454,6 +454,11 @@ impl Connection<'_> {
         let mut size = 0;
         while let Some(msg) = m {
             size += msg.size();
+            if msg.kind == Kind::ShardLost {
+                if let Some(s) = self.client.sub.as_mut() {
+                    s.shards.remove(&msg.channel);
+                }
+            }
             if let Some(r) = message_reply(msg, self.client) {
                 r.encode(self.client.resp, &mut out);
             }
@@ -562,6 +567,11 @@ fn message_reply(m: Message, client: &Client) -> Option<Reply> {
             Reply::bulk_static("message"),
             Reply::Bulk(m.channel),
             Reply::Bulk(m.payload),
+        ]),
+        Kind::ShardLost => Reply::Push(vec![
+            Reply::bulk_static("sunsubscribe"),
+            Reply::Bulk(m.channel),
+            Reply::Int(client.sub.as_ref().map_or(0, |s| s.shards.len()) as i64),
         ]),
         Kind::Shard => Reply::Push(vec![
             Reply::bulk_static("smessage"),

@@ -34,14 +34,17 @@ fn admit(
     store: &mut Store,
     client: &Client,
     r: &Resolved,
-    argc: usize,
+    args: &[Bytes],
     now: u64,
 ) -> Result<(), ErrorReply> {
-    if !arity_ok(r.spec, argc) {
+    if !arity_ok(r.spec, args.len()) {
         return Err(ErrorReply::wrong_arity(r.spec.name));
     }
     if !client.authenticated && r.flags & flag::NO_AUTH == 0 {
         return Err(ErrorReply::no_auth());
+    }
+    if let Some(cluster) = &sh.cluster {
+        super::route::check(sh, cluster, store, client, r, args, now)?;
     }
     if store.eviction.maxmemory > 0 {
         let _ = now;
@@ -128,8 +131,15 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         }
     }
     let stat = sh.stats.command(r.id);
-    if let Err(e) = admit(sh, store, client, &r, args.len(), now) {
+    if let Err(e) = admit(sh, store, client, &r, args, now) {
         stat.rejected.fetch_add(1, Relaxed);
+        let redirect = matches!(e.code(), "MOVED" | "ASK" | "CROSSSLOT" | "TRYAGAIN" | "CLUSTERDOWN");
+        if r.spec.name == "exec" && redirect {
+            // A redirected EXEC discards the transaction (Redis's discardTransaction).
+            client.multi = None;
+            store.watches.unwatch_all(client.id);
+            return Outcome::Reply(error(sh, e));
+        }
         return Outcome::Reply(reject(sh, client, e));
     }
     if let Some(m) = client.multi.as_mut() {
@@ -148,6 +158,10 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         && r.flags & flag::NO_AUTH == 0
     {
         feed_monitor(sh, client, args, now);
+    }
+    // ASKING holds for the next command only (inside MULTI: until EXEC), as in Redis.
+    if client.asking && r.spec.name != "asking" && client.multi.is_none() {
+        client.asking = false;
     }
     let handler = r.spec.handler.expect("resolved commands have handlers");
     let start = Instant::now();

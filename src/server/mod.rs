@@ -10,8 +10,10 @@
 //! ```
 //! Nothing else depends on this module.
 mod background;
+mod cluster_host;
 mod conn;
 mod dispatch;
+mod route;
 
 use crate::config::Config;
 use crate::state::Shared;
@@ -82,10 +84,18 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         .first()
         .and_then(|l| l.local_addr().ok())
         .map_or(0, |a| a.port());
-    let shared = Arc::new(Shared::new(config, None));
+    let cluster = match config.hot.cluster_enabled {
+        true => Some(open_cluster(&config, port).await?),
+        false => None,
+    };
+    let shared = Arc::new(Shared::new(config, cluster.as_ref().map(|(c, _)| c.clone())));
     shared
         .bound_port
         .store(port, std::sync::atomic::Ordering::Relaxed);
+    if let Some((c, bus)) = cluster {
+        let host = Arc::new(cluster_host::ServerHost(shared.clone()));
+        crate::cluster::bus::start(c, host, bus);
+    }
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
@@ -100,6 +110,27 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     }
     tracing::warn!("slotcache is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Cluster mode: nodes.conf (locked, loaded or created) and the bus listener on the client
+/// port + 10000 (or cluster-port), bound on the same addresses as the client port.
+async fn open_cluster(
+    config: &Config,
+    port: u16,
+) -> std::io::Result<(Arc<crate::cluster::Cluster>, TcpListener)> {
+    let settings = config.cluster_settings(port);
+    let cport = settings.cport;
+    let now = crate::state::now_ms();
+    let cluster = crate::cluster::Cluster::open(settings, now)?;
+    let mut bus_config = config.clone();
+    bus_config.hot.port = cport;
+    let mut listeners = bind_all(&bus_config).await?;
+    if listeners.is_empty() {
+        return Err(std::io::Error::other(format!(
+            "Failed listening on the cluster bus port {cport}"
+        )));
+    }
+    Ok((Arc::new(cluster), listeners.remove(0)))
 }
 
 async fn accept_loop(sh: Arc<Shared>, listener: TcpListener) {

@@ -81,6 +81,10 @@ pub struct Client {
     pub caching: Option<bool>,
     /// True while a blocked command runs again after a wake-up.
     pub block_retry: bool,
+    /// Cluster: ASKING was sent (serves an importing slot for the next command).
+    pub asking: bool,
+    /// Cluster: READONLY mode (reads served by a replica of the slot's primary).
+    pub readonly: bool,
 }
 
 impl Client {
@@ -120,6 +124,8 @@ impl Client {
             tracking: false,
             caching: None,
             block_retry: false,
+            asking: false,
+            readonly: false,
         }
     }
 }

@@ -19,6 +19,9 @@ pub enum Kind {
     Shard,
     /// A client-side-caching invalidation (`keys`; None = flush everything).
     Invalidate,
+    /// The shard channel's slot moved to another node: the subscription is gone and the
+    /// client is told with `sunsubscribe` (cluster mode).
+    ShardLost,
 }
 
 /// A message on its way to one subscriber.
@@ -131,7 +134,7 @@ impl PubSub {
         match kind {
             Kind::Channel => &self.channels,
             Kind::Pattern => &self.patterns,
-            Kind::Shard | Kind::Invalidate => &self.shards,
+            Kind::Shard | Kind::Invalidate | Kind::ShardLost => &self.shards,
         }
     }
 
@@ -201,6 +204,31 @@ impl PubSub {
             dropped += !ok as usize;
         }
         (n, dropped)
+    }
+
+    /// Removes the shard channels `keep` rejects and tells their subscribers (Redis's
+    /// `removeChannelsInSlot`, when this node stops serving a slot).
+    pub fn drop_shard_channels(&self, keep: impl Fn(&[u8]) -> bool, now_ms: u64) {
+        let gone: Vec<(Bytes, HashMap<u64, Mailbox>)> = {
+            let mut t = lock(&self.shards);
+            let names: Vec<Bytes> = t.keys().filter(|c| !keep(c)).cloned().collect();
+            names
+                .into_iter()
+                .filter_map(|c| t.remove(&c).map(|subs| (c, subs)))
+                .collect()
+        };
+        for (channel, subs) in gone {
+            for mb in subs.values() {
+                let m = Message {
+                    kind: Kind::ShardLost,
+                    pattern: None,
+                    channel: channel.clone(),
+                    payload: Bytes::new(),
+                    keys: None,
+                };
+                mb.deliver(m, BufferLimit::default(), now_ms);
+            }
+        }
     }
 
     /// Active channels (or shard channels) matching `pattern` (PUBSUB CHANNELS).

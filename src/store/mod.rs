@@ -189,6 +189,21 @@ impl Store {
         true
     }
 
+    /// Deletes every key of `slot` in database 0 (a slot this cluster node no longer serves,
+    /// Redis's `delKeysInSlot`), raising `del` events. Returns how many went.
+    pub fn delete_slot_keys(&mut self, slot: usize, now_ms: u64) -> usize {
+        let keys = self.dbs[0].slot_keys(slot, usize::MAX);
+        let mut n = 0;
+        for k in keys {
+            if self.remove(0, &k, now_ms, true) {
+                self.events.raise(notify::GENERIC, "del", 0, &k);
+                self.tracking.invalidate(&k, 0);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Drops a value, on the lazy-free thread if it is big enough to stall the caller.
     pub fn free(&self, v: Value) {
         self.lazyfree.free(v);
