@@ -1,33 +1,49 @@
 #!/usr/bin/env bash
-# Starts (or stops) a local slotcache on 127.0.0.1, built from this checkout.
-#   scripts/local.sh start [port]   build (release) and start; prints how to connect
-#   scripts/local.sh stop           stop it
-# Cluster mode arrives with the cluster issue; this then starts a whole local cluster.
+# Starts (or stops) a local slotcache cluster on 127.0.0.1, built from this checkout and formed
+# by slotcache itself (`slotcache-server --cluster-form`; no redis-cli needed).
+#   scripts/local.sh start [base-port] [primaries]   default: 7000, 3 primaries (7000-7002)
+#   scripts/local.sh stop                            stop every node started here
+# Each node runs in cluster-local/<port>/ (nodes.conf, log). A stopped cluster started again
+# with the same ports comes back from its nodes.conf files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD/cluster-local
-PORT=${2:-6379}
+BASE=${2:-7000}
+N=${3:-3}
+BIN=./target/release/slotcache-server
+
+up() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+
 case "${1:-start}" in
   start)
     cargo build --release --quiet
     mkdir -p "$ROOT"
-    if [ -f "$ROOT/server.pid" ] && kill -0 "$(cat "$ROOT/server.pid")" 2>/dev/null; then
-      echo "already running (pid $(cat "$ROOT/server.pid")); scripts/local.sh stop first"; exit 1
-    fi
-    ./target/release/slotcache-server --port "$PORT" --bind 127.0.0.1 --dir "$ROOT" \
-      --logfile "$ROOT/server.log" >/dev/null 2>&1 &
-    echo $! > "$ROOT/server.pid"
-    for _ in $(seq 1 100); do
-      if (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then
-        echo "slotcache is running on 127.0.0.1:$PORT (pid $(cat "$ROOT/server.pid"), log $ROOT/server.log)"
-        echo "connect with: redis-cli -p $PORT"
-        echo "stop with:    scripts/local.sh stop"
-        exit 0
+    addrs=()
+    for i in $(seq 0 $((N - 1))); do
+      port=$((BASE + i)); dir="$ROOT/$port"; mkdir -p "$dir"
+      if [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
+        echo "node $port already running (pid $(cat "$dir/server.pid")); scripts/local.sh stop first"; exit 1
       fi
-      sleep 0.1
+      "$BIN" --port "$port" --bind 127.0.0.1 --dir "$dir" --cluster-enabled yes \
+        --cluster-config-file nodes.conf --cluster-node-timeout 5000 --logfile "$dir/server.log" \
+        >/dev/null 2>&1 &
+      echo $! > "$dir/server.pid"
+      addrs+=("127.0.0.1:$port")
     done
-    echo "slotcache did not start; see $ROOT/server.log"; exit 1 ;;
+    for a in "${addrs[@]}"; do
+      for _ in $(seq 1 100); do up "${a#*:}" && break; sleep 0.1; done
+      up "${a#*:}" || { echo "node $a did not start; see $ROOT/${a#*:}/server.log"; exit 1; }
+    done
+    "$BIN" --cluster-form "${addrs[@]}"
+    echo "slotcache cluster is running: ${addrs[*]} (logs in $ROOT/<port>/server.log)"
+    echo "connect with: redis-cli -c -p $BASE    (any node; -c follows MOVED redirections)"
+    echo "stop with:    scripts/local.sh stop" ;;
   stop)
-    if [ -f "$ROOT/server.pid" ]; then kill "$(cat "$ROOT/server.pid")" 2>/dev/null || true; rm -f "$ROOT/server.pid"; echo stopped; else echo "not running"; fi ;;
-  *) echo "usage: $0 start [port] | stop"; exit 2 ;;
+    found=0
+    for pidfile in "$ROOT"/*/server.pid; do
+      [ -f "$pidfile" ] || continue
+      kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f "$pidfile"; found=1
+    done
+    if [ $found = 1 ]; then echo stopped; else echo "not running"; fi ;;
+  *) echo "usage: $0 start [base-port] [primaries] | stop"; exit 2 ;;
 esac

@@ -1,4 +1,5 @@
-//! `slotcache-server [/path/to/config] [--directive value ...]`, parsed as redis-server does.
+//! `slotcache-server [/path/to/config] [--directive value ...]`, parsed as redis-server does;
+//! `slotcache-server --cluster-form host:port ...` forms a cluster of running nodes.
 use clap::Parser;
 use slotcache::observability::alloc::CountingAlloc;
 
@@ -19,6 +20,16 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
+    if cli.args.first().map(String::as_str) == Some("--cluster-form") {
+        match slotcache::cluster::form::form(&cli.args[1..], std::time::Duration::from_secs(60)) {
+            Ok(report) => print!("{report}"),
+            Err(e) => {
+                eprintln!("cluster formation failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let config = match slotcache::config::file::from_args(&cli.args) {
         Ok(c) => c,
         Err(e) => {

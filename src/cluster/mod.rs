@@ -11,6 +11,7 @@
 //!  nodes_conf   nodes.conf (and CLUSTER NODES text), saved atomically, locked
 //!  topology     immutable routing snapshot, swapped after each change
 //!  routing      per-command decision: serve, MOVED, ASK, CROSSSLOT, TRYAGAIN, CLUSTERDOWN
+//!  form         --cluster-form: a tiny client that forms a cluster of primaries
 //!  bus          tokio transport: listener, links, cron driver (the only async code here)
 //! ```
 //! Lock order: the store lock (held by commands) before `Cluster::state`, before
@@ -20,6 +21,7 @@ pub mod bus;
 pub mod cron;
 pub mod epoch;
 pub mod failure;
+pub mod form;
 pub mod gossip;
 pub mod messages;
 pub mod node;
