@@ -11,6 +11,12 @@
 # come from fresh servers loaded with the same 1,000,000 `SET key:<i> <16 bytes>` over
 # `redis-cli --pipe`: (after - empty) / keys for INFO used_memory and for VmRSS.
 #
+# The CLUSTER rows come from two 3-primary clusters (three redis-server nodes, three slotcache
+# nodes, each with --cluster-enabled yes in its own temp dir, all pinned to SERVER_CPU), formed
+# by `redis-cli --cluster create` and benchmarked with `redis-benchmark --cluster` (SET and GET,
+# pipeline 1 and 16), alternately, ROUNDS times; req/CPU-s counts the CPU time of all three nodes.
+# A cluster that cannot be formed, or a node that dies, ends up as a note, not as an abort.
+#
 # Environment:
 #   ROUNDS=3                  rounds per test (the table shows medians)
 #   REQUESTS                  -n for pipeline-1 runs; unset: calibrated against redis so a
@@ -19,6 +25,12 @@
 #   CLIENTS=50  DATA_SIZE=16  KEYSPACE=1000000 (-r)   MEMORY_KEYS=1000000
 #   SERVER_CPU=0 CLIENT_CPU=1 REDIS_SERVER=redis-server
 #   SKIP_BUILD=1              use the existing target/release/slotcache-server
+#   CLUSTER=0                 skip the cluster section;  CLUSTER_ONLY=1: run only that section
+#   CLUSTER_REQUESTS, CLUSTER_REQUESTS_PIPELINED   -n for cluster runs; unset: calibrated
+#                             against the redis cluster (RUN_SECONDS)
+#   CLUSTER_WAIT=30           seconds allowed for `--cluster create`, and again for every node
+#                             to report cluster_state:ok
+#   CLUSTER_RUN_TIMEOUT=120   seconds before a hung cluster redis-benchmark run is killed
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -32,6 +44,12 @@ MEMORY_KEYS=${MEMORY_KEYS:-1000000}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
+CLUSTER=${CLUSTER:-1}
+CLUSTER_ONLY=${CLUSTER_ONLY:-0}
+CLUSTER_REQUESTS=${CLUSTER_REQUESTS:-}
+CLUSTER_REQUESTS_PIPELINED=${CLUSTER_REQUESTS_PIPELINED:-}
+CLUSTER_WAIT=${CLUSTER_WAIT:-30}
+CLUSTER_RUN_TIMEOUT=${CLUSTER_RUN_TIMEOUT:-120}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SLOTCACHE_BIN="$REPO/target/release/slotcache-server"
@@ -44,6 +62,11 @@ declare -A SEEN
 ROWS=() # table rows, in first-recorded order
 NOTES=()
 declare -A BROKEN # "<server>|<test>|<pipeline>" -> 1 once a run has failed: later rounds skip it
+declare -A CPIDS  # cluster kind -> every node pid started for it (cleanup kills them all)
+declare -A CPORTS # cluster kind -> ports of its three nodes, once started
+declare -A CNPIDS # cluster kind -> pids of those three nodes (CPU time is summed over them)
+declare -A CLUSTER_UP # cluster kind -> 1 while its cluster is formed and alive
+KEEP_WORK=0 # 1: keep $WORK (server logs) even on success, e.g. after a cluster failed to form
 
 log() { printf '%s\n' "$*" >&2; }
 note() { # a note for the end of the report, once
@@ -69,11 +92,33 @@ stop_server() {
     fi
 }
 
+# stop_cluster KIND: every node started for KIND's cluster, plus a note per node log error.
+stop_cluster() {
+    local kind=$1 pid pids=${CPIDS[$1]:-} logf line
+    [[ -n $pids ]] || return 0
+    for pid in $pids; do kill "$pid" 2>/dev/null || true; done
+    for pid in $pids; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    CPIDS[$kind]=""
+    CLUSTER_UP[$kind]=""
+    for logf in "$WORK/cluster-$kind-"*/server.log; do
+        [[ -f $logf ]] || continue
+        if line=$(grep -m1 -iE 'panick|fatal|\berror\b' "$logf"); then
+            note "cluster $kind node log ($(basename "$(dirname "$logf")")): $line"
+        fi
+    done
+}
+
 cleanup() {
     local rc=$?
-    for n in "${NAMES[@]}"; do stop_server "$n"; done
+    for n in "${NAMES[@]}"; do stop_server "$n"; stop_cluster "$n"; done
     if [[ $rc -ne 0 ]]; then
         log "bench.sh failed (exit $rc); server logs kept in $WORK"
+    elif [[ $KEEP_WORK == 1 ]]; then
+        log "server logs kept in $WORK"
     else
         rm -rf "$WORK"
     fi
@@ -84,6 +129,7 @@ trap 'exit 130' INT TERM
 for tool in "$REDIS_SERVER" redis-cli redis-benchmark taskset getconf; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
+[[ $CLUSTER_ONLY == 1 && $CLUSTER == 0 ]] && die "CLUSTER_ONLY=1 with CLUSTER=0 leaves nothing to run"
 [[ $(nproc --all) -gt $((SERVER_CPU > CLIENT_CPU ? SERVER_CPU : CLIENT_CPU)) ]] ||
     die "need cpus $SERVER_CPU and $CLIENT_CPU"
 
@@ -129,6 +175,10 @@ cpu_ticks() { # utime + stime of every thread of the process, in clock ticks
     stat=$(<"/proc/$1/stat")
     stat=${stat##*) } # comm may hold spaces; fields restart at 3 (state) after ") "
     awk '{ print $12 + $13 }' <<<"$stat"
+}
+
+csv_rps() { # csv_rps FILE|- TEST: the rps column of TEST's row in redis-benchmark --csv output
+    awk -F'","' -v t="${2^^}" '$1 == "\"" t { gsub(/"/, "", $2); print $2; exit }' "$1"
 }
 
 record() { # record ROW SERVER VALUE
@@ -212,6 +262,192 @@ sanity_check() {
     done
 }
 
+# ---------------------------------------------------------------------------------- cluster helpers
+port_pair_free() { # port_pair_free P: nothing answers on P nor on its cluster bus port P+10000
+    local p
+    for p in "$1" $(($1 + 10000)); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then return 1; fi
+    done
+}
+
+no_color() { sed 's/\x1b\[[0-9;]*m//g'; }
+
+# start_cluster_node KIND: one cluster node on a free port pair, pinned to SERVER_CPU, appended
+# to CPORTS/CNPIDS. Retries on another port when the node does not come up as itself (a port
+# taken between the check and the bind); returns 1 with a note when it cannot start at all.
+start_cluster_node() {
+    local kind=$1 bin port dir pid reply try
+    case $kind in
+        redis) bin=$REDIS_SERVER ;;
+        slotcache) bin=$SLOTCACHE_BIN ;;
+    esac
+    for try in 1 2 3 4 5; do
+        # Ports and bus ports (port + 10000) both stay below the usual ephemeral range (32768).
+        port=$((10000 + RANDOM % 12700))
+        port_pair_free "$port" || continue
+        dir="$WORK/cluster-$kind-$port"
+        mkdir -p "$dir"
+        taskset -c "$SERVER_CPU" "$bin" --cluster-enabled yes --cluster-config-file nodes.conf \
+            --cluster-node-timeout 5000 --save '' --appendonly no --port "$port" --dir "$dir" \
+            >"$dir/server.log" 2>&1 &
+        pid=$!
+        CPIDS[$kind]="${CPIDS[$kind]:-} $pid"
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            # The node must answer as itself: another process may hold the port.
+            reply=$(redis-cli -p "$port" INFO server 2>/dev/null | tr -d '\r' | awk -F: '$1 == "process_id" { print $2 }')
+            if [[ $reply == "$pid" ]]; then
+                CPORTS[$kind]="${CPORTS[$kind]:-} $port"
+                CNPIDS[$kind]="${CNPIDS[$kind]:-} $pid"
+                return 0
+            fi
+            sleep 0.1
+        done
+        kill "$pid" 2>/dev/null || true
+        if ! grep -qi 'address already in use' "$dir/server.log"; then
+            note "CLUSTER: $kind node did not start (try $try, port $port): $(grep -v '^\s*$' "$dir/server.log" | tail -n1)"
+        fi
+    done
+    note "CLUSTER: could not start a $kind cluster node; logs in $WORK/cluster-$kind-*"
+    KEEP_WORK=1
+    return 1
+}
+
+cluster_info_field() { # cluster_info_field PORT FIELD
+    redis-cli -p "$1" CLUSTER INFO 2>/dev/null | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'
+}
+
+# start_cluster KIND: three nodes, `redis-cli --cluster create`, then every node reporting
+# cluster_state:ok within CLUSTER_WAIT seconds. Sets CLUSTER_UP[KIND]=1, or notes why not.
+start_cluster() {
+    local kind=$1 port addrs=() create="$WORK/cluster-create-$1.log" rc=0 deadline bad state why
+    for _ in 1 2 3; do start_cluster_node "$kind" || return 1; done
+    for port in ${CPORTS[$kind]}; do addrs+=("127.0.0.1:$port"); done
+    log "cluster $kind: nodes ${addrs[*]} (pids${CNPIDS[$kind]}); redis-cli --cluster create ..."
+    timeout "$CLUSTER_WAIT" redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes \
+        </dev/null 2>&1 | no_color >"$create" || rc=$?
+    if [[ $rc -ne 0 ]]; then
+        # "Node ... replied with error:" has the error itself on the next line.
+        why=$(grep -m1 -A1 -E 'ERR|[Ee]rror|[Ff]ail' "$create" | tr -s ' \n' ' ' || tail -n1 "$create")
+        [[ $rc == 124 ]] && why="timed out after ${CLUSTER_WAIT}s: $(grep -v '^\s*$' "$create" | tail -n1)"
+        note "CLUSTER: $kind cluster not formed, redis-cli --cluster create failed (exit $rc): $why"
+        log "  --cluster create against $kind failed:"; sed 's/^/    /' "$create" | tail -n 20 >&2
+        KEEP_WORK=1
+        return 1
+    fi
+    deadline=$((SECONDS + CLUSTER_WAIT))
+    while :; do
+        bad=""
+        for port in ${CPORTS[$kind]}; do
+            state=$(cluster_info_field "$port" cluster_state)
+            [[ $state == ok ]] || bad+=" $port:${state:-no-reply}"
+        done
+        [[ -n $bad ]] || break
+        if ((SECONDS >= deadline)); then
+            note "CLUSTER: $kind cluster not formed: cluster_state after ${CLUSTER_WAIT}s:$bad"
+            KEEP_WORK=1
+            return 1
+        fi
+        sleep 0.2
+    done
+    for port in ${CPORTS[$kind]}; do
+        state="$(cluster_info_field "$port" cluster_known_nodes)/$(cluster_info_field "$port" cluster_slots_assigned)"
+        [[ $state == 3/16384 ]] || note "CLUSTER: $kind node $port reports known_nodes/slots_assigned $state, not 3/16384"
+    done
+    log "cluster $kind: cluster_state:ok on all three nodes"
+    CLUSTER_UP[$kind]=1
+}
+
+cluster_alive() { # cluster_alive KIND: all three nodes still run; otherwise note it, mark it down
+    local kind=$1 pid
+    for pid in ${CNPIDS[$kind]}; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            note "CLUSTER: $kind node pid $pid died, later $kind cluster runs skipped; logs in $WORK/cluster-$kind-*"
+            KEEP_WORK=1
+            CLUSTER_UP[$kind]=""
+            return 1
+        fi
+    done
+}
+
+cluster_cpu_ticks() { # the three nodes' utime + stime, summed
+    local kind=$1 pid total=0 t
+    for pid in ${CNPIDS[$kind]}; do
+        t=$(cpu_ticks "$pid")
+        total=$((total + t))
+    done
+    echo "$total"
+}
+
+cluster_port() { awk '{ print $1 }' <<<"${CPORTS[$1]}"; } # the node redis-benchmark enters at
+
+# run_cluster_bench KIND TEST PIPELINE N: one `redis-benchmark --cluster` run against KIND's
+# cluster (entered at its first node), recording req/s and req/CPU-s over all three nodes.
+run_cluster_bench() {
+    local kind=$1 test=$2 pipeline=$3 n=$4 port
+    local out="$WORK/cluster-run-$kind-$test-P$pipeline.$RANDOM.log" before after t0 t1 rps cpu_s rc=0
+    [[ -n ${CLUSTER_UP[$kind]:-} && -z ${BROKEN[cluster|$kind|$test|$pipeline]:-} ]] || return 0
+    port=$(cluster_port "$kind")
+    before=$(cluster_cpu_ticks "$kind")
+    t0=$(date +%s.%N)
+    timeout "$CLUSTER_RUN_TIMEOUT" taskset -c "$CLIENT_CPU" redis-benchmark --cluster -h 127.0.0.1 -p "$port" \
+        -c "$CLIENTS" -n "$n" -r "$KEYSPACE" -d "$DATA_SIZE" -P "$pipeline" -t "$test" --csv \
+        </dev/null >"$out" 2>&1 || rc=$?
+    t1=$(date +%s.%N)
+    cluster_alive "$kind" || return 0
+    after=$(cluster_cpu_ticks "$kind")
+    rps=$(csv_rps "$out" "$test")
+    if [[ $rc -ne 0 || -z $rps ]]; then
+        log "  redis-benchmark --cluster failed against $kind (exit $rc, $test P$pipeline):"; sed 's/^/    /' "$out" | tail -n 20 >&2
+        local why
+        why=$(grep -m1 -iE 'error|fail|moved|ask' "$out" || grep -v '^\s*$' "$out" | tail -n1 || true)
+        [[ $rc == 124 ]] && why="timed out after ${CLUSTER_RUN_TIMEOUT}s; ${why}"
+        note "CLUSTER ${test^^} P$pipeline failed against $kind (exit $rc), skipped in later rounds: $why"
+        BROKEN[cluster|$kind|$test|$pipeline]=1
+        KEEP_WORK=1
+        return 0
+    fi
+    if grep -qi 'error' "$out"; then
+        note "cluster $kind $test P$pipeline: $(grep -i -m1 'error' "$out")"
+    fi
+    cpu_s=$(awk -v a="$after" -v b="$before" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (a - b) / hz }')
+    local row="CLUSTER ${test^^} P$pipeline"
+    record "$row req/s" "$kind" "$(printf '%.0f' "$rps")"
+    record "$row req/CPU-s" "$kind" "$(awk -v n="$n" -v c="$cpu_s" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }')"
+    log "$(printf '  cluster %-10s %-4s P%-2s %10.0f req/s  %6.2f s wall  %6.2f s server CPU (3 nodes)' \
+        "$kind" "$test" "$pipeline" "$rps" "$(awk -v a="$t1" -v b="$t0" 'BEGIN{print a-b}')" "$cpu_s")"
+}
+
+# calibrate_cluster PIPELINE: like calibrate, against the redis cluster; empty on failure.
+calibrate_cluster() {
+    local pipeline=$1 probe=$((20000 * $1)) rps
+    rps=$(timeout "$CLUSTER_RUN_TIMEOUT" taskset -c "$CLIENT_CPU" redis-benchmark --cluster -h 127.0.0.1 \
+        -p "$(cluster_port redis)" -c "$CLIENTS" -n "$probe" -r "$KEYSPACE" -d "$DATA_SIZE" -P "$pipeline" \
+        -t set --csv </dev/null 2>/dev/null | csv_rps - set) || true
+    [[ -n $rps ]] || return 0
+    awk -v r="$rps" -v s="$RUN_SECONDS" 'BEGIN { n = int(r * s / 10000 + 0.5) * 10000; print (n < 10000 ? 10000 : n) }'
+}
+
+# Replies through the cluster (redis-cli -c, entering at the second node so some commands are
+# redirected) that must match between the two clusters.
+cluster_sanity_check() {
+    local cmds=(
+        "SET bench:sanity xxxxxxxxxxxxxxxx" "GET bench:sanity" "INCR {bench}:counter" "INCR {bench}:counter"
+        "MGET {bench}:counter {bench}:missing" "MSET bench:a 1 bench:b 2" "CLUSTER KEYSLOT bench:sanity"
+        "DEL bench:sanity {bench}:counter"
+    )
+    local c a b pr ps
+    pr=$(awk '{ print $2 }' <<<"${CPORTS[redis]}")
+    ps=$(awk '{ print $2 }' <<<"${CPORTS[slotcache]}")
+    for c in "${cmds[@]}"; do
+        # shellcheck disable=SC2086 # word splitting is the point
+        a=$(redis-cli -c -p "$pr" $c 2>&1)
+        # shellcheck disable=SC2086
+        b=$(timeout 10 redis-cli -c -p "$ps" $c 2>&1)
+        [[ $a == "$b" ]] || note "cluster reply mismatch for '$c': redis='$a' slotcache='$b'"
+    done
+}
+
 # ---------------------------------------------------------------------------------- build
 if [[ ${SKIP_BUILD:-} != 1 ]]; then
     log "building slotcache-server (cargo build --release) ..."
@@ -222,77 +458,118 @@ log "redis:     $("$REDIS_SERVER" --version)"
 log "slotcache: $SLOTCACHE_BIN ($(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 
 # ---------------------------------------------------------------------------------- throughput
-for n in "${NAMES[@]}"; do
-    start_server "$n"
-    # ZRANGE reads a fixed 100-member sorted set.
-    # shellcheck disable=SC2046 # the member list is meant to split
-    redis-cli -p "${PORT[$n]}" ZADD bench:zset $(seq 1 100 | awk '{ print $1, "member:" $1 }') >/dev/null
-done
-log "redis pid ${PID[redis]} port ${PORT[redis]}; slotcache pid ${PID[slotcache]} port ${PORT[slotcache]}"
-
-[[ -n $REQUESTS ]] || REQUESTS=$(calibrate 1)
-[[ -n $REQUESTS_PIPELINED ]] || REQUESTS_PIPELINED=$(calibrate 16)
-log "requests per run: $REQUESTS (pipeline 1), $REQUESTS_PIPELINED (pipeline 16)"
-
-TESTS=("set 1" "get 1" "set 16" "get 16" "incr 1")
-for t in lpush lpop sadd hset zadd zrange; do
-    if has_command slotcache "$t"; then
-        TESTS+=("$t 1")
-    else
-        note "${t^^} skipped: slotcache COMMAND INFO $t is nil (not implemented)"
-    fi
-done
-
-for round in $(seq "$ROUNDS"); do
-    log "round $round/$ROUNDS"
-    for spec in "${TESTS[@]}"; do
-        read -r test pipeline <<<"$spec"
-        n=$REQUESTS
-        [[ $pipeline -gt 1 ]] && n=$REQUESTS_PIPELINED
-        # Alternate which server goes first, so neither always runs on the warmer machine.
-        order=("${NAMES[@]}")
-        ((round % 2 == 0)) && order=(slotcache redis)
-        for name in "${order[@]}"; do run_bench "$name" "$test" "$pipeline" "$n"; done
+if [[ $CLUSTER_ONLY != 1 ]]; then
+    for n in "${NAMES[@]}"; do
+        start_server "$n"
+        # ZRANGE reads a fixed 100-member sorted set.
+        # shellcheck disable=SC2046 # the member list is meant to split
+        redis-cli -p "${PORT[$n]}" ZADD bench:zset $(seq 1 100 | awk '{ print $1, "member:" $1 }') >/dev/null
     done
-done
-sanity_check
-for n in "${NAMES[@]}"; do stop_server "$n"; done
+    log "redis pid ${PID[redis]} port ${PORT[redis]}; slotcache pid ${PID[slotcache]} port ${PORT[slotcache]}"
+
+    [[ -n $REQUESTS ]] || REQUESTS=$(calibrate 1)
+    [[ -n $REQUESTS_PIPELINED ]] || REQUESTS_PIPELINED=$(calibrate 16)
+    log "requests per run: $REQUESTS (pipeline 1), $REQUESTS_PIPELINED (pipeline 16)"
+
+    TESTS=("set 1" "get 1" "set 16" "get 16" "incr 1")
+    for t in lpush lpop sadd hset zadd zrange; do
+        if has_command slotcache "$t"; then
+            TESTS+=("$t 1")
+        else
+            note "${t^^} skipped: slotcache COMMAND INFO $t is nil (not implemented)"
+        fi
+    done
+
+    for round in $(seq "$ROUNDS"); do
+        log "round $round/$ROUNDS"
+        for spec in "${TESTS[@]}"; do
+            read -r test pipeline <<<"$spec"
+            n=$REQUESTS
+            [[ $pipeline -gt 1 ]] && n=$REQUESTS_PIPELINED
+            # Alternate which server goes first, so neither always runs on the warmer machine.
+            order=("${NAMES[@]}")
+            ((round % 2 == 0)) && order=(slotcache redis)
+            for name in "${order[@]}"; do run_bench "$name" "$test" "$pipeline" "$n"; done
+        done
+    done
+    sanity_check
+    for n in "${NAMES[@]}"; do stop_server "$n"; done
 
 # ---------------------------------------------------------------------------------- memory
-log "memory: loading $MEMORY_KEYS keys into fresh servers ..."
-PIPE_FILE="$WORK/load.resp"
-value=$(head -c "$DATA_SIZE" /dev/zero | tr '\0' v)
-awk -v n="$MEMORY_KEYS" -v v="$value" 'BEGIN {
-    for (i = 0; i < n; i++) { k = "key:" i; printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v }
-}' >"$PIPE_FILE"
-for name in "${NAMES[@]}"; do
-    start_server "$name"
-    sleep 0.5
-    used0=$(info_field "$name" used_memory)
-    rss0=$(rss_bytes "${PID[$name]}")
-    if ! redis-cli -p "${PORT[$name]}" --pipe <"$PIPE_FILE" >"$WORK/pipe-$name.log" 2>&1; then
-        note "$name: redis-cli --pipe failed: $(tail -n2 "$WORK/pipe-$name.log" | tr '\n' ' ')"
+    log "memory: loading $MEMORY_KEYS keys into fresh servers ..."
+    PIPE_FILE="$WORK/load.resp"
+    value=$(head -c "$DATA_SIZE" /dev/zero | tr '\0' v)
+    awk -v n="$MEMORY_KEYS" -v v="$value" 'BEGIN {
+        for (i = 0; i < n; i++) { k = "key:" i; printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v }
+    }' >"$PIPE_FILE"
+    for name in "${NAMES[@]}"; do
+        start_server "$name"
+        sleep 0.5
+        used0=$(info_field "$name" used_memory)
+        rss0=$(rss_bytes "${PID[$name]}")
+        if ! redis-cli -p "${PORT[$name]}" --pipe <"$PIPE_FILE" >"$WORK/pipe-$name.log" 2>&1; then
+            note "$name: redis-cli --pipe failed: $(tail -n2 "$WORK/pipe-$name.log" | tr '\n' ' ')"
+        fi
+        grep -q 'errors: 0,' "$WORK/pipe-$name.log" ||
+            note "$name: --pipe reported: $(grep -m1 'errors:' "$WORK/pipe-$name.log")"
+        check_alive "$name"
+        sleep 0.5
+        keys=$(redis-cli -p "${PORT[$name]}" DBSIZE)
+        [[ $keys == "$MEMORY_KEYS" ]] || note "$name: DBSIZE $keys after loading $MEMORY_KEYS keys"
+        used1=$(info_field "$name" used_memory)
+        rss1=$(rss_bytes "${PID[$name]}")
+        log "  $name: used_memory $used0 -> $used1, RSS $rss0 -> $rss1, DBSIZE $keys"
+        record "used_memory MB (1M keys)" "$name" "$(awk -v u="$used1" 'BEGIN { printf "%.1f", u / 1048576 }')"
+        record "RSS MB (1M keys)" "$name" "$(awk -v u="$rss1" 'BEGIN { printf "%.1f", u / 1048576 }')"
+        record "used_memory bytes/key" "$name" "$(awk -v a="$used1" -v b="$used0" -v k="$keys" 'BEGIN { printf "%.1f", (a - b) / k }')"
+        record "RSS bytes/key" "$name" "$(awk -v a="$rss1" -v b="$rss0" -v k="$keys" 'BEGIN { printf "%.1f", (a - b) / k }')"
+        stop_server "$name"
+    done
+fi # CLUSTER_ONLY != 1
+
+# ---------------------------------------------------------------------------------- cluster
+if [[ $CLUSTER != 0 ]]; then
+    log "cluster: three nodes per server, all on cpu $SERVER_CPU ..."
+    for kind in "${NAMES[@]}"; do
+        # A cluster that did not form is noted and stopped; its logs stay in $WORK.
+        start_cluster "$kind" || stop_cluster "$kind"
+    done
+    if [[ -z ${CLUSTER_UP[redis]:-} ]]; then
+        note "CLUSTER rows missing: the redis cluster did not form (see the notes above)"
+    else
+        [[ -n $CLUSTER_REQUESTS ]] || CLUSTER_REQUESTS=$(calibrate_cluster 1)
+        [[ -n $CLUSTER_REQUESTS_PIPELINED ]] || CLUSTER_REQUESTS_PIPELINED=$(calibrate_cluster 16)
+        if [[ -z $CLUSTER_REQUESTS || -z $CLUSTER_REQUESTS_PIPELINED ]]; then
+            note "CLUSTER rows missing: the calibration run against the redis cluster failed"
+        else
+            log "cluster requests per run: $CLUSTER_REQUESTS (pipeline 1), $CLUSTER_REQUESTS_PIPELINED (pipeline 16)"
+            [[ -n ${CLUSTER_UP[slotcache]:-} ]] ||
+                note "CLUSTER: no slotcache cluster, so the CLUSTER rows show redis only"
+            for round in $(seq "$ROUNDS"); do
+                log "cluster round $round/$ROUNDS"
+                for spec in "set 1" "get 1" "set 16" "get 16"; do
+                    read -r test pipeline <<<"$spec"
+                    n=$CLUSTER_REQUESTS
+                    [[ $pipeline -gt 1 ]] && n=$CLUSTER_REQUESTS_PIPELINED
+                    order=("${NAMES[@]}")
+                    ((round % 2 == 0)) && order=(slotcache redis)
+                    for kind in "${order[@]}"; do run_cluster_bench "$kind" "$test" "$pipeline" "$n"; done
+                done
+            done
+            if [[ -n ${CLUSTER_UP[redis]:-} && -n ${CLUSTER_UP[slotcache]:-} ]]; then cluster_sanity_check; fi
+        fi
     fi
-    grep -q 'errors: 0,' "$WORK/pipe-$name.log" ||
-        note "$name: --pipe reported: $(grep -m1 'errors:' "$WORK/pipe-$name.log")"
-    check_alive "$name"
-    sleep 0.5
-    keys=$(redis-cli -p "${PORT[$name]}" DBSIZE)
-    [[ $keys == "$MEMORY_KEYS" ]] || note "$name: DBSIZE $keys after loading $MEMORY_KEYS keys"
-    used1=$(info_field "$name" used_memory)
-    rss1=$(rss_bytes "${PID[$name]}")
-    log "  $name: used_memory $used0 -> $used1, RSS $rss0 -> $rss1, DBSIZE $keys"
-    record "used_memory MB (1M keys)" "$name" "$(awk -v u="$used1" 'BEGIN { printf "%.1f", u / 1048576 }')"
-    record "RSS MB (1M keys)" "$name" "$(awk -v u="$rss1" 'BEGIN { printf "%.1f", u / 1048576 }')"
-    record "used_memory bytes/key" "$name" "$(awk -v a="$used1" -v b="$used0" -v k="$keys" 'BEGIN { printf "%.1f", (a - b) / k }')"
-    record "RSS bytes/key" "$name" "$(awk -v a="$rss1" -v b="$rss0" -v k="$keys" 'BEGIN { printf "%.1f", (a - b) / k }')"
-    stop_server "$name"
-done
+    for kind in "${NAMES[@]}"; do stop_cluster "$kind"; done
+fi
 
 # ---------------------------------------------------------------------------------- report
-printf '\nslotcache vs redis %s: %s round(s), %s clients, -d %s, -r %s, -n %s (P1) / %s (P16), %s on cpu %s, redis-benchmark on cpu %s\n' \
+printf '\nslotcache vs redis %s: %s round(s), %s clients, -d %s, -r %s, servers on cpu %s, redis-benchmark on cpu %s\n' \
     "$("$REDIS_SERVER" --version | grep -o 'v=[0-9.]*' | cut -c3-)" "$ROUNDS" "$CLIENTS" "$DATA_SIZE" "$KEYSPACE" \
-    "$REQUESTS" "$REQUESTS_PIPELINED" servers "$SERVER_CPU" "$CLIENT_CPU"
+    "$SERVER_CPU" "$CLIENT_CPU"
+[[ -z $REQUESTS ]] || printf 'single server: -n %s (P1) / %s (P16)\n' "$REQUESTS" "$REQUESTS_PIPELINED"
+[[ -z $CLUSTER_REQUESTS ]] ||
+    printf 'CLUSTER rows: 3 primaries per server, redis-benchmark --cluster, -n %s (P1) / %s (P16), req/CPU-s over all 3 nodes\n' \
+        "$CLUSTER_REQUESTS" "$CLUSTER_REQUESTS_PIPELINED"
 printf '%-28s %14s %14s %10s\n' "row (median)" redis slotcache "sc/redis"
 printf '%-28s %14s %14s %10s\n' "----------------------------" "--------------" "--------------" "----------"
 for row in "${ROWS[@]}"; do
