@@ -59,7 +59,14 @@ async fn accept_loop(cluster: Arc<Cluster>, host: Arc<dyn Host>, listener: TcpLi
         let (tx, rx) = unbounded_channel();
         let (link, queued) = cluster.lock().add_link(None, false, tx, now_ms());
         tracing::debug!(link, peer = %addr, "Accepting cluster node connection");
-        tokio::spawn(run_link(cluster.clone(), host.clone(), link, stream, rx, queued));
+        tokio::spawn(run_link(
+            cluster.clone(),
+            host.clone(),
+            link,
+            stream,
+            rx,
+            queued,
+        ));
     }
 }
 
@@ -147,8 +154,14 @@ async fn run_link(
     queued: Arc<AtomicUsize>,
 ) {
     let peer = Peer {
-        ip: stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
-        local_ip: stream.local_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+        ip: stream
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+        local_ip: stream
+            .local_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
     };
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(8192);
@@ -216,7 +229,9 @@ fn handle_frames(
                 tracing::warn!(link, peer = %peer.ip, "Bad cluster bus frame, closing link: {e}");
                 return Err(e.to_string());
             }
-            Err(e) => tracing::warn!(link, peer = %peer.ip, "Dropping bad cluster bus message: {e}"),
+            Err(e) => {
+                tracing::warn!(link, peer = %peer.ip, "Dropping bad cluster bus message: {e}")
+            }
         }
     }
     Ok(())

@@ -114,7 +114,12 @@ pub fn form(addrs: &[String], timeout: Duration) -> Result<String, String> {
             }
             let start = i * 16384 / n;
             let end = (i + 1) * 16384 / n - 1;
-            c.ok(&["CLUSTER", "ADDSLOTSRANGE", &start.to_string(), &end.to_string()])?;
+            c.ok(&[
+                "CLUSTER",
+                "ADDSLOTSRANGE",
+                &start.to_string(),
+                &end.to_string(),
+            ])?;
             c.ok(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()])?;
         }
         let (host, port) = addrs[0]

@@ -46,7 +46,13 @@ pub fn process(st: &mut ClusterState, link: LinkId, msg: Message, peer: &Peer, n
         epoch::learn(st, &s, h.current_epoch, h.config_epoch);
     }
     match (t, &msg.body) {
-        (MsgType::Ping | MsgType::Pong | MsgType::Meet, Body::Gossip { entries, extensions }) => {
+        (
+            MsgType::Ping | MsgType::Pong | MsgType::Meet,
+            Body::Gossip {
+                entries,
+                extensions,
+            },
+        ) => {
             if matches!(t, MsgType::Ping | MsgType::Meet) {
                 on_ping_or_meet(st, link, h, sender, entries, peer, now);
             }
@@ -177,7 +183,10 @@ fn on_config(
     peer: &Peer,
     now: u64,
 ) {
-    let link_node = st.links.get(&link).and_then(|l| l.outbound.then_some(l.node).flatten());
+    let link_node = st
+        .links
+        .get(&link)
+        .and_then(|l| l.outbound.then_some(l.node).flatten());
     if let Some(ln) = link_node {
         let in_handshake = st.node(&ln).is_some_and(|n| n.in_handshake());
         if in_handshake {
@@ -230,7 +239,9 @@ fn on_config(
     }
     update_role(st, &s, h);
     let sender_primary = st.node(&s).map_or(false, |n| n.is_primary());
-    let dirty = st.node(&s).is_some_and(|n| n.is_primary() && *n.slots.0 != *h.myslots);
+    let dirty = st
+        .node(&s)
+        .is_some_and(|n| n.is_primary() && *n.slots.0 != *h.myslots);
     if sender_primary && dirty {
         update_slots_with(st, &s, h.config_epoch, &h.myslots);
     }
@@ -239,13 +250,19 @@ fn on_config(
         let newer = (0..crate::slot::SLOTS as u16)
             .filter(|&j| super::wire::slot_bit(&h.myslots, j))
             .filter(|&j| st.owner_id(j) != Some(s) && !st.slot_unclaimed(j))
-            .find_map(|j| st.owner(j).filter(|o| o.config_epoch > h.config_epoch).map(|o| o.id));
+            .find_map(|j| {
+                st.owner(j)
+                    .filter(|o| o.config_epoch > h.config_epoch)
+                    .map(|o| o.id)
+            });
         if let (Some(owner), Some(l)) = (newer, st.node(&s).and_then(|n| n.link)) {
             messages::send_update(st, l, &owner);
         }
     }
     let me_primary = st.me().is_primary();
-    let collide = st.node(&s).is_some_and(|n| n.is_primary() && h.config_epoch == st.me().config_epoch);
+    let collide = st
+        .node(&s)
+        .is_some_and(|n| n.is_primary() && h.config_epoch == st.me().config_epoch);
     if me_primary && collide {
         epoch::handle_collision(st, &s);
     }
@@ -279,7 +296,12 @@ fn update_role(st: &mut ClusterState, s: &NodeId, h: &Header) {
 
 /// The gossip section: failure reports from primaries, pong times of healthy nodes, address
 /// changes of unreachable ones, and nodes we don't know yet.
-fn process_gossip(st: &mut ClusterState, sender: Option<NodeId>, entries: &[GossipEntry], now: u64) {
+fn process_gossip(
+    st: &mut ClusterState,
+    sender: Option<NodeId>,
+    entries: &[GossipEntry],
+    now: u64,
+) {
     let sender_primary = sender
         .and_then(|s| st.node(&s))
         .is_some_and(|n| n.is_primary());
@@ -288,7 +310,11 @@ fn process_gossip(st: &mut ClusterState, sender: Option<NodeId>, entries: &[Goss
         if st.node(&g.node_id).is_none() {
             let banned = st.blacklisted(&g.node_id, now);
             if sender.is_some() && g.flags & flag::NOADDR == 0 && !banned {
-                let mut n = Node::new(g.node_id, g.flags & !(flag::MYSELF | EXTENSIONS_SUPPORTED), now);
+                let mut n = Node::new(
+                    g.node_id,
+                    g.flags & !(flag::MYSELF | EXTENSIONS_SUPPORTED),
+                    now,
+                );
                 n.ip = g.ip.clone();
                 n.port = g.port;
                 n.pport = g.pport;
@@ -391,7 +417,9 @@ fn on_fail(st: &mut ClusterState, sender: Option<NodeId>, failing: &NodeId, now:
         tracing::info!(node_id = %super::node::id_str(failing), "Ignoring FAIL message from unknown node");
         return;
     }
-    let Some(n) = st.node_mut(failing) else { return };
+    let Some(n) = st.node_mut(failing) else {
+        return;
+    };
     if n.has(flag::FAIL | flag::MYSELF) {
         return;
     }

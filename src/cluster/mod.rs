@@ -44,6 +44,9 @@ pub struct Cluster {
     _lock: std::fs::File,
     /// Wakes the cron early (after MEET, so the handshake starts at once).
     pub wake: tokio::sync::Notify,
+    /// Notified after every new routing snapshot: blocked clients re-check their slot (MOVED
+    /// or CLUSTERDOWN instead of waiting forever, as Redis's clusterRedirectBlockedClientIfNeeded).
+    pub changed: tokio::sync::Notify,
 }
 
 /// What the bus changed outside the cluster state, applied by the host after unlocking.
@@ -109,6 +112,7 @@ impl Cluster {
             topology: RwLock::new(topo),
             _lock: lock,
             wake: tokio::sync::Notify::new(),
+            changed: tokio::sync::Notify::new(),
         };
         drop(cluster.lock());
         Ok(cluster)
@@ -136,6 +140,7 @@ impl Cluster {
         if std::mem::take(&mut st.todo.topology) {
             let t = Arc::new(Topology::build(st));
             *self.topology.write().unwrap_or_else(|e| e.into_inner()) = t;
+            self.changed.notify_waiters();
         }
         if std::mem::take(&mut st.todo.save_config) {
             let fsync = std::mem::take(&mut st.todo.fsync_config);

@@ -32,8 +32,8 @@ pub fn update_slots_with(
             if st.importing_from.contains_key(&slot) {
                 continue;
             }
-            let older = st.slot_unclaimed(slot)
-                || st.nodes[owner as usize].config_epoch < sender_epoch;
+            let older =
+                st.slot_unclaimed(slot) || st.nodes[owner as usize].config_epoch < sender_epoch;
             if !older {
                 continue;
             }

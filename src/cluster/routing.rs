@@ -2,8 +2,8 @@
 //! `getNodeByQuery`): every key (and shard channel) must hash to one slot, served here, unless
 //! the slot is migrating (ASK for missing keys) or importing (served after ASKING; TRYAGAIN for
 //! multi-key requests with missing keys); a down cluster refuses, or serves reads if allowed.
-use super::topology::Topology;
 use super::state::NONE;
+use super::topology::Topology;
 use crate::protocol::ErrorReply;
 use crate::slot::key_slot;
 
@@ -103,8 +103,14 @@ mod tests {
             my_primary: None,
             owners: owners.into_boxed_slice(),
             endpoints: vec![
-                Endpoint { host: "127.0.0.1".into(), port: 7000 },
-                Endpoint { host: "127.0.0.1".into(), port: 7001 },
+                Endpoint {
+                    host: "127.0.0.1".into(),
+                    port: 7000,
+                },
+                Endpoint {
+                    host: "127.0.0.1".into(),
+                    port: 7001,
+                },
             ],
             migrating: HashMap::new(),
             importing: HashMap::new(),
@@ -122,12 +128,18 @@ mod tests {
         let t = topo();
         let q = Query::default();
         assert_eq!(route(&t, q, &[b"bar"], |_| true).unwrap(), Some(5061));
-        assert_eq!(err(route(&t, q, &[b"foo"], |_| true)), "MOVED 12182 127.0.0.1:7001");
+        assert_eq!(
+            err(route(&t, q, &[b"foo"], |_| true)),
+            "MOVED 12182 127.0.0.1:7001"
+        );
         assert_eq!(
             err(route(&t, q, &[b"bar", b"foo"], |_| true)),
             "CROSSSLOT Keys in request don't hash to the same slot"
         );
-        assert_eq!(route(&t, q, &[b"{bar}1", b"{bar}2"], |_| true).unwrap(), Some(5061));
+        assert_eq!(
+            route(&t, q, &[b"{bar}1", b"{bar}2"], |_| true).unwrap(),
+            Some(5061)
+        );
         assert_eq!(route(&t, q, &[], |_| true).unwrap(), None);
     }
 
@@ -139,7 +151,12 @@ mod tests {
             .find(|k| key_slot(k.as_bytes()) == 100)
             .unwrap();
         assert_eq!(
-            err(route(&t, Query::default(), &[key_in_100.as_bytes()], |_| true)),
+            err(route(
+                &t,
+                Query::default(),
+                &[key_in_100.as_bytes()],
+                |_| true
+            )),
             "CLUSTERDOWN Hash slot not served"
         );
         t.ok = false;
@@ -149,7 +166,10 @@ mod tests {
         );
         t.allow_reads_when_down = true;
         assert!(route(&t, Query::default(), &[b"bar"], |_| true).is_ok());
-        let w = Query { is_write: true, ..Default::default() };
+        let w = Query {
+            is_write: true,
+            ..Default::default()
+        };
         assert_eq!(
             err(route(&t, w, &[b"bar"], |_| true)),
             "CLUSTERDOWN The cluster is down and only accepts read commands"
@@ -168,7 +188,10 @@ mod tests {
         let mut t = topo();
         t.importing.insert(12182, 1);
         assert!(err(route(&t, Query::default(), &[b"foo"], |_| true)).starts_with("MOVED"));
-        let asking = Query { asking: true, ..Default::default() };
+        let asking = Query {
+            asking: true,
+            ..Default::default()
+        };
         assert!(route(&t, asking, &[b"foo"], |_| false).is_ok());
         assert_eq!(
             err(route(&t, asking, &[b"{foo}a", b"{foo}b"], |_| false)),

@@ -42,7 +42,12 @@ impl Topology {
         Topology {
             ok: st.health == Health::Ok,
             me,
-            my_primary: st.me().primary.as_ref().map(index_of).filter(|&i| i != NONE),
+            my_primary: st
+                .me()
+                .primary
+                .as_ref()
+                .map(index_of)
+                .filter(|&i| i != NONE),
             owners: st.slots.clone(),
             endpoints: st
                 .nodes

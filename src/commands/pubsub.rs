@@ -56,7 +56,9 @@ fn unsubscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         match kind {
             Kind::Channel => subs.channels.iter().cloned().collect(),
             Kind::Pattern => subs.patterns.iter().cloned().collect(),
-            Kind::Shard | Kind::Invalidate | Kind::ShardLost => subs.shards.iter().cloned().collect(),
+            Kind::Shard | Kind::Invalidate | Kind::ShardLost => {
+                subs.shards.iter().cloned().collect()
+            }
         }
     };
     let count = |s: &crate::state::client::Subscriptions| {

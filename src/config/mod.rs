@@ -340,7 +340,10 @@ impl Config {
             require_full_coverage: self.flag("cluster-require-full-coverage"),
             allow_reads_when_down: self.flag("cluster-allow-reads-when-down"),
             allow_pubsubshard_when_down: self.flag("cluster-allow-pubsubshard-when-down"),
-            announce_ip: self.get("cluster-announce-ip").unwrap_or_default().to_string(),
+            announce_ip: self
+                .get("cluster-announce-ip")
+                .unwrap_or_default()
+                .to_string(),
             announce_hostname: self
                 .get("cluster-announce-hostname")
                 .unwrap_or_default()

@@ -31,7 +31,11 @@ impl Host for ServerHost {
             for &slot in &effects.lost_slots {
                 let n = store.delete_slot_keys(slot as usize, now);
                 if n > 0 {
-                    tracing::warn!(slot, keys = n, "Deleted keys of a slot served elsewhere now");
+                    tracing::warn!(
+                        slot,
+                        keys = n,
+                        "Deleted keys of a slot served elsewhere now"
+                    );
                 }
             }
         }

@@ -336,6 +336,7 @@ impl Connection<'_> {
             let mut probe = [0u8; 1];
             tokio::select! {
                 _ = handle.block_notify.notified() => {}
+                _ = topology_changed(&sh) => {}
                 _ = tokio::time::sleep(Duration::from_millis(wait)) => {
                     finish(&mut sh.lock_store());
                     self.emit(on_timeout, out);
@@ -588,6 +589,14 @@ fn message_reply(m: Message, client: &Client) -> Option<Reply> {
 }
 
 const INVALIDATE_CHANNEL: &str = "__redis__:invalidate";
+
+/// Resolves when the cluster's routing changes (never outside cluster mode).
+async fn topology_changed(sh: &Shared) {
+    match &sh.cluster {
+        Some(c) => c.changed.notified().await,
+        None => std::future::pending().await,
+    }
+}
 
 async fn idle(timeout_secs: u64) {
     if timeout_secs == 0 {

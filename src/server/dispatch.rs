@@ -133,7 +133,10 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
     let stat = sh.stats.command(r.id);
     if let Err(e) = admit(sh, store, client, &r, args, now) {
         stat.rejected.fetch_add(1, Relaxed);
-        let redirect = matches!(e.code(), "MOVED" | "ASK" | "CROSSSLOT" | "TRYAGAIN" | "CLUSTERDOWN");
+        let redirect = matches!(
+            e.code(),
+            "MOVED" | "ASK" | "CROSSSLOT" | "TRYAGAIN" | "CLUSTERDOWN"
+        );
         if r.spec.name == "exec" && redirect {
             // A redirected EXEC discards the transaction (Redis's discardTransaction).
             client.multi = None;

@@ -88,7 +88,10 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         true => Some(open_cluster(&config, port).await?),
         false => None,
     };
-    let shared = Arc::new(Shared::new(config, cluster.as_ref().map(|(c, _)| c.clone())));
+    let shared = Arc::new(Shared::new(
+        config,
+        cluster.as_ref().map(|(c, _)| c.clone()),
+    ));
     shared
         .bound_port
         .store(port, std::sync::atomic::Ordering::Relaxed);
