@@ -1,10 +1,10 @@
-//! Epochs: currentEpoch / configEpoch bookkeeping, Redis's configEpoch collision rule (the
-//! node with the smaller name keeps its epoch, the other takes a new one) and BUMPEPOCH.
+//! Epochs: currentEpoch / configEpoch bookkeeping, Redis's configEpoch collision rule (of two
+//! primaries with one configEpoch, the one with the smaller name takes a new one) and BUMPEPOCH.
 use super::node::NodeId;
 use super::state::ClusterState;
 
 /// Two primaries announce the same configEpoch: if the sender's name is greater than ours we
-/// take `currentEpoch + 1` (Redis's `clusterHandleConfigEpochCollision`). True if we did.
+/// (the smaller name) take `currentEpoch + 1` (Redis's `clusterHandleConfigEpochCollision`). True if we did.
 pub fn handle_collision(st: &mut ClusterState, sender: &NodeId) -> bool {
     let Some(s) = st.node(sender) else {
         return false;
@@ -64,18 +64,18 @@ mod tests {
     fn greater_name_moves_on() {
         let low = [b'1'; 40];
         let high = [b'9'; 40];
-        // We are the smaller name: we keep our epoch.
-        let mut st = ClusterState::new(low, Settings::default(), 0);
-        st.add_node(Node::new(high, flag::MASTER, 0));
-        assert!(!handle_collision(&mut st, &high));
-        // We are the greater name: we take a new one.
+        // We are the greater name: we keep our epoch.
         let mut st = ClusterState::new(high, Settings::default(), 0);
         st.add_node(Node::new(low, flag::MASTER, 0));
+        assert!(!handle_collision(&mut st, &low));
+        // We are the smaller name: we take a new one.
+        let mut st = ClusterState::new(low, Settings::default(), 0);
+        st.add_node(Node::new(high, flag::MASTER, 0));
         st.current_epoch = 5;
-        assert!(handle_collision(&mut st, &low));
+        assert!(handle_collision(&mut st, &high));
         assert_eq!(st.me().config_epoch, 6);
         assert_eq!(st.current_epoch, 6);
-        assert!(!handle_collision(&mut st, &low));
+        assert!(!handle_collision(&mut st, &high));
     }
 
     #[test]
