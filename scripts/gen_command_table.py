@@ -17,6 +17,13 @@ COMMANDS = {
     "select": None, "swapdb": None, "dbsize": None, "flushdb": None, "flushall": None,
     "time": None, "info": None, "monitor": None, "shutdown": None, "debug": None,
     "role": None,
+    # cluster
+    "readonly": None, "readwrite": None, "asking": None,
+    "cluster": ["addslots", "addslotsrange", "delslots", "delslotsrange", "flushslots", "bumpepoch",
+                "set-config-epoch", "count-failure-reports", "countkeysinslot", "getkeysinslot",
+                "forget", "info", "keyslot", "links", "meet", "myid", "nodes", "shards", "slots",
+                "reset", "saveconfig", "help", "replicas", "slaves", "replicate", "setslot",
+                "failover"],
     "client": ["id", "setname", "getname", "list", "info", "kill", "pause", "unpause",
                "no-evict", "reply", "help", "tracking", "caching", "getredir", "trackinginfo",
                "unblock"],
@@ -86,6 +93,9 @@ EXTRAS = {
     "client|no-touch": dict(arity=3, flags=["noscript", "loading", "stale"], acl=["@slow", "@connection"],
                             summary="Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
                             since="7.2.0", group="connection", complexity="O(1)"),
+    "cluster|myshardid": dict(arity=2, flags=["stale"], acl=["@slow"], tips=["nondeterministic_output"],
+                              summary="Returns the shard ID of a node.",
+                              since="7.2.0", group="cluster", complexity="O(1)"),
 }
 
 class Resp:
@@ -184,8 +194,9 @@ def extra(full, e):
     d = "Doc::Map(&[(\"summary\", Doc::Str(%s)), (\"since\", Doc::Str(%s)), (\"group\", Doc::Str(%s)), (\"complexity\", Doc::Str(%s))])" % (
         q(e["summary"]), q(e["since"]), q(e["group"]), q(e["complexity"]))
     return ("CommandSpec { name: %s, arity: %d, flags: &[%s], first_key: 0, last_key: 0, step: 0, acl: &[%s], "
-            "tips: &[], key_specs: &[], subcommands: &[], docs: %s, handler: %s }") % (
-        q(full), e["arity"], ", ".join(map(q, e["flags"])), ", ".join(map(q, e["acl"])), d, handler(full))
+            "tips: &[%s], key_specs: &[], subcommands: &[], docs: %s, handler: %s }") % (
+        q(full), e["arity"], ", ".join(map(q, e["flags"])), ", ".join(map(q, e["acl"])),
+        ", ".join(map(q, e.get("tips", []))), d, handler(full))
 
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 6379

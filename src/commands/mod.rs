@@ -5,6 +5,9 @@
 mod bitmaps;
 mod blocking;
 mod client_cmd;
+mod cluster_cmd;
+mod cluster_info;
+mod cluster_slots;
 mod command_cmd;
 mod config_cmd;
 mod connection;
@@ -52,6 +55,9 @@ mod handlers {
     pub use super::bitmaps::*;
     pub use super::blocking::*;
     pub use super::client_cmd::*;
+    pub use super::cluster_cmd::*;
+    pub use super::cluster_info::*;
+    pub use super::cluster_slots::*;
     pub use super::command_cmd::*;
     pub use super::config_cmd::*;
     pub use super::connection::*;

@@ -368,6 +368,135 @@ impl ErrorReply {
     }
 }
 
+// cluster (CLUSTER subcommands; redirects and CLUSTERDOWN are above)
+fixed! {
+    cluster_invalid_slot => "ERR Invalid or out of range slot";
+    cluster_bad_slot => "ERR Invalid slot";
+    cluster_bad_slot_or_count => "ERR Invalid slot or number of keys";
+    cluster_forget_myself => "ERR I tried hard but I can't forget myself...";
+    cluster_forget_my_primary => "ERR Can't forget my master!";
+    cluster_replicate_myself => "ERR Can't replicate myself";
+    cluster_replicate_replica => "ERR I can only replicate a master, not a replica.";
+    cluster_replicate_not_empty => "ERR To set a master the node must be empty and without assigned slots.";
+    cluster_replication_unavailable => "ERR CLUSTER REPLICATE is not available: slotcache does not implement replication yet, so this node can't become a replica.";
+    cluster_not_a_primary => "ERR The specified node is not a master";
+    cluster_flushslots_not_empty => "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.";
+    cluster_reset_with_keys => "ERR CLUSTER RESET can't be called with master nodes containing keys";
+    cluster_epoch_others_known => "ERR The user can assign a config epoch only when the node does not know any other node.";
+    cluster_epoch_nonzero => "ERR Node config epoch is already non-zero";
+    cluster_setslot_on_replica => "ERR Please use SETSLOT only with masters.";
+    cluster_target_not_primary => "ERR Target node is not a master";
+    cluster_setslot_syntax => "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP";
+    cluster_failover_on_primary => "ERR You should send CLUSTER FAILOVER to a replica";
+    cluster_failover_primary_unknown => "ERR I'm a replica but my master is unknown to me";
+    cluster_failover_primary_down => "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE";
+    cluster_failover_unavailable => "ERR CLUSTER FAILOVER is not available: slotcache does not implement replication yet.";
+}
+
+/// User input echoed by Redis's `addReplyErrorFormat("%s")`: up to a NUL, CR/LF as spaces.
+fn echo(b: &[u8]) -> String {
+    lossy(crate::util::cstr::until_nul(b)).replace(['\r', '\n'], " ")
+}
+
+impl ErrorReply {
+    /// A subcommand whose argument count its handler rejects (Redis's
+    /// `addReplySubcommandSyntaxError`); `parent` as in the table ("cluster").
+    pub fn subcommand_syntax(sub: &[u8], parent: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            sanitize(crate::util::cstr::until_nul(sub), 128),
+            parent.to_uppercase()
+        )))
+    }
+
+    pub fn cluster_slot_busy(slot: u16) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Slot {slot} is already busy")))
+    }
+
+    pub fn cluster_slot_unassigned(slot: u16) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Slot {slot} is already unassigned")))
+    }
+
+    pub fn cluster_slot_repeated(slot: u16) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Slot {slot} specified multiple times"
+        )))
+    }
+
+    pub fn cluster_slot_range_order(start: u16, end: u16) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR start slot number {start} is greater than end slot number {end}"
+        )))
+    }
+
+    /// FORGET, REPLICATE, REPLICAS, COUNT-FAILURE-REPORTS, SETSLOT NODE: `name` as typed.
+    pub fn cluster_unknown_node(name: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Unknown node {}", echo(name))))
+    }
+
+    /// SETSLOT MIGRATING/IMPORTING with a node we don't know.
+    pub fn cluster_node_not_known(name: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR I don't know about node {}",
+            echo(name)
+        )))
+    }
+
+    pub fn cluster_not_slot_owner(slot: u16) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR I'm not the owner of hash slot {slot}"
+        )))
+    }
+
+    pub fn cluster_already_slot_owner(slot: u16) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR I'm already the owner of hash slot {slot}"
+        )))
+    }
+
+    pub fn cluster_slot_has_keys(slot: u16) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
+        )))
+    }
+
+    pub fn cluster_invalid_epoch(epoch: i64) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Invalid config epoch specified: {epoch}"
+        )))
+    }
+
+    /// CLUSTER MEET with an address or ports `clusterStartHandshake` refuses (ip, port as typed).
+    pub fn cluster_meet_address(ip: &[u8], port: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Invalid node address specified: {}:{}",
+            echo(ip),
+            echo(port)
+        )))
+    }
+
+    pub fn cluster_meet_port(port: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Invalid TCP base port specified: {}",
+            echo(port)
+        )))
+    }
+
+    pub fn cluster_meet_bus_port(port: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Invalid TCP bus port specified: {}",
+            echo(port)
+        )))
+    }
+
+    /// CLUSTER SAVECONFIG failed; `reason` is the C library's text for the errno.
+    pub fn cluster_save_config(reason: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR error saving the cluster node config: {reason}"
+        )))
+    }
+}
+
 impl std::fmt::Display for ErrorReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
