@@ -3,6 +3,8 @@
 //! by polling with a deadline, and kills them on drop.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
