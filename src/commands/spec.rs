@@ -142,6 +142,19 @@ pub struct KeyRef {
 }
 
 impl CommandSpec {
+    /// The key of a command whose only key spec is "the argument at index i" (GET, SET, most
+    /// commands): found without allocating, for the per-command cluster routing.
+    pub fn single_key<'a>(&self, args: &'a [Bytes]) -> Option<&'a Bytes> {
+        match self.key_specs {
+            [KeySpec {
+                begin: BeginSearch::Index(i),
+                find: FindKeys::Range { lastkey: 0, .. },
+                ..
+            }] => args.get(*i as usize),
+            _ => None,
+        }
+    }
+
     /// The keys of `args` (args[0] is the command name), from the key specs, as Redis's
     /// `getKeysFromCommandWithSpecs`. Returns None when the arguments are malformed for the
     /// specs (e.g. a numkeys beyond the argument count).

@@ -28,7 +28,6 @@ pub fn check(
     if r.spec.key_specs.is_empty() && !exec {
         return Ok(());
     }
-    let mut keys: Vec<&[u8]> = Vec::new();
     let mut q = Query {
         is_write: r.flags & flag::WRITE != 0,
         is_pubsubshard: is_pubsubshard(name),
@@ -36,6 +35,14 @@ pub fn check(
         asking: client.asking || r.flags & flag::ASKING != 0,
         readonly: client.readonly,
     };
+    let topo = cluster.topology();
+    let exists = |k: &[u8]| store.db(0).get(k).is_some_and(|e| !e.is_expired(now));
+    if !exec {
+        if let Some(key) = r.spec.single_key(args) {
+            return routing::route(&topo, q, &[key], exists).map(|_| ());
+        }
+    }
+    let mut keys: Vec<&[u8]> = Vec::new();
     if exec {
         let Some(m) = client.multi.as_ref() else {
             return Ok(());
@@ -54,7 +61,5 @@ pub fn check(
             keys.push(&args[k.index]);
         }
     }
-    let topo = cluster.topology();
-    let exists = |k: &[u8]| store.db(0).get(k).is_some_and(|e| !e.is_expired(now));
     routing::route(&topo, q, &keys, exists).map(|_| ())
 }
