@@ -33,16 +33,35 @@
 //! from one long-lived thread with `PR_SET_PDEATHSIG = SIGKILL`, so they also die when the test
 //! binary dies, even by SIGKILL. Clusters shared by the tests of one file live in a static
 //! (`shared`); an `atexit` hook kills them and removes their dirs when the binary exits.
+//!
+//! # Layout
+//!
+//! This file: node kinds, `Node`, `Cluster`, waiting, redis-cli. `cluster/topology.rs`: CLUSTER
+//! NODES parsing, `agree`/`healthy`, `key_slot`. `cluster/conn.rs`: the raw RESP `Conn`.
+//! `cluster/process.rs`: spawning with PDEATHSIG, port choice.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+mod conn;
+mod process;
+mod topology;
+
+// The harness API is `common::cluster::*`; each test binary uses only part of it.
+#[allow(unused_imports)]
+pub use conn::{argv, frame_len, Conn};
+#[allow(unused_imports)]
+pub use process::free_cluster_port;
+use process::spawn_process;
+#[allow(unused_imports)]
+pub use topology::{
+    agree, crc16, healthy, key_slot, normalize_ranges, view, wait_healthy, NodeLine, Shared,
+};
+
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{mpsc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Default `cluster-node-timeout` of test nodes, in milliseconds.
@@ -89,41 +108,6 @@ pub fn kind() -> Kind {
     Kind::from_env()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Process spawning and cleanup
-// ---------------------------------------------------------------------------------------------
-
-type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
-
-/// Children get `PR_SET_PDEATHSIG`, which fires when the *thread* that forked them exits. Test
-/// threads come and go, so every node is forked by this one thread, which lives as long as the
-/// test binary.
-fn spawn_process(mut cmd: Command) -> io::Result<Child> {
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
-    let tx = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("node-spawner".into())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("spawner thread");
-        Mutex::new(tx)
-    });
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let (reply_tx, reply_rx) = mpsc::channel();
-    tx.lock().unwrap().send((cmd, reply_tx)).expect("spawner");
-    reply_rx.recv().expect("spawner reply")
-}
-
 /// Clusters kept in statics are never dropped; this kills them and removes their dirs at exit.
 static SHARED: Mutex<Vec<&'static OnceLock<Cluster>>> = Mutex::new(Vec::new());
 
@@ -157,29 +141,6 @@ pub fn shared(
         cells.push(cell);
         c
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ports
-// ---------------------------------------------------------------------------------------------
-
-/// A client port P with P and P+10000 both free (see the module doc).
-pub fn free_cluster_port() -> u16 {
-    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    loop {
-        let p: u16 = rand::random::<u16>() % (32768 - 10000 - 20000) + 20000;
-        let mut taken = HANDED_OUT.lock().unwrap();
-        let taken = taken.get_or_insert_with(HashSet::new);
-        if taken.contains(&p) {
-            continue;
-        }
-        let a = TcpListener::bind(("127.0.0.1", p));
-        let b = TcpListener::bind(("127.0.0.1", p + 10000));
-        if a.is_ok() && b.is_ok() {
-            taken.insert(p);
-            return p;
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -620,197 +581,6 @@ pub fn plain(s: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CLUSTER NODES lines
-// ---------------------------------------------------------------------------------------------
-
-/// One line of CLUSTER NODES:
-/// `<id> <ip:port@cport[,hostname]> <flags> <primary> <ping-sent> <pong-recv> <config-epoch>
-/// <link-state> <slot> <slot> ...`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeLine {
-    pub id: String,
-    pub addr: String,
-    pub ip: String,
-    pub port: u16,
-    pub cport: u16,
-    pub flags: Vec<String>,
-    pub primary: String,
-    pub ping_sent: u64,
-    pub pong_recv: u64,
-    pub config_epoch: u64,
-    pub link_state: String,
-    /// Assigned slot ranges, inclusive, in the order printed.
-    pub slots: Vec<(u16, u16)>,
-    /// `[slot->-id]` / `[slot-<-id]` entries (migrating/importing).
-    pub open_slots: Vec<String>,
-    pub raw: String,
-}
-
-impl NodeLine {
-    pub fn parse(line: &str) -> Option<NodeLine> {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() < 8 {
-            return None;
-        }
-        let (hostport, _hostname) = f[1].split_once(',').unwrap_or((f[1], ""));
-        let (ipport, cport) = hostport.split_once('@')?;
-        let (ip, port) = ipport.rsplit_once(':')?;
-        let mut slots = Vec::new();
-        let mut open_slots = Vec::new();
-        for s in &f[8..] {
-            if s.starts_with('[') {
-                open_slots.push(s.to_string());
-            } else if let Some((a, b)) = s.split_once('-') {
-                slots.push((a.parse().ok()?, b.parse().ok()?));
-            } else {
-                let n = s.parse().ok()?;
-                slots.push((n, n));
-            }
-        }
-        Some(NodeLine {
-            id: f[0].to_string(),
-            addr: f[1].to_string(),
-            ip: ip.to_string(),
-            port: port.parse().ok()?,
-            cport: cport.parse().ok()?,
-            flags: f[2].split(',').map(str::to_string).collect(),
-            primary: f[3].to_string(),
-            ping_sent: f[4].parse().ok()?,
-            pong_recv: f[5].parse().ok()?,
-            config_epoch: f[6].parse().ok()?,
-            link_state: f[7].to_string(),
-            slots,
-            open_slots,
-            raw: line.to_string(),
-        })
-    }
-
-    pub fn has_flag(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f == flag)
-    }
-
-    pub fn is_primary(&self) -> bool {
-        self.has_flag("master")
-    }
-
-    /// Number of slots assigned.
-    pub fn slot_count(&self) -> usize {
-        self.slots.iter().map(|(a, b)| (*b - *a) as usize + 1).sum()
-    }
-}
-
-/// Slot ranges merged and sorted, so two spellings of the same set compare equal.
-pub fn normalize_ranges(ranges: &[(u16, u16)]) -> Vec<(u16, u16)> {
-    let mut r = ranges.to_vec();
-    r.sort();
-    let mut out: Vec<(u16, u16)> = Vec::new();
-    for (a, b) in r {
-        match out.last_mut() {
-            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-    }
-    out
-}
-
-/// The part of a CLUSTER NODES line all nodes must agree on.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Shared {
-    pub id: String,
-    pub ip_port_cport: String,
-    pub role: String,
-    pub primary: String,
-    pub config_epoch: u64,
-    pub slots: Vec<(u16, u16)>,
-}
-
-/// One node's view of the cluster: the agreed part of every line, sorted by id.
-pub fn view(lines: &[NodeLine]) -> Vec<Shared> {
-    let mut v: Vec<Shared> = lines
-        .iter()
-        .map(|l| Shared {
-            id: l.id.clone(),
-            ip_port_cport: format!("{}:{}@{}", l.ip, l.port, l.cport),
-            role: if l.is_primary() { "master" } else { "slave" }.to_string(),
-            primary: l.primary.clone(),
-            config_epoch: l.config_epoch,
-            slots: normalize_ranges(&l.slots),
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// Ok when every node answers CLUSTER NODES with the same story: the same node ids (exactly
-/// the ids of `nodes`), addresses, roles, config epochs and slot ranges; every link connected;
-/// no handshake/fail/pfail/noaddr flags; exactly one `myself` line, which is the node's own id.
-/// Returns the agreed view.
-pub fn agree(nodes: &[&Node]) -> Result<Vec<Shared>, String> {
-    let mut ids = BTreeSet::new();
-    for n in nodes {
-        let id: String = n.try_query(&["CLUSTER", "MYID"])?;
-        ids.insert(id);
-    }
-    let mut first: Option<(u16, Vec<Shared>)> = None;
-    for n in nodes {
-        let lines = n.try_nodes()?;
-        let listed: BTreeSet<String> = lines.iter().map(|l| l.id.clone()).collect();
-        if listed != ids {
-            return Err(format!(
-                "node {} lists {listed:?}, expected {ids:?}",
-                n.port
-            ));
-        }
-        let myself: Vec<&NodeLine> = lines.iter().filter(|l| l.has_flag("myself")).collect();
-        if myself.len() != 1 || myself[0].port != n.port {
-            return Err(format!("node {}: bad myself lines {myself:?}", n.port));
-        }
-        for l in &lines {
-            for bad in ["handshake", "fail", "fail?", "noaddr"] {
-                if l.has_flag(bad) {
-                    return Err(format!("node {} sees {bad}: {}", n.port, l.raw));
-                }
-            }
-            if l.link_state != "connected" {
-                return Err(format!(
-                    "node {} sees a disconnected link: {}",
-                    n.port, l.raw
-                ));
-            }
-        }
-        let v = view(&lines);
-        match &first {
-            None => first = Some((n.port, v)),
-            Some((p0, v0)) if *v0 != v => {
-                return Err(format!(
-                    "node {} and node {p0} disagree:\n{v:?}\nvs\n{v0:?}",
-                    n.port
-                ))
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(first.map(|(_, v)| v).unwrap_or_default())
-}
-
-/// Every node in `nodes` says cluster_state:ok and they all agree; returns the agreed view.
-pub fn healthy(nodes: &[&Node]) -> Result<Vec<Shared>, String> {
-    for n in nodes {
-        let state = n.cluster_info()?.remove("cluster_state");
-        if state.as_deref() != Some("ok") {
-            return Err(format!("node {} cluster_state {state:?}", n.port));
-        }
-    }
-    agree(nodes)
-}
-
-pub fn wait_healthy(nodes: &[&Node]) -> Vec<Shared> {
-    wait_until("the cluster to be ok and agree", CLUSTER_DEADLINE, || {
-        healthy(nodes)
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
 // Cluster
 // ---------------------------------------------------------------------------------------------
 
@@ -973,196 +743,4 @@ pub fn even_range(i: usize, n: usize) -> (u16, u16) {
     let a = i * SLOTS as usize / n;
     let b = (i + 1) * SLOTS as usize / n - 1;
     (a as u16, b as u16)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Key slots (computed here, independently of the servers)
-// ---------------------------------------------------------------------------------------------
-
-/// CRC16-XMODEM of `data` (the cluster key hash).
-pub fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= (b as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-/// The slot of `key`: only the part between the first `{` and the next `}` is hashed, when
-/// that part is non-empty.
-pub fn key_slot(key: &[u8]) -> u16 {
-    if let Some(open) = key.iter().position(|&b| b == b'{') {
-        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
-            if len > 0 {
-                return crc16(&key[open + 1..open + 1 + len]) & 0x3FFF;
-            }
-        }
-    }
-    crc16(key) & 0x3FFF
-}
-
-// ---------------------------------------------------------------------------------------------
-// Raw RESP connection
-// ---------------------------------------------------------------------------------------------
-
-/// A client connection that returns replies as the exact bytes the server sent (one complete
-/// RESP frame per reply), so tests can compare error texts byte for byte.
-pub struct Conn {
-    pub s: TcpStream,
-    buf: Vec<u8>,
-    timeout: Duration,
-}
-
-impl Conn {
-    pub fn connect(port: u16) -> io::Result<Conn> {
-        Conn::connect_timeout(port, Duration::from_secs(5))
-    }
-
-    pub fn connect_timeout(port: u16, t: Duration) -> io::Result<Conn> {
-        let s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), t)?;
-        s.set_nodelay(true)?;
-        let mut c = Conn {
-            s,
-            buf: Vec::new(),
-            timeout: Duration::from_secs(10),
-        };
-        c.set_timeout(Duration::from_secs(10));
-        Ok(c)
-    }
-
-    /// How long `read_frame` waits for a complete reply.
-    pub fn set_timeout(&mut self, t: Duration) {
-        self.timeout = t;
-        let _ = self.s.set_write_timeout(Some(t));
-    }
-
-    pub fn send(&mut self, args: &[&str]) -> io::Result<()> {
-        let b: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        self.send_bytes(&b)
-    }
-
-    pub fn send_bytes(&mut self, args: &[&[u8]]) -> io::Result<()> {
-        self.s.write_all(&super::resp(args))
-    }
-
-    /// Reads one complete RESP frame (raw bytes), waiting at most the timeout.
-    pub fn read_frame(&mut self) -> io::Result<Vec<u8>> {
-        let start = Instant::now();
-        let mut chunk = [0u8; 65536];
-        loop {
-            if let Some(n) = frame_len(&self.buf) {
-                return Ok(self.buf.drain(..n).collect());
-            }
-            let left = self.timeout.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "no complete reply; got {:?}",
-                        String::from_utf8_lossy(&self.buf)
-                    ),
-                ));
-            }
-            self.s.set_read_timeout(Some(left))?;
-            match self.s.read(&mut chunk) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("closed; got {:?}", String::from_utf8_lossy(&self.buf)),
-                    ))
-                }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.kind() == io::ErrorKind::TimedOut => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Sends a command and returns the reply as text (lossy UTF-8), e.g. `"+OK\r\n"`.
-    pub fn call(&mut self, args: &[&str]) -> io::Result<String> {
-        self.send(args)?;
-        Ok(String::from_utf8_lossy(&self.read_frame()?).into_owned())
-    }
-
-    pub fn call_bytes(&mut self, args: &[&[u8]]) -> io::Result<Vec<u8>> {
-        self.send_bytes(args)?;
-        self.read_frame()
-    }
-
-    /// Sends a command and parses the reply with the `redis` crate's parser.
-    pub fn call_value(&mut self, args: &[&str]) -> io::Result<redis::Value> {
-        self.send(args)?;
-        let f = self.read_frame()?;
-        redis::parse_redis_value(&f).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-    }
-
-    /// Sends all commands in one write, then reads one reply per command.
-    pub fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> io::Result<Vec<Vec<u8>>> {
-        let mut out = Vec::new();
-        for c in cmds {
-            let a: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
-            out.extend_from_slice(&super::resp(&a));
-        }
-        self.s.write_all(&out)?;
-        cmds.iter().map(|_| self.read_frame()).collect()
-    }
-}
-
-/// Length of the complete RESP2/RESP3 frame at the start of `b`, if it is complete.
-pub fn frame_len(b: &[u8]) -> Option<usize> {
-    fn line_end(b: &[u8], from: usize) -> Option<usize> {
-        b[from..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map(|p| from + p)
-    }
-    fn parse(b: &[u8], at: usize) -> Option<usize> {
-        let t = *b.get(at)?;
-        let end = line_end(b, at + 1)?;
-        let num = || -> Option<i64> { std::str::from_utf8(&b[at + 1..end]).ok()?.parse().ok() };
-        let after = end + 2;
-        match t {
-            b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => Some(after),
-            b'$' | b'=' | b'!' => {
-                let n = num()?;
-                if n < 0 {
-                    return Some(after);
-                }
-                let stop = after + n as usize + 2;
-                (b.len() >= stop).then_some(stop)
-            }
-            b'*' | b'~' | b'>' | b'%' | b'|' => {
-                let n = num()?;
-                let items = if t == b'%' || t == b'|' { n * 2 } else { n };
-                let mut pos = after;
-                for _ in 0..items.max(0) {
-                    pos = parse(b, pos)?;
-                }
-                if t == b'|' {
-                    // an attribute precedes the real reply
-                    return parse(b, pos);
-                }
-                Some(pos)
-            }
-            _ => Some(after), // inline / unknown: one line
-        }
-    }
-    if b.is_empty() {
-        return None;
-    }
-    parse(b, 0)
-}
-
-/// RESP bytes of a command given as byte strings (for `Conn::pipeline`).
-pub fn argv(args: &[&[u8]]) -> Vec<Vec<u8>> {
-    args.iter().map(|a| a.to_vec()).collect()
 }
