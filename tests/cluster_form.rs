@@ -458,21 +458,24 @@ fn forget_removes_a_node_and_gossip_does_not_bring_it_back() {
         a.call(&["CLUSTER", "FORGET", unknown]),
         format!("-ERR Unknown node {unknown}\r\n")
     );
-    // Node 0 forgets D while nodes 1 and 2 still gossip about it: it must stay forgotten
-    // (the 60 s ban). Watch long enough for several rounds of gossip.
+    // Node 0 forgets D while nodes 1 and 2 may still gossip about it: it must stay forgotten
+    // (the 60 s ban). Nodes 1 and 2 may have dropped D already: slotcache sends 7.2's
+    // forgotten-node ping extension to peers that understand it (Redis 7.0 doesn't), so their
+    // FORGET answers OK or "Unknown node".
     assert_eq!(a.call(&["CLUSTER", "FORGET", &d_id]), "+OK\r\n");
     let watch = Duration::from_millis(2 * NODE_TIMEOUT_MS);
     let start = Instant::now();
     while start.elapsed() < watch {
         assert!(!lists_d(a).unwrap(), "gossip re-added the forgotten node");
-        assert!(
-            lists_d(&c.nodes[1]).unwrap(),
-            "node 1 forgot D too, but only node 0 was told to (Redis 7.0 does not propagate FORGET)"
-        );
         std::thread::sleep(Duration::from_millis(50));
     }
     for n in &c.nodes[1..3] {
-        assert_eq!(n.call(&["CLUSTER", "FORGET", &d_id]), "+OK\r\n");
+        let r = n.call(&["CLUSTER", "FORGET", &d_id]);
+        assert!(
+            r == "+OK\r\n" || r == format!("-ERR Unknown node {d_id}\r\n"),
+            "FORGET on {}: {r}",
+            n.port
+        );
     }
     let start = Instant::now();
     while start.elapsed() < watch {

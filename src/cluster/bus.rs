@@ -82,9 +82,7 @@ async fn cron_loop(cluster: Arc<Cluster>, host: Arc<dyn Host>) {
         let settings = host.settings();
         let (connects, mut effects) = {
             let mut st = cluster.lock();
-            if settings_changed(&st.settings, &settings) {
-                apply_settings(&mut st, settings);
-            }
+            st.apply_settings(settings);
             let connects = cron::tick(&mut st, now_ms());
             (connects, Cluster::take_effects(&mut st))
         };
@@ -100,27 +98,6 @@ async fn cron_loop(cluster: Arc<Cluster>, host: Arc<dyn Host>) {
             tokio::spawn(connect(cluster.clone(), host.clone(), c));
         }
     }
-}
-
-fn settings_changed(old: &Settings, new: &Settings) -> bool {
-    format!("{old:?}") != format!("{new:?}")
-}
-
-/// New settings: myself's announced address follows them, routing may change.
-fn apply_settings(st: &mut super::state::ClusterState, s: Settings) {
-    let (port, pport, cport) = s.announced_ports();
-    let me = st.me_mut();
-    me.port = port;
-    me.pport = pport;
-    me.cport = cport;
-    if !s.announce_ip.is_empty() {
-        me.ip = s.announce_ip.clone();
-    }
-    me.hostname = s.announce_hostname.clone();
-    st.settings = s;
-    st.todo.topology = true;
-    st.todo.update_state = true;
-    st.mark_save(false);
 }
 
 async fn connect(cluster: Arc<Cluster>, host: Arc<dyn Host>, c: Connect) {
@@ -225,12 +202,15 @@ fn handle_frames(
                     host.apply(effects);
                 }
             }
-            Err(e) if e.closes_link() => {
-                tracing::warn!(link, peer = %peer.ip, "Bad cluster bus frame, closing link: {e}");
-                return Err(e.to_string());
+            // Redis drops a message with bad content and keeps reading; here any bad frame
+            // closes the link (the peer reconnects), so a confused or hostile sender can't
+            // keep a half-understood stream going. Unknown types (a newer Redis) are skipped.
+            Err(e @ wire::WireError::UnknownType(_)) => {
+                tracing::debug!(link, "Ignoring cluster bus message: {e}");
             }
             Err(e) => {
-                tracing::warn!(link, peer = %peer.ip, "Dropping bad cluster bus message: {e}")
+                tracing::warn!(link, peer = %peer.ip, "Bad cluster bus frame, closing link: {e}");
+                return Err(e.to_string());
             }
         }
     }

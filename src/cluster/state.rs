@@ -298,6 +298,27 @@ impl ClusterState {
         self.todo.fsync_config |= fsync;
     }
 
+    /// Takes new cluster-* settings (CONFIG SET, or the cron's periodic read): myself's
+    /// announced address follows them and routing is republished. No-op if unchanged.
+    pub fn apply_settings(&mut self, s: Settings) {
+        if format!("{:?}", self.settings) == format!("{s:?}") {
+            return;
+        }
+        let (port, pport, cport) = s.announced_ports();
+        let me = self.me_mut();
+        me.port = port;
+        me.pport = pport;
+        me.cport = cport;
+        if !s.announce_ip.is_empty() {
+            me.ip = s.announce_ip.clone();
+        }
+        me.hostname = s.announce_hostname.clone();
+        self.settings = s;
+        self.todo.topology = true;
+        self.todo.update_state = true;
+        self.mark_save(false);
+    }
+
     /// A new link id, with its state entry.
     pub fn add_link(
         &mut self,

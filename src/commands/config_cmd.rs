@@ -50,6 +50,13 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
         cfg.hot.slowlog_slower_than,
         std::sync::atomic::Ordering::Relaxed,
     );
+    if let Some(c) = &ctx.shared.cluster {
+        // cluster-* settings apply at once, as in Redis (the bus cron would see them too).
+        let port = ctx.shared.bound_port.load(std::sync::atomic::Ordering::Relaxed);
+        let settings = cfg.cluster_settings(port);
+        drop(cfg);
+        c.lock().apply_settings(settings);
+    }
     Ok(Reply::Ok)
 }
 
