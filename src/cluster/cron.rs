@@ -34,7 +34,7 @@ pub fn tick(st: &mut ClusterState, now: u64) -> Vec<Connect> {
         st.del_node(&id);
     }
     let connects = open_links(st, now);
-    if st.cron_iterations % 10 == 0 {
+    if st.cron_iterations.is_multiple_of(10) {
         ping_random(st, now);
     }
     ping_and_reconnect(st, now);

@@ -129,12 +129,15 @@ fn on_ping_or_meet(
 ) {
     // Only cluster nodes MEET us, so their view of our address is the one to announce.
     let learn_ip = h.msg_type == MsgType::Meet || st.me().ip.is_empty();
-    if learn_ip && st.settings.announce_ip.is_empty() && !peer.local_ip.is_empty() {
-        if st.me().ip != peer.local_ip {
-            st.me_mut().ip = peer.local_ip.clone();
-            tracing::warn!("IP address for this node updated to {}", peer.local_ip);
-            st.mark_save(false);
-        }
+    if learn_ip
+        && st.settings.announce_ip.is_empty()
+        && !peer.local_ip.is_empty()
+        && st.me().ip != peer.local_ip
+    {
+        st.me_mut().ip = peer.local_ip.clone();
+        tracing::warn!("IP address for this node updated to {}", peer.local_ip);
+        st.mark_save(false);
+        st.todo.topology = true;
     }
     if sender.is_none() && h.msg_type == MsgType::Meet {
         let mut n = Node::new(super::node::random_id(), flag::HANDSHAKE, now);
@@ -238,7 +241,7 @@ fn on_config(
         }
     }
     update_role(st, &s, h);
-    let sender_primary = st.node(&s).map_or(false, |n| n.is_primary());
+    let sender_primary = st.node(&s).is_some_and(|n| n.is_primary());
     let dirty = st
         .node(&s)
         .is_some_and(|n| n.is_primary() && *n.slots.0 != *h.myslots);
