@@ -428,6 +428,22 @@ calibrate_cluster() {
     awk -v r="$rps" -v s="$RUN_SECONDS" 'BEGIN { n = int(r * s / 10000 + 0.5) * 10000; print (n < 10000 ? 10000 : n) }'
 }
 
+# cluster_keys KIND: DBSIZE summed over the nodes after the runs (the SET runs wrote about the same
+# random keys into both clusters), and a note if a node holds none (the load did not spread).
+cluster_keys() {
+    local kind=$1 port k total=0 per=""
+    [[ -n ${CLUSTER_UP[$kind]:-} ]] || return 0
+    for port in ${CPORTS[$kind]}; do
+        k=$(redis-cli -p "$port" DBSIZE 2>&1)
+        [[ $k =~ ^[0-9]+$ ]] || { note "CLUSTER: $kind node $port DBSIZE: $k"; return 0; }
+        total=$((total + k))
+        per+=" $k"
+        ((k > 0)) || note "CLUSTER: $kind node $port holds no keys after the runs"
+    done
+    log "cluster $kind: DBSIZE per node:$per"
+    record "CLUSTER keys (DBSIZE sum)" "$kind" "$total"
+}
+
 # Replies through the cluster (redis-cli -c, entering at the second node so some commands are
 # redirected) that must match between the two clusters.
 cluster_sanity_check() {
@@ -543,6 +559,8 @@ if [[ $CLUSTER != 0 ]]; then
             note "CLUSTER rows missing: the calibration run against the redis cluster failed"
         else
             log "cluster requests per run: $CLUSTER_REQUESTS (pipeline 1), $CLUSTER_REQUESTS_PIPELINED (pipeline 16)"
+            # Calibration wrote into the redis cluster only: both start the rounds empty.
+            for port in ${CPORTS[redis]}; do redis-cli -p "$port" FLUSHALL >/dev/null; done
             [[ -n ${CLUSTER_UP[slotcache]:-} ]] ||
                 note "CLUSTER: no slotcache cluster, so the CLUSTER rows show redis only"
             for round in $(seq "$ROUNDS"); do
@@ -556,6 +574,7 @@ if [[ $CLUSTER != 0 ]]; then
                     for kind in "${order[@]}"; do run_cluster_bench "$kind" "$test" "$pipeline" "$n"; done
                 done
             done
+            for kind in "${NAMES[@]}"; do cluster_keys "$kind"; done
             if [[ -n ${CLUSTER_UP[redis]:-} && -n ${CLUSTER_UP[slotcache]:-} ]]; then cluster_sanity_check; fi
         fi
     fi
