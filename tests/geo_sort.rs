@@ -294,6 +294,12 @@ fn huge_limit_count_is_clamped_first() {
 fn cluster_mode_refuses_by_and_get_patterns() {
     let s = Server::start(&["--cluster-enabled", "yes"]);
     let mut c = s.client();
+    // A one-node cluster serving every slot (keys in unserved slots get CLUSTERDOWN).
+    query(&mut c, &words("CLUSTER ADDSLOTSRANGE 0 16383"));
+    common::wait_for("cluster_state:ok", || {
+        let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c).ok()?;
+        info.contains("cluster_state:ok").then_some(())
+    });
     query(&mut c, &words("RPUSH l 3 1 2"));
     let err = |c: &mut Connection, cmd: &str| match query(c, &words(cmd)) {
         Value::SimpleString(e) => e,
