@@ -13,6 +13,37 @@ fn is_pubsubshard(name: &str) -> bool {
     matches!(name, "ssubscribe" | "sunsubscribe" | "spublish")
 }
 
+/// SORT's STORE destination: its key spec is "incomplete" in the table (Redis finds it with
+/// `sortGetKeys`), so it is found here the same way: options are skipped with their
+/// arguments and the last STORE wins.
+fn sort_store_key(args: &[Bytes]) -> Option<&Bytes> {
+    let mut found = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if a.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"store") {
+            found = args.get(i + 1);
+            i += 1;
+        }
+        i += 1;
+    }
+    found
+}
+
+/// The keys routing looks at: the key specs', plus SORT's STORE destination.
+fn keys_of<'a>(r: &crate::commands::CommandSpec, args: &'a [Bytes], out: &mut Vec<&'a [u8]>) {
+    for k in r.keys(args).unwrap_or_default() {
+        out.push(&args[k.index]);
+    }
+    if r.name == "sort" {
+        out.extend(sort_store_key(args).map(|k| k.as_ref()));
+    }
+}
+
 /// Ok(()) when this node serves the request; the redirect or CLUSTERDOWN error otherwise.
 pub fn check(
     sh: &Shared,
@@ -37,7 +68,7 @@ pub fn check(
     };
     let topo = cluster.topology();
     let exists = |k: &[u8]| store.db(0).get(k).is_some_and(|e| !e.is_expired(now));
-    if !exec {
+    if !exec && name != "sort" {
         if let Some(key) = r.spec.single_key(args) {
             return routing::route(&topo, q, &[key], exists).map(|_| ());
         }
@@ -52,14 +83,34 @@ pub fn check(
                 continue;
             };
             q.is_write |= qr.flags & flag::WRITE != 0;
-            for k in qr.spec.keys(queued).unwrap_or_default() {
-                keys.push(&queued[k.index]);
-            }
+            keys_of(qr.spec, queued, &mut keys);
         }
     } else {
-        for k in r.spec.keys(args).unwrap_or_default() {
-            keys.push(&args[k.index]);
-        }
+        keys_of(r.spec, args, &mut keys);
     }
     routing::route(&topo, q, &keys, exists).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_store_key;
+    use bytes::Bytes;
+
+    fn argv(s: &str) -> Vec<Bytes> {
+        s.split(' ').map(|w| Bytes::from(w.to_string())).collect()
+    }
+
+    #[test]
+    fn sort_store_destination() {
+        assert_eq!(sort_store_key(&argv("SORT l")), None);
+        assert_eq!(sort_store_key(&argv("SORT l STORE d")).unwrap(), "d");
+        assert_eq!(
+            sort_store_key(&argv("SORT l BY store LIMIT 0 1 GET store STORE d2")).unwrap(),
+            "d2"
+        );
+        assert_eq!(
+            sort_store_key(&argv("SORT l store a STORE b")).unwrap(),
+            "b"
+        );
+    }
 }
