@@ -553,3 +553,76 @@ fn colliding_config_epochs_are_resolved_and_bumpepoch() {
         Some((max + 1).to_string())
     );
 }
+
+/// The project's own formation command (`slotcache-server --cluster-form`, what
+/// scripts/local.sh uses): empty nodes become a healthy cluster of primaries splitting the slots
+/// evenly; running it again on a formed cluster changes nothing. The tool speaks plain RESP, so
+/// it forms redis-server nodes too (CLUSTER_KIND=redis).
+#[test]
+fn cluster_form_command_forms_empty_nodes() {
+    let nodes: Vec<Node> = (0..3).map(|_| Node::start(kind())).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr()).collect();
+    let form = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_slotcache-server"))
+            .arg("--cluster-form")
+            .args(&addrs)
+            .output()
+            .expect("run slotcache-server --cluster-form")
+    };
+    let out = form();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("All 16384 slots covered"));
+    let refs: Vec<&Node> = nodes.iter().collect();
+    let story = common::cluster::wait_healthy(&refs);
+    let before: Vec<String> = refs.iter().map(|n| n.id()).collect();
+    // Each node serves one contiguous third, in the order given.
+    for (i, n) in refs.iter().enumerate() {
+        let slots: i64 = n
+            .cluster_info_field("cluster_slots_assigned")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(slots, 16384);
+        let mine = n
+            .nodes()
+            .into_iter()
+            .find(|l| l.flags.iter().any(|f| f == "myself"))
+            .expect("myself line");
+        let range = ((i * 16384 / 3) as u16, ((i + 1) * 16384 / 3 - 1) as u16);
+        assert_eq!(mine.slots, vec![range], "node {i}");
+    }
+    assert!(!story.is_empty());
+    let again = form();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let after: Vec<String> = refs.iter().map(|n| n.id()).collect();
+    assert_eq!(before, after);
+    healthy(&refs).unwrap();
+    // A node that already belongs to a cluster is refused.
+    let extra = Node::start(kind());
+    let (ip, port) = (nodes[0].addr(), nodes[0].port.to_string());
+    let ip = ip.rsplit_once(':').unwrap().0.to_string();
+    assert_eq!(extra.call(&["CLUSTER", "MEET", &ip, &port]), "+OK\r\n");
+    wait_until(
+        "the extra node to learn the cluster",
+        CLUSTER_DEADLINE,
+        || match extra.cluster_info_field("cluster_known_nodes").as_deref() {
+            Some("1") | None => Err("still alone".to_string()),
+            Some(_) => Ok(()),
+        },
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slotcache-server"))
+        .arg("--cluster-form")
+        .arg(extra.addr())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
+}
