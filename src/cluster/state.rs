@@ -293,9 +293,12 @@ impl ClusterState {
         self.nodes.iter().map(|n| n.config_epoch).max().unwrap_or(0)
     }
 
+    /// Whatever is worth saving may change routing too (addresses, flags, epochs), so the
+    /// snapshot is rebuilt with every save: a cheap copy, and no change can be forgotten.
     pub fn mark_save(&mut self, fsync: bool) {
         self.todo.save_config = true;
         self.todo.fsync_config |= fsync;
+        self.todo.topology = true;
     }
 
     /// Takes new cluster-* settings (CONFIG SET, or the cron's periodic read): myself's

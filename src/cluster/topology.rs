@@ -26,11 +26,14 @@ pub struct Topology {
     pub allow_pubsubshard_when_down: bool,
 }
 
+/// Redis's `getPreferredEndpoint`: the IP, the hostname ("?" when it has none), or "" for
+/// unknown-endpoint (MOVED then reads `-MOVED <slot> :<port>`).
 pub fn endpoint_host(n: &Node, kind: EndpointType) -> String {
     match kind {
         EndpointType::Ip => n.ip.clone(),
         EndpointType::Hostname if !n.hostname.is_empty() => n.hostname.clone(),
-        _ => "?".into(),
+        EndpointType::Hostname => "?".into(),
+        EndpointType::Unknown => String::new(),
     }
 }
 

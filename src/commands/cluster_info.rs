@@ -136,10 +136,7 @@ pub(crate) fn slots_reply(st: &ClusterState) -> Reply {
 
 /// `getPreferredEndpoint`, as CLUSTER SHARDS prints it ("" when the type is unknown-endpoint).
 fn shard_endpoint(n: &Node, kind: EndpointType) -> String {
-    match kind {
-        EndpointType::Unknown => String::new(),
-        _ => endpoint_host(n, kind),
-    }
+    endpoint_host(n, kind)
 }
 
 /// Redis's `addNodeDetailsToShardReply`.
