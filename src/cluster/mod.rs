@@ -40,6 +40,10 @@ use topology::Topology;
 pub struct Cluster {
     state: Mutex<ClusterState>,
     topology: RwLock<Arc<Topology>>,
+    /// Bumped with every new snapshot: connections keep their own `Arc` and only re-read the
+    /// shared one when this moved (a plain load per command instead of a lock and a shared
+    /// refcount bounced between cores).
+    generation: std::sync::atomic::AtomicU64,
     /// Held for the life of the process: one node per nodes.conf.
     _lock: std::fs::File,
     /// Wakes the cron early (after MEET, so the handshake starts at once).
@@ -110,6 +114,7 @@ impl Cluster {
         let cluster = Cluster {
             state: Mutex::new(st),
             topology: RwLock::new(topo),
+            generation: std::sync::atomic::AtomicU64::new(1),
             _lock: lock,
             wake: tokio::sync::Notify::new(),
             changed: tokio::sync::Notify::new(),
@@ -133,6 +138,14 @@ impl Cluster {
             .clone()
     }
 
+    /// Refreshes a connection's cached snapshot if a newer one was published.
+    pub fn refresh(&self, cache: &mut Option<(u64, Arc<Topology>)>) {
+        let current = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        if cache.as_ref().is_none_or(|(g, _)| *g != current) {
+            *cache = Some((current, self.topology()));
+        }
+    }
+
     fn finish(&self, st: &mut ClusterState) {
         if st.todo.update_state {
             failure::update_state(st, state_now());
@@ -140,6 +153,8 @@ impl Cluster {
         if std::mem::take(&mut st.todo.topology) {
             let t = Arc::new(Topology::build(st));
             *self.topology.write().unwrap_or_else(|e| e.into_inner()) = t;
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
             self.changed.notify_waiters();
         }
         if std::mem::take(&mut st.todo.save_config) {

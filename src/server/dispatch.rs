@@ -43,8 +43,8 @@ fn admit(
     if !client.authenticated && r.flags & flag::NO_AUTH == 0 {
         return Err(ErrorReply::no_auth());
     }
-    if let Some(cluster) = &sh.cluster {
-        super::route::check(sh, cluster, store, client, r, args, now)?;
+    if let Some((_, topo)) = &client.topology {
+        super::route::check(sh, topo, store, client, r, args, now)?;
     }
     if store.eviction.maxmemory > 0 {
         let _ = now;
@@ -131,6 +131,9 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         }
     }
     let stat = sh.stats.command(r.id);
+    if let Some(cluster) = &sh.cluster {
+        cluster.refresh(&mut client.topology);
+    }
     if let Err(e) = admit(sh, store, client, &r, args, now) {
         stat.rejected.fetch_add(1, Relaxed);
         let redirect = matches!(

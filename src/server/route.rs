@@ -2,7 +2,7 @@
 //! queued transaction) from the command table's key specs and asks `cluster::routing` whether
 //! this node serves them. Decided once per command, before it runs or is queued.
 use crate::cluster::routing::{self, Query};
-use crate::cluster::Cluster;
+use crate::cluster::topology::Topology;
 use crate::commands::{flag, Lookup, Resolved};
 use crate::protocol::ErrorReply;
 use crate::state::{Client, Shared};
@@ -47,7 +47,7 @@ fn keys_of<'a>(r: &crate::commands::CommandSpec, args: &'a [Bytes], out: &mut Ve
 /// Ok(()) when this node serves the request; the redirect or CLUSTERDOWN error otherwise.
 pub fn check(
     sh: &Shared,
-    cluster: &Cluster,
+    topo: &Topology,
     store: &Store,
     client: &Client,
     r: &Resolved,
@@ -66,11 +66,10 @@ pub fn check(
         asking: client.asking || r.flags & flag::ASKING != 0,
         readonly: client.readonly,
     };
-    let topo = cluster.topology();
     let exists = |k: &[u8]| store.db(0).get(k).is_some_and(|e| !e.is_expired(now));
     if !exec && name != "sort" {
         if let Some(key) = r.spec.single_key(args) {
-            return routing::route(&topo, q, &[key], exists).map(|_| ());
+            return routing::route(topo, q, &[key], exists).map(|_| ());
         }
     }
     let mut keys: Vec<&[u8]> = Vec::new();
@@ -88,7 +87,7 @@ pub fn check(
     } else {
         keys_of(r.spec, args, &mut keys);
     }
-    routing::route(&topo, q, &keys, exists).map(|_| ())
+    routing::route(topo, q, &keys, exists).map(|_| ())
 }
 
 #[cfg(test)]

@@ -85,6 +85,8 @@ pub struct Client {
     pub asking: bool,
     /// Cluster: READONLY mode (reads served by a replica of the slot's primary).
     pub readonly: bool,
+    /// Cluster: this connection's copy of the routing snapshot, with its generation.
+    pub topology: Option<(u64, std::sync::Arc<crate::cluster::topology::Topology>)>,
 }
 
 impl Client {
@@ -126,6 +128,7 @@ impl Client {
             block_retry: false,
             asking: false,
             readonly: false,
+            topology: None,
         }
     }
 }
