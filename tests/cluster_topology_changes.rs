@@ -133,3 +133,60 @@ fn announced_hostname_and_port_reach_redirects_slots_and_nodes() {
         format!("-MOVED {slot} 127.0.0.1:1234\r\n")
     );
 }
+
+/// An open slot (SETSLOT MIGRATING / IMPORTING, as redis-cli --cluster reshard leaves it while
+/// keys move): the source serves keys it still has, sends ASK when all are gone and TRYAGAIN
+/// for a mix; the target
+/// serves them only after ASKING (one command), answers TRYAGAIN for multi-key requests with
+/// missing keys, and MOVED without ASKING.
+#[test]
+fn open_slot_ask_asking_and_tryagain() {
+    let c = Cluster::start_manual(&[kind(); 2]);
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let tag = c.tag_on(0, "mig");
+    let slot = key_slot(tag.as_bytes()).to_string();
+    let (present, missing, other) = (
+        format!("{tag}present"),
+        format!("{tag}missing"),
+        format!("{tag}other"),
+    );
+    assert_eq!(a.call(&["SET", &present, "1"]), "+OK\r\n");
+    assert_eq!(
+        b.call(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &a.id()]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        a.call(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &b.id()]),
+        "+OK\r\n"
+    );
+    let ask = format!("-ASK {slot} 127.0.0.1:{}\r\n", b.port);
+    let moved = format!("-MOVED {slot} 127.0.0.1:{}\r\n", a.port);
+    assert_eq!(a.call(&["GET", &present]), "$1\r\n1\r\n");
+    assert_eq!(a.call(&["GET", &missing]), ask);
+    // Some keys still here, some gone: retry later (Redis 7.0 answers TRYAGAIN, not ASK).
+    assert_eq!(
+        a.call(&["MGET", &present, &missing]),
+        "-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
+    );
+    assert_eq!(a.call(&["MGET", &missing, &other]), ask);
+    assert_eq!(b.call(&["GET", &missing]), moved);
+    let mut conn = b.conn();
+    assert_eq!(conn.call(&["ASKING"]).unwrap(), "+OK\r\n");
+    assert_eq!(conn.call(&["GET", &missing]).unwrap(), "$-1\r\n");
+    assert_eq!(
+        conn.call(&["GET", &missing]).unwrap(),
+        moved,
+        "ASKING lasts one command"
+    );
+    assert_eq!(conn.call(&["ASKING"]).unwrap(), "+OK\r\n");
+    assert_eq!(
+        conn.call(&["MGET", &missing, &other]).unwrap(),
+        "-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
+    );
+    assert_eq!(conn.call(&["ASKING"]).unwrap(), "+OK\r\n");
+    assert_eq!(conn.call(&["SET", &missing, "2"]).unwrap(), "+OK\r\n");
+    for n in [a, b] {
+        assert_eq!(n.call(&["CLUSTER", "SETSLOT", &slot, "STABLE"]), "+OK\r\n");
+    }
+    assert_eq!(b.call(&["GET", &present]), moved);
+}

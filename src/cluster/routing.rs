@@ -38,6 +38,7 @@ pub fn route(
     let importing = !migrating && topo.importing.contains_key(&slot);
     let mut multiple = false;
     let mut missing = 0;
+    let mut existing = 0;
     for k in keys {
         if *k != *first {
             if key_slot(k) != slot {
@@ -45,8 +46,12 @@ pub fn route(
             }
             multiple = true;
         }
-        if (migrating || importing) && !exists(k) {
-            missing += 1;
+        if migrating || importing {
+            if exists(k) {
+                existing += 1;
+            } else {
+                missing += 1;
+            }
         }
     }
     if !topo.ok {
@@ -64,6 +69,10 @@ pub fn route(
         return Ok(Some(slot));
     }
     if migrating && missing > 0 {
+        // Some keys here, some already moved: the client must retry once the move is over.
+        if existing > 0 {
+            return Err(ErrorReply::try_again());
+        }
         let to = topo.migrating[&slot];
         let e = &topo.endpoints[to as usize];
         return Err(ErrorReply::ask(slot, &e.host, e.port));
@@ -184,6 +193,16 @@ mod tests {
         assert_eq!(
             err(route(&t, Query::default(), &[b"bar"], |_| false)),
             "ASK 5061 127.0.0.1:7001"
+        );
+        let one_here = |k: &[u8]| k == b"{bar}here";
+        assert_eq!(
+            err(route(
+                &t,
+                Query::default(),
+                &[b"{bar}here", b"{bar}gone"],
+                one_here
+            )),
+            "TRYAGAIN Multiple keys request during rehashing of slot"
         );
         let mut t = topo();
         t.importing.insert(12182, 1);
