@@ -241,36 +241,42 @@ fn on_config(
         }
     }
     update_role(st, &s, h);
-    let sender_primary = st.node(&s).is_some_and(|n| n.is_primary());
+    on_slot_claims(st, &s, h);
+    process_gossip(st, Some(s), entries, now);
+    process_extensions(st, &s, extensions, now);
+}
+
+/// The sender's slot claims: take the slots it wins by configEpoch, tell it (UPDATE) about
+/// slots a newer owner serves, and resolve a configEpoch collision between primaries.
+fn on_slot_claims(st: &mut ClusterState, s: &NodeId, h: &Header) {
+    let sender_primary = st.node(s).is_some_and(|n| n.is_primary());
     let dirty = st
-        .node(&s)
+        .node(s)
         .is_some_and(|n| n.is_primary() && *n.slots.0 != *h.myslots);
     if sender_primary && dirty {
-        update_slots_with(st, &s, h.config_epoch, &h.myslots);
+        update_slots_with(st, s, h.config_epoch, &h.myslots);
     }
     if dirty {
         // The sender claims slots a newer owner serves: tell it.
         let newer = (0..crate::slot::SLOTS as u16)
             .filter(|&j| super::wire::slot_bit(&h.myslots, j))
-            .filter(|&j| st.owner_id(j) != Some(s) && !st.slot_unclaimed(j))
+            .filter(|&j| st.owner_id(j) != Some(*s) && !st.slot_unclaimed(j))
             .find_map(|j| {
                 st.owner(j)
                     .filter(|o| o.config_epoch > h.config_epoch)
                     .map(|o| o.id)
             });
-        if let (Some(owner), Some(l)) = (newer, st.node(&s).and_then(|n| n.link)) {
+        if let (Some(owner), Some(l)) = (newer, st.node(s).and_then(|n| n.link)) {
             messages::send_update(st, l, &owner);
         }
     }
     let me_primary = st.me().is_primary();
     let collide = st
-        .node(&s)
+        .node(s)
         .is_some_and(|n| n.is_primary() && h.config_epoch == st.me().config_epoch);
     if me_primary && collide {
-        epoch::handle_collision(st, &s);
+        epoch::handle_collision(st, s);
     }
-    process_gossip(st, Some(s), entries, now);
-    process_extensions(st, &s, extensions, now);
 }
 
 fn outbound_pong(st: &ClusterState, link: LinkId, h: &Header) -> bool {
