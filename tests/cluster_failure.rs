@@ -172,3 +172,53 @@ fn stopped_node_is_failed_and_recovers_on_sigcont() {
         )
     );
 }
+
+/// cluster-link-sendbuf-limit: a peer that stops reading (SIGSTOP) while we broadcast big
+/// PUBLISH messages gets its link freed once the queued bytes pass the limit, and the event is
+/// counted in CLUSTER INFO; the link comes back when the peer does.
+#[test]
+fn link_over_sendbuf_limit_is_freed_and_counted() {
+    let c = Cluster::start(3, kind());
+    let (a, stopped) = (&c.nodes[0], &c.nodes[1]);
+    assert_eq!(
+        a.call(&["CONFIG", "SET", "cluster-link-sendbuf-limit", "1000000"]),
+        "+OK\r\n"
+    );
+    stopped.sigstop();
+    let payload = "x".repeat(256 * 1024);
+    let exceeded = || {
+        a.cluster_info_field("total_cluster_links_buffer_limit_exceeded")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // Enough to fill the kernel's socket buffers and then the limit, however big they are.
+    wait_until(
+        "a link to be freed over the limit",
+        CLUSTER_DEADLINE,
+        || {
+            for _ in 0..20 {
+                a.call(&["PUBLISH", "big", &payload]);
+            }
+            if exceeded() >= 1 {
+                Ok(())
+            } else {
+                Err("not yet".to_string())
+            }
+        },
+    );
+    stopped.sigcont();
+    let id = stopped.id();
+    wait_until("the link to come back", CLUSTER_DEADLINE, || {
+        let line = a
+            .nodes()
+            .into_iter()
+            .find(|l| l.id == id)
+            .ok_or("missing")?;
+        let failing = line.flags.iter().any(|f| f.starts_with("fail"));
+        if line.link_state == "connected" && !failing {
+            Ok(())
+        } else {
+            Err(format!("{line:?}"))
+        }
+    });
+}

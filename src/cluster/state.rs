@@ -33,6 +33,8 @@ pub struct Settings {
     pub announce_bus_port: u16,
     pub announce_tls_port: u16,
     pub preferred_endpoint: EndpointType,
+    /// cluster-link-sendbuf-limit: a link with more queued bytes is freed (0 = no limit).
+    pub link_sendbuf_limit: u64,
     /// The client port and bus port this process listens on.
     pub port: u16,
     pub cport: u16,
@@ -360,14 +362,25 @@ impl ClusterState {
         }
     }
 
-    /// Queues an encoded frame on a link; counts it as sent.
+    /// Queues an encoded frame on a link; counts it as sent. A link whose queue passes
+    /// cluster-link-sendbuf-limit (a peer that stopped reading) is freed, as Redis does; the
+    /// cron reconnects it.
     pub fn send(&mut self, link: LinkId, msg_type: usize, frame: Vec<u8>) {
-        if let Some(l) = self.links.get(&link) {
-            l.queued
-                .fetch_add(frame.len(), std::sync::atomic::Ordering::Relaxed);
-            if l.tx.send(frame).is_ok() && msg_type < self.stats.sent.len() {
-                self.stats.sent[msg_type] += 1;
-            }
+        let limit = self.settings.link_sendbuf_limit;
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
+        let queued = l
+            .queued
+            .fetch_add(frame.len(), std::sync::atomic::Ordering::Relaxed)
+            + frame.len();
+        if l.tx.send(frame).is_ok() && msg_type < self.stats.sent.len() {
+            self.stats.sent[msg_type] += 1;
+        }
+        if limit > 0 && queued as u64 > limit {
+            tracing::warn!(link, queued, limit, "Freeing cluster link: send buffer over cluster-link-sendbuf-limit");
+            self.stats.links_buffer_limit_exceeded += 1;
+            self.free_link(link);
         }
     }
 }

@@ -356,6 +356,7 @@ impl Config {
                 Some("unknown-endpoint") => EndpointType::Unknown,
                 _ => EndpointType::Ip,
             },
+            link_sendbuf_limit: self.num("cluster-link-sendbuf-limit") as u64,
             port,
             cport,
             // Relative to `dir`, which main() has made the working directory.
