@@ -10,11 +10,11 @@
 use super::cron::{self, Connect};
 use super::gossip::{self, Peer};
 use super::node::LinkId;
-use super::state::Settings;
+use super::state::{LinkIo, Settings};
 use super::wire;
 use super::{Cluster, Effects};
 use bytes::BytesMut;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -57,7 +57,7 @@ async fn accept_loop(cluster: Arc<Cluster>, host: Arc<dyn Host>, listener: TcpLi
         };
         let _ = stream.set_nodelay(true);
         let (tx, rx) = unbounded_channel();
-        let (link, queued) = cluster.lock().add_link(None, false, tx, now_ms());
+        let (link, io) = cluster.lock().add_link(None, false, tx, now_ms());
         tracing::debug!(link, peer = %addr, "Accepting cluster node connection");
         tokio::spawn(run_link(
             cluster.clone(),
@@ -65,7 +65,7 @@ async fn accept_loop(cluster: Arc<Cluster>, host: Arc<dyn Host>, listener: TcpLi
             link,
             stream,
             rx,
-            queued,
+            io,
         ));
     }
 }
@@ -111,7 +111,7 @@ async fn connect(cluster: Arc<Cluster>, host: Arc<dyn Host>, c: Connect) {
     match tokio::time::timeout(timeout, TcpStream::connect(&target)).await {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
-            run_link(cluster, host, c.link, stream, c.rx, c.queued).await
+            run_link(cluster, host, c.link, stream, c.rx, c.io).await
         }
         Ok(Err(e)) => {
             tracing::debug!(node_id = %super::node::id_str(&c.node), "Unable to connect to Cluster Node [{target}]: {e}");
@@ -128,7 +128,7 @@ async fn run_link(
     link: LinkId,
     stream: TcpStream,
     mut rx: UnboundedReceiver<Vec<u8>>,
-    queued: Arc<AtomicUsize>,
+    io: Arc<LinkIo>,
 ) {
     let peer = Peer {
         ip: stream
@@ -155,8 +155,13 @@ async fn run_link(
             },
             out = rx.recv() => match out {
                 Some(frame) => {
-                    queued.fetch_sub(frame.len(), Relaxed);
-                    if let Err(e) = wr.write_all(&frame).await {
+                    let written = tokio::select! {
+                        r = wr.write_all(&frame) => r,
+                        // Freed while the peer wasn't reading: drop the socket now.
+                        _ = io.closed.notified() => return,
+                    };
+                    io.queued.fetch_sub(frame.len(), Relaxed);
+                    if let Err(e) = written {
                         break e.to_string();
                     }
                 }

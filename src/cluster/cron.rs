@@ -4,10 +4,9 @@
 use super::failure;
 use super::messages;
 use super::node::{flag, LinkId, NodeId};
-use super::state::{ClusterState, Health};
+use super::state::{ClusterState, Health, LinkIo};
 use super::wire::MsgType;
 use rand::Rng;
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
@@ -18,7 +17,7 @@ pub struct Connect {
     pub ip: String,
     pub cport: u16,
     pub rx: UnboundedReceiver<Vec<u8>>,
-    pub queued: Arc<AtomicUsize>,
+    pub io: Arc<LinkIo>,
 }
 
 pub fn tick(st: &mut ClusterState, now: u64) -> Vec<Connect> {
@@ -56,7 +55,7 @@ fn open_links(st: &mut ClusterState, now: u64) -> Vec<Connect> {
     let mut out = Vec::new();
     for id in want {
         let (tx, rx) = unbounded_channel();
-        let (link, queued) = st.add_link(Some(id), true, tx, now);
+        let (link, io) = st.add_link(Some(id), true, tx, now);
         let n = st.node_mut(&id).expect("listed");
         n.link = Some(link);
         let meet = n.has(flag::MEET);
@@ -79,7 +78,7 @@ fn open_links(st: &mut ClusterState, now: u64) -> Vec<Connect> {
             ip,
             cport,
             rx,
-            queued,
+            io,
         });
     }
     out

@@ -72,8 +72,19 @@ pub struct Link {
     pub outbound: bool,
     pub ctime: u64,
     pub tx: UnboundedSender<Vec<u8>>,
-    /// Bytes handed to the link task and not yet written (CLUSTER LINKS send-buffer-*).
-    pub queued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Shared with the link's task: queued bytes and the close signal.
+    pub io: std::sync::Arc<LinkIo>,
+}
+
+/// What a link's state entry shares with its task.
+#[derive(Debug, Default)]
+pub struct LinkIo {
+    /// Bytes handed to the link task and not yet written (CLUSTER LINKS send-buffer-*,
+    /// cluster-link-sendbuf-limit).
+    pub queued: std::sync::atomic::AtomicUsize,
+    /// Signalled when the state frees the link, so a task stuck writing to a peer that stopped
+    /// reading lets go of the socket at once.
+    pub closed: tokio::sync::Notify,
 }
 
 /// Message counters per bus message type (CLUSTER INFO cluster_stats_messages_*).
@@ -331,10 +342,10 @@ impl ClusterState {
         outbound: bool,
         tx: UnboundedSender<Vec<u8>>,
         now: u64,
-    ) -> (LinkId, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    ) -> (LinkId, std::sync::Arc<LinkIo>) {
         let id = self.next_link_id;
         self.next_link_id += 1;
-        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let io = std::sync::Arc::new(LinkIo::default());
         self.links.insert(
             id,
             Link {
@@ -342,15 +353,16 @@ impl ClusterState {
                 outbound,
                 ctime: now,
                 tx,
-                queued: queued.clone(),
+                io: io.clone(),
             },
         );
-        (id, queued)
+        (id, io)
     }
 
     /// Forgets a link (its task sees the channel close and drops the socket).
     pub fn free_link(&mut self, link: LinkId) {
         if let Some(l) = self.links.remove(&link) {
+            l.io.closed.notify_one();
             if let Some(n) = l.node.and_then(|id| self.node_mut(&id)) {
                 if n.link == Some(link) {
                     n.link = None;
@@ -370,15 +382,20 @@ impl ClusterState {
         let Some(l) = self.links.get(&link) else {
             return;
         };
-        let queued = l
-            .queued
-            .fetch_add(frame.len(), std::sync::atomic::Ordering::Relaxed)
-            + frame.len();
+        let queued =
+            l.io.queued
+                .fetch_add(frame.len(), std::sync::atomic::Ordering::Relaxed)
+                + frame.len();
         if l.tx.send(frame).is_ok() && msg_type < self.stats.sent.len() {
             self.stats.sent[msg_type] += 1;
         }
         if limit > 0 && queued as u64 > limit {
-            tracing::warn!(link, queued, limit, "Freeing cluster link: send buffer over cluster-link-sendbuf-limit");
+            tracing::warn!(
+                link,
+                queued,
+                limit,
+                "Freeing cluster link: send buffer over cluster-link-sendbuf-limit"
+            );
             self.stats.links_buffer_limit_exceeded += 1;
             self.free_link(link);
         }

@@ -202,7 +202,7 @@ pub(crate) fn links_reply(st: &ClusterState) -> Reply {
     for n in &st.nodes {
         for id in [n.link, n.inbound_link].into_iter().flatten() {
             let Some(l) = st.links.get(&id) else { continue };
-            let queued = l.queued.load(std::sync::atomic::Ordering::Relaxed) as i64;
+            let queued = l.io.queued.load(std::sync::atomic::Ordering::Relaxed) as i64;
             let events = if queued > 0 { "rw" } else { "r" };
             let dir = if l.outbound { "to" } else { "from" };
             out.push(Reply::Map(vec![
