@@ -40,9 +40,34 @@ fn now_ms() -> u64 {
 }
 
 /// Starts the listener and the cron. `listener` is bound on the bus port already.
-pub fn start(cluster: Arc<Cluster>, host: Arc<dyn Host>, listener: TcpListener) {
-    tokio::spawn(accept_loop(cluster.clone(), host.clone(), listener));
-    tokio::spawn(cron_loop(cluster, host));
+///
+/// The bus gets a thread and a single-threaded runtime of its own: client connections block
+/// their worker threads on the store lock, and a node whose workers are all busy (or waiting
+/// for the lock) must still answer PINGs, or its peers would flag it PFAIL.
+pub fn start(
+    cluster: Arc<Cluster>,
+    host: Arc<dyn Host>,
+    listener: std::net::TcpListener,
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("cluster-bus".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let listener = match TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!("cluster bus listener: {e}");
+                        return;
+                    }
+                };
+                tokio::spawn(accept_loop(cluster.clone(), host.clone(), listener));
+                cron_loop(cluster, host).await
+            })
+        })?;
+    Ok(())
 }
 
 async fn accept_loop(cluster: Arc<Cluster>, host: Arc<dyn Host>, listener: TcpListener) {

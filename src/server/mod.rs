@@ -4,6 +4,8 @@
 //! ```text
 //!  tokio worker threads (one per core)         lazyfree thread
 //!  ├─ accept loop per bind address              └─ drops big values / flushed dbs
+//!  │                                           cluster-bus thread (cluster mode, own runtime)
+//!  │                                            └─ bus listener, links, 100 ms cron
 //!  ├─ connection task per client ──┐
 //!  │     decode batch -> lock store once -> execute -> encode -> write
 //!  └─ background task (hz): active expiry in short locked steps
@@ -97,7 +99,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         .store(port, std::sync::atomic::Ordering::Relaxed);
     if let Some((c, bus)) = cluster {
         let host = Arc::new(cluster_host::ServerHost(shared.clone()));
-        crate::cluster::bus::start(c, host, bus);
+        crate::cluster::bus::start(c, host, bus.into_std()?)?;
     }
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
