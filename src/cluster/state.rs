@@ -21,7 +21,7 @@ pub enum EndpointType {
 }
 
 /// The cluster-* directives, copied from the config on every cron tick.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     pub node_timeout: u64,
     pub require_full_coverage: bool,
@@ -317,7 +317,7 @@ impl ClusterState {
     /// Takes new cluster-* settings (CONFIG SET, or the cron's periodic read): myself's
     /// announced address follows them and routing is republished. No-op if unchanged.
     pub fn apply_settings(&mut self, s: Settings) {
-        if format!("{:?}", self.settings) == format!("{s:?}") {
+        if self.settings == s {
             return;
         }
         let (port, pport, cport) = s.announced_ports();
