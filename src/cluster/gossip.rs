@@ -250,9 +250,13 @@ fn on_config(
 /// slots a newer owner serves, and resolve a configEpoch collision between primaries.
 fn on_slot_claims(st: &mut ClusterState, s: &NodeId, h: &Header) {
     let sender_primary = st.node(s).is_some_and(|n| n.is_primary());
-    let dirty = st
-        .node(s)
-        .is_some_and(|n| n.is_primary() && *n.slots.0 != *h.myslots);
+    // Compared with the sender's shard: its own slots, or its primary's for a replica
+    // (Redis's `sender_master`), so a replica of a stale primary is sent the UPDATE too.
+    let shard = st.node(s).and_then(|n| match n.primary {
+        Some(p) if !n.is_primary() => st.node(&p),
+        _ => Some(n),
+    });
+    let dirty = shard.is_some_and(|n| *n.slots.0 != *h.myslots);
     if sender_primary && dirty {
         update_slots_with(st, s, h.config_epoch, &h.myslots);
     }
@@ -294,8 +298,17 @@ fn update_role(st: &mut ClusterState, s: &NodeId, h: &Header) {
             st.todo.update_state = true;
         }
         Some(p) if n.primary != Some(p) || !n.is_replica() => {
-            n.flags = (n.flags & !flag::MASTER) | flag::SLAVE;
+            // A primary turned replica serves nothing (Redis's clusterDelNodeSlots).
+            let lost: Vec<u16> = if n.is_primary() {
+                n.slots.iter().collect()
+            } else {
+                Vec::new()
+            };
+            n.flags = (n.flags & !(flag::MASTER | flag::MIGRATE_TO)) | flag::SLAVE;
             n.primary = Some(p);
+            for slot in lost {
+                st.del_slot(slot);
+            }
             st.mark_save(false);
             st.todo.update_state = true;
         }
@@ -438,3 +451,7 @@ fn on_fail(st: &mut ClusterState, sender: Option<NodeId>, failing: &NodeId, now:
     st.todo.update_state = true;
     st.mark_save(false);
 }
+
+#[cfg(test)]
+#[path = "gossip_tests.rs"]
+mod tests;
