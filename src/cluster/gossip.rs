@@ -147,7 +147,8 @@ fn on_ping_or_meet(
         n.cport = h.cport;
         st.add_node(n);
         st.mark_save(false);
-        // A MEET is trusted: learn the nodes it gossips about.
+        // As Redis: the gossip of a MEET is read even though the sender is not known yet;
+        // that refreshes nodes we know, new nodes are learned once the handshake completes.
         process_gossip(st, None, entries, now);
     }
     messages::send_ping(st, link, MsgType::Pong, now);

@@ -227,7 +227,9 @@ impl ClusterState {
         }
         let node = self.nodes.swap_remove(i);
         for l in [node.link, node.inbound_link].into_iter().flatten() {
-            self.links.remove(&l);
+            if let Some(link) = self.links.remove(&l) {
+                link.io.closed.notify_one();
+            }
         }
         self.todo.topology = true;
     }
