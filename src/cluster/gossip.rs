@@ -59,11 +59,12 @@ pub fn process(st: &mut ClusterState, link: LinkId, msg: Message, peer: &Peer, n
             on_config(st, link, h, sender, entries, extensions, peer, now);
         }
         (MsgType::Fail, Body::Fail { node_id }) => on_fail(st, sender, node_id, now),
-        (MsgType::Publish | MsgType::PublishShard, Body::Publish { channel, message }) => {
-            if sender.is_some() {
-                st.inbox
-                    .push((t == MsgType::PublishShard, channel.clone(), message.clone()));
-            }
+        // PUBLISH from a node we don't know is dropped, as in Redis.
+        (MsgType::Publish | MsgType::PublishShard, Body::Publish { channel, message })
+            if sender.is_some() =>
+        {
+            st.inbox
+                .push((t == MsgType::PublishShard, channel.clone(), message.clone()));
         }
         (
             MsgType::Update,

@@ -102,9 +102,7 @@ mod tests {
 
     fn topo() -> Topology {
         let mut owners = vec![0u16; crate::slot::SLOTS];
-        for s in 8192..16384 {
-            owners[s] = 1;
-        }
+        owners[8192..].fill(1);
         owners[100] = NONE;
         Topology {
             ok: true,
