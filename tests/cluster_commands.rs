@@ -468,6 +468,7 @@ fn endpoints_and_hostnames_match_redis() {
                         l.id == x.id()
                             && l.addr.starts_with("127.0.0.1:")
                             && l.slot_count() == 3
+                            && l.config_epoch == 1
                             && l.raw.contains(",host-a.example ")
                     });
                     let ok = ok && x.nodes().iter().any(|l| l.id == y.id() && l.is_primary());

@@ -221,9 +221,13 @@ fn on_config(
             return;
         }
     }
-    // A just-renamed handshake node is now the sender.
-    let sender = sender.or_else(|| known_sender(st, h));
-    let Some(s) = sender else { return };
+    // A just-renamed handshake node answers for the link, but, as in Redis, the rest of this
+    // packet is not taken as coming from a known sender: its epochs, role, slots, gossip and
+    // extensions are learned from the next one, together (never slots without their epoch).
+    let renamed = sender.is_none();
+    let Some(s) = sender.or_else(|| known_sender(st, h)) else {
+        return;
+    };
     if let Some(n) = st.node_mut(&s) {
         n.flags = (n.flags & !flag::NOFAILOVER) | (h.flags & flag::NOFAILOVER);
     }
@@ -241,6 +245,9 @@ fn on_config(
         } else if n.has(flag::FAIL) {
             failure::clear_failure_if_needed(st, &s, now);
         }
+    }
+    if renamed {
+        return;
     }
     update_role(st, &s, h);
     on_slot_claims(st, &s, h);
