@@ -82,8 +82,8 @@ fn command_info_matches_redis_for_every_command() {
     let names: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut c).unwrap();
     assert!(names.len() > 70);
     let ours_only = ["client|setinfo", "client|no-touch", "cluster|myshardid"]; // Redis 7.2 additions
-                                                           // A container (CONFIG, CLIENT ...) lists its subcommands in Redis's hash order, including
-                                                           // ones slotcache does not serve, so containers are compared through each subcommand.
+                                                                                // A container (CONFIG, CLIENT ...) lists its subcommands in Redis's hash order, including
+                                                                                // ones slotcache does not serve, so containers are compared through each subcommand.
     let is_container = |n: &str| names.iter().any(|m| m.starts_with(&format!("{n}|")));
     for name in names
         .iter()

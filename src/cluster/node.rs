@@ -305,7 +305,11 @@ mod tests {
         assert!(!n.add_fail_report(a, 200));
         assert!(n.add_fail_report(random_id(), 1000));
         assert_eq!(n.valid_fail_reports(1150, 1000), 2);
-        assert_eq!(n.valid_fail_reports(1500, 1000), 1, "the refreshed report (200) is too old");
+        assert_eq!(
+            n.valid_fail_reports(1500, 1000),
+            1,
+            "the refreshed report (200) is too old"
+        );
         assert_eq!(n.valid_fail_reports(2100, 1000), 0);
     }
 }

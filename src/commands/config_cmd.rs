@@ -52,7 +52,10 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
     );
     if let Some(c) = &ctx.shared.cluster {
         // cluster-* settings apply at once, as in Redis (the bus cron would see them too).
-        let port = ctx.shared.bound_port.load(std::sync::atomic::Ordering::Relaxed);
+        let port = ctx
+            .shared
+            .bound_port
+            .load(std::sync::atomic::Ordering::Relaxed);
         let settings = cfg.cluster_settings(port);
         drop(cfg);
         c.lock().apply_settings(settings);
