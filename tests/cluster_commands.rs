@@ -141,6 +141,14 @@ fn compare(ours: Side, redis: Side, script: &[&str]) {
     assert_eq!(a.len(), b.len());
 }
 
+/// A node that knows one peer.
+fn pair<'a>(me: &'a Node, peer: &'a Node) -> Side<'a> {
+    Side {
+        me,
+        peer: Some(peer),
+    }
+}
+
 fn single(n: &Node) -> Side<'_> {
     Side { me: n, peer: None }
 }
@@ -353,17 +361,7 @@ fn two_node_views_and_forget_match_redis() {
         "CLUSTER ADDSLOTSRANGE 0 99",
         "CLUSTER MEET 127.0.0.1 $PEERPORT",
     ];
-    compare(
-        Side {
-            me: &a,
-            peer: Some(&b),
-        },
-        Side {
-            me: &ra,
-            peer: Some(&rb),
-        },
-        &meet,
-    );
+    compare(pair(&a, &b), pair(&ra, &rb), &meet);
     for (x, y) in [(&a, &b), (&ra, &rb)] {
         wait_until(
             "the peers to finish their handshake",
@@ -407,17 +405,7 @@ fn two_node_views_and_forget_match_redis() {
         "~CLUSTER SHARDS",
         "^CLUSTER NODES",
     ];
-    compare(
-        Side {
-            me: &a,
-            peer: Some(&b),
-        },
-        Side {
-            me: &ra,
-            peer: Some(&rb),
-        },
-        &script,
-    );
+    compare(pair(&a, &b), pair(&ra, &rb), &script);
 }
 
 /// cluster-announce-hostname and each cluster-preferred-endpoint-type: SLOTS puts the other
@@ -448,17 +436,7 @@ fn endpoints_and_hostnames_match_redis() {
             "CLUSTER ADDSLOTS 1 2 3",
             "CLUSTER MEET 127.0.0.1 $PEERPORT",
         ];
-        compare(
-            Side {
-                me: &a,
-                peer: Some(&b),
-            },
-            Side {
-                me: &ra,
-                peer: Some(&rb),
-            },
-            &setup,
-        );
+        compare(pair(&a, &b), pair(&ra, &rb), &setup);
         for (x, y) in [(&a, &b), (&ra, &rb)] {
             wait_until(
                 "the peer to learn our address, slots and hostname",
@@ -484,28 +462,8 @@ fn endpoints_and_hostnames_match_redis() {
             "CLUSTER SLOTS",
             "~CLUSTER SHARDS",
         ];
-        compare(
-            Side {
-                me: &a,
-                peer: Some(&b),
-            },
-            Side {
-                me: &ra,
-                peer: Some(&rb),
-            },
-            &script,
-        );
-        compare(
-            Side {
-                me: &b,
-                peer: Some(&a),
-            },
-            Side {
-                me: &rb,
-                peer: Some(&ra),
-            },
-            &script,
-        );
+        compare(pair(&a, &b), pair(&ra, &rb), &script);
+        compare(pair(&b, &a), pair(&rb, &ra), &script);
     }
 }
 

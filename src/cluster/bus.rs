@@ -13,6 +13,7 @@ use super::node::LinkId;
 use super::state::{LinkIo, Settings};
 use super::wire;
 use super::{Cluster, Effects};
+use crate::util::now_ms;
 use bytes::BytesMut;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -33,10 +34,6 @@ pub trait Host: Send + Sync + 'static {
     /// Applies bus effects: deliver PUBLISH/PUBLISHSHARD locally, delete keys of lost slots,
     /// notify shard subscribers of slots that moved away.
     fn apply(&self, effects: Effects);
-}
-
-fn now_ms() -> u64 {
-    super::state_now()
 }
 
 /// Starts the listener and the cron. `listener` is bound on the bus port already.

@@ -148,7 +148,7 @@ impl Cluster {
 
     fn finish(&self, st: &mut ClusterState) {
         if st.todo.update_state {
-            failure::update_state(st, state_now());
+            failure::update_state(st, crate::util::now_ms());
         }
         if std::mem::take(&mut st.todo.topology) {
             let t = Arc::new(Topology::build(st));
@@ -174,11 +174,4 @@ impl Cluster {
             topology_changed: false,
         }
     }
-}
-
-fn state_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -111,9 +111,7 @@ pub fn save(st: &ClusterState, path: &Path, fsync: bool) -> io::Result<()> {
         "vars currentEpoch {} lastVoteEpoch {}",
         st.current_epoch, st.last_vote_epoch
     );
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
+    let ms = crate::util::now_ms();
     let tmp = sibling(path, &format!(".tmp-{}-{ms}", std::process::id()));
     let result = write_and_publish(&tmp, path, content.as_bytes(), fsync);
     if result.is_err() {

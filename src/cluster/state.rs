@@ -212,6 +212,12 @@ impl ClusterState {
     /// its fail reports about others go, and its links are closed.
     pub fn del_node(&mut self, id: &NodeId) {
         let Some(i) = self.idx(id) else { return };
+        for l in [self.nodes[i].link, self.nodes[i].inbound_link]
+            .into_iter()
+            .flatten()
+        {
+            self.free_link(l);
+        }
         let last = self.nodes.len() - 1;
         for owner in self.slots.iter_mut() {
             if *owner as usize == i {
@@ -225,12 +231,7 @@ impl ClusterState {
         for n in &mut self.nodes {
             n.del_fail_report(id);
         }
-        let node = self.nodes.swap_remove(i);
-        for l in [node.link, node.inbound_link].into_iter().flatten() {
-            if let Some(link) = self.links.remove(&l) {
-                link.io.closed.notify_one();
-            }
-        }
+        self.nodes.swap_remove(i);
         self.todo.topology = true;
     }
 

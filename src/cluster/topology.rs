@@ -1,7 +1,7 @@
 //! The routing snapshot: who serves each slot, where to redirect, migration marks and whether
 //! the cluster is ok. Immutable once built; `Cluster` swaps in a new `Arc` after every change
 //! and the request path clones the `Arc` once per command.
-use super::node::{flag, Node};
+use super::node::Node;
 use super::state::{ClusterState, EndpointType, Health, NONE};
 use std::collections::HashMap;
 
@@ -80,9 +80,4 @@ impl Topology {
         let owner = self.owners[slot as usize];
         owner == self.me || (owner != NONE && Some(owner) == self.my_primary)
     }
-}
-
-/// Nodes flagged as mine in the snapshot (used by tests and INFO).
-pub fn is_myself(n: &Node) -> bool {
-    n.has(flag::MYSELF)
 }

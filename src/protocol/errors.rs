@@ -114,6 +114,14 @@ impl ErrorReply {
         self.0.split(' ').next().unwrap_or("ERR")
     }
 
+    /// A cluster redirection or refusal (MOVED, ASK, CROSSSLOT, TRYAGAIN, CLUSTERDOWN).
+    pub fn is_cluster_redirect(&self) -> bool {
+        matches!(
+            self.code(),
+            "MOVED" | "ASK" | "CROSSSLOT" | "TRYAGAIN" | "CLUSTERDOWN"
+        )
+    }
+
     pub fn protocol(msg: &'static str) -> Self {
         ErrorReply(Cow::Owned(format!("ERR Protocol error: {msg}")))
     }

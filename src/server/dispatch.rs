@@ -136,11 +136,7 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
     }
     if let Err(e) = admit(sh, store, client, &r, args, now) {
         stat.rejected.fetch_add(1, Relaxed);
-        let redirect = matches!(
-            e.code(),
-            "MOVED" | "ASK" | "CROSSSLOT" | "TRYAGAIN" | "CLUSTERDOWN"
-        );
-        if r.spec.name == "exec" && redirect {
+        if r.spec.name == "exec" && e.is_cluster_redirect() {
             // A redirected EXEC discards the transaction (Redis's discardTransaction).
             client.multi = None;
             store.watches.unwatch_all(client.id);

@@ -17,7 +17,7 @@ use crate::observability::{slowlog::SlowLog, stats::Stats};
 use crate::store::Store;
 use bytes::Bytes;
 use std::sync::{Mutex, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use tokio::sync::{broadcast, Notify};
 
 /// CLIENT PAUSE state. `Shared::pause_until` mirrors `until_ms` so the request path can check
@@ -59,12 +59,7 @@ pub struct Shared {
     pub cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::util::now_ms;
 
 impl Shared {
     pub fn new(config: Config, cluster: Option<std::sync::Arc<crate::cluster::Cluster>>) -> Shared {

@@ -76,9 +76,7 @@ impl Store {
             stats: KeyspaceStats::default(),
             eviction,
             dirty: 0,
-            started_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            started_ms: crate::util::now_ms(),
             rng: SmallRng::from_entropy(),
             lazyfree: lazyfree::LazyFree::start(),
             expire_cursor: expire::Cursor::default(),
@@ -246,9 +244,7 @@ impl Store {
 
     /// Milliseconds since the store started (wrapping): the LRU clock.
     pub fn lru_clock(&self) -> u32 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let now = crate::util::now_ms();
         self.lru_clock_at(now)
     }
 
