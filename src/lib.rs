@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod observability;
+pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod slot;

@@ -162,7 +162,7 @@ pub fn geoadd(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
     }
     if let Some(z) = created {
-        ctx.put_value(key, Value::ZSet(Box::new(z)));
+        ctx.put_value(key, Value::ZSet(crate::store::CowBox::new(z)));
     } else if added + updated > 0 {
         ctx.modified(key);
     }

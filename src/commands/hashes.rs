@@ -80,7 +80,7 @@ fn update_hash<T>(
             let mut h = Hash::default();
             let (t, _) = f(&mut h)?;
             if !h.is_empty() {
-                ctx.put_value(key, Value::Hash(Box::new(h)));
+                ctx.put_value(key, Value::Hash(crate::store::CowBox::new(h)));
                 ctx.notify(notify::HASH, event, key);
             }
             Ok(Some(t))

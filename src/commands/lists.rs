@@ -47,7 +47,7 @@ fn write_list<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut List>, 
 
 /// Stores a new (non-empty) list at `key`: the only place a list key is created.
 fn create_list(ctx: &mut Ctx, key: &[u8], list: List) {
-    ctx.put_value(key, Value::List(Box::new(list)));
+    ctx.put_value(key, Value::List(crate::store::CowBox::new(list)));
 }
 
 /// A write to the list at `key` that left it non-empty: marks it modified and raises the

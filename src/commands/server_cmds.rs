@@ -30,6 +30,13 @@ pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> R {
 pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let lazy = flush_mode(ctx, a)?;
     ctx.store.flush(None, lazy);
+    // As Redis's flushAllDataAndResetRDB: a running snapshot is dropped and, when save points
+    // exist, the empty dataset is saved at once so a restart does not bring the data back.
+    ctx.store.snapshot_abort();
+    if !crate::persist::save_points(ctx.shared).is_empty() {
+        let _ = crate::persist::save_sync(ctx.shared, ctx.store);
+    }
+    ctx.store.dirty += 1;
     Ok(Reply::Ok)
 }
 
@@ -84,6 +91,11 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> R {
             return Err(ErrorReply::err("No shutdown in progress."));
         }
     }
+    let flag = |w: &str| a[1..].iter().any(|o| is(o, w));
+    let res = crate::persist::save_on_shutdown(ctx.shared, ctx.store, flag("SAVE"), flag("NOSAVE"));
+    if res.is_err() && !flag("FORCE") {
+        return Err(ErrorReply::shutdown_failed());
+    }
     ctx.client.after = Some(After::Shutdown);
     Ok(Reply::NoReply)
 }
@@ -132,11 +144,20 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
                 clock.wrapping_sub(e.lru) / 1000
             )))
         }
+        ("reload", _) => super::persistence::debug_reload(ctx, a),
+        ("digest", 2) => super::persistence::debug_digest(ctx),
+        ("digest-value", _) => super::persistence::debug_digest_value(ctx, a),
         ("help", _) => Ok(super::help_reply(
             "DEBUG",
             &[
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "OBJECT <key>",
                 "    Show low level info about `key` and associated value.",
+                "RELOAD [option ...]",
+                "    Save the RDB on disk and reload it back to memory. Options: MERGE, NOFLUSH, NOSAVE.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not accessed.",
                 "SLEEP <seconds>",

@@ -71,7 +71,7 @@ fn update_set<T>(
                 let mut s = Set::for_member(first);
                 let (t, _) = f(&mut s);
                 if !s.is_empty() {
-                    ctx.put_value(key, Value::Set(Box::new(s)));
+                    ctx.put_value(key, Value::Set(crate::store::CowBox::new(s)));
                     ctx.notify(notify::SET, event, key);
                 }
                 Ok(Some(t))
@@ -167,7 +167,10 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let max = intset_limit(ctx);
     let first = matches!(dst_slot, Slot::Missing).then_some(m.as_ref());
     if first.is_some() {
-        ctx.put_value(dst, Value::Set(Box::new(Set::for_member(m))));
+        ctx.put_value(
+            dst,
+            Value::Set(crate::store::CowBox::new(Set::for_member(m))),
+        );
     }
     update_set(ctx, dst, None, "sadd", |s| {
         let added = s.add(m, max);

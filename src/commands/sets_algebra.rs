@@ -60,7 +60,7 @@ fn finish(ctx: &mut Ctx, result: Set, out: Output) -> R {
         Output::Store(dst, event) => {
             let n = result.len() as i64;
             if n > 0 {
-                ctx.put_value(dst, Value::Set(Box::new(result)));
+                ctx.put_value(dst, Value::Set(crate::store::CowBox::new(result)));
                 ctx.notify(crate::store::notify::SET, event, dst);
             } else if ctx.delete_key(dst) {
                 ctx.notify(crate::store::notify::GENERIC, "del", dst);

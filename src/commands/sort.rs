@@ -368,7 +368,7 @@ fn store(ctx: &mut Ctx, dst: &[u8], range: &[Item], gets: &[&[u8]]) -> i64 {
     }
     let n = list.len() as i64;
     if n > 0 {
-        ctx.put_value(dst, Value::List(Box::new(list)));
+        ctx.put_value(dst, Value::List(crate::store::CowBox::new(list)));
         ctx.notify(notify::LIST, "sortstore", dst);
     } else if ctx.delete_key(dst) {
         ctx.notify(notify::GENERIC, "del", dst);

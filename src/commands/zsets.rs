@@ -93,7 +93,7 @@ pub(super) fn store_result(
     }
     let n = items.len();
     let z = ZSet::from_sorted(items, limits(ctx));
-    ctx.put_value(dst, Value::ZSet(Box::new(z)));
+    ctx.put_value(dst, Value::ZSet(crate::store::CowBox::new(z)));
     ctx.notify(notify::ZSET, event, dst);
     Reply::Int(n as i64)
 }
@@ -214,7 +214,7 @@ fn zadd_generic(ctx: &mut Ctx, a: &[Bytes], incr: bool) -> R {
         }
     }
     if let Some(z) = created {
-        ctx.put_value(key, Value::ZSet(Box::new(z)));
+        ctx.put_value(key, Value::ZSet(crate::store::CowBox::new(z)));
     } else if added + updated > 0 {
         ctx.modified(key);
     }

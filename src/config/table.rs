@@ -213,8 +213,8 @@ pub static PARAMS: &[Param] = &[
     p("hll-sparse-max-bytes", Memory(0, i64::MAX), "3000"),
     p("stream-node-max-bytes", Memory(0, i64::MAX), "4096"),
     p("stream-node-max-entries", Int(0, i64::MAX), "100"),
-    // persistence (slotcache is a cache: it keeps these directives, see README)
-    p("save", Save, ""),
+    // persistence (RDB snapshots; no AOF: appendonly is kept for redis.conf compatibility)
+    p("save", Save, "3600 1 300 100 60 10000"),
     p("dbfilename", Str, "dump.rdb"),
     p("appendonly", Bool, "no"),
     p("appendfilename", Str, "appendonly.aof"),
@@ -226,6 +226,14 @@ pub static PARAMS: &[Param] = &[
     p("stop-writes-on-bgsave-error", Bool, "yes"),
     p("rdbcompression", Bool, "yes"),
     p("rdbchecksum", Bool, "yes"),
+    p("rdb-del-sync-files", Bool, "no"),
+    p("rdb-save-incremental-fsync", Bool, "yes"),
+    p("rdb-key-save-delay", Int(i64::MIN, i64::MAX), "0"),
+    p(
+        "sanitize-dump-payload",
+        Enum(&["no", "yes", "clients"]),
+        "no",
+    ),
     // replication (served by a later issue; kept now)
     p("replica-read-only", Bool, "yes"),
     alias("slave-read-only", "replica-read-only", Bool, "yes"),

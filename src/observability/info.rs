@@ -148,20 +148,8 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             field!(out, "lazyfreed_objects:{}", st.lazyfreed_objects());
         }
         "persistence" => {
-            field!(out, "loading:0");
-            field!(out, "async_loading:0");
-            field!(out, "rdb_changes_since_last_save:{}", st.dirty);
-            field!(out, "rdb_bgsave_in_progress:0");
-            field!(
-                out,
-                "rdb_last_save_time:{}",
-                crate::state::now_ms() / 1000 - uptime
-            );
-            field!(out, "rdb_last_bgsave_status:ok");
-            field!(out, "aof_enabled:0");
-            field!(out, "aof_rewrite_in_progress:0");
-            field!(out, "aof_last_bgrewrite_status:ok");
-            field!(out, "aof_last_write_status:ok");
+            let _ = uptime;
+            persistence(sh, st, out);
         }
         "stats" => {
             let s = &sh.stats;
@@ -303,4 +291,56 @@ fn human(n: usize) -> String {
     } else {
         format!("{:.2}G", f / 1024.0 / 1024.0 / 1024.0)
     }
+}
+
+/// INFO persistence: Redis 7.0's fields. There is no fork, so the copy-on-write fields are 0.
+fn persistence(sh: &Shared, st: &Store, out: &mut String) {
+    use std::fmt::Write;
+    let p = &sh.persist;
+    let loading = p.loading.load(Relaxed);
+    let s = p.status();
+    let now = crate::state::now_ms() / 1000;
+    let running = s.bgsave_started != 0;
+    let _ = write!(out, "loading:{}\r\nasync_loading:0\r\n", loading as u8);
+    if loading {
+        let perc = if s.loading_total_bytes > 0 {
+            s.loading_loaded_bytes as f64 * 100.0 / s.loading_total_bytes as f64
+        } else {
+            0.0
+        };
+        let _ = write!(
+            out,
+            "loading_start_time:{}\r\nloading_total_bytes:{}\r\nloading_rdb_used_mem:0\r\n\
+             loading_loaded_bytes:{}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:1\r\n",
+            s.loading_started, s.loading_total_bytes, s.loading_loaded_bytes
+        );
+    }
+    let _ = write!(
+        out,
+        "current_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\n\
+         current_fork_perc:0.00\r\ncurrent_save_keys_processed:{}\r\n\
+         current_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\n\
+         rdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
+         rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\n\
+         rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:{}\r\n\
+         aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
+         aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
+         aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n\
+         aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n\
+         module_fork_last_cow_size:0\r\n",
+        if running { s.keys_processed } else { 0 },
+        if running { st.total_keys() } else { 0 },
+        st.dirty,
+        running as u8,
+        s.lastsave,
+        if s.last_bgsave_ok { "ok" } else { "err" },
+        s.last_bgsave_secs,
+        if running {
+            now.saturating_sub(s.bgsave_started) as i64
+        } else {
+            -1
+        },
+        s.saves,
+        s.loading_keys,
+    );
 }

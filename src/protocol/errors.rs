@@ -26,6 +26,17 @@ macro_rules! fixed {
 }
 
 fixed! {
+    busy_key => "BUSYKEY Target key name already exists.";
+    bad_data_format => "ERR Bad data format";
+    dump_payload => "ERR DUMP payload version or checksum are wrong";
+    invalid_ttl => "ERR Invalid TTL value, must be >= 0";
+    invalid_idletime => "ERR Invalid IDLETIME value, must be >= 0";
+    invalid_freq => "ERR Invalid FREQ value, must be >= 0 and <= 255";
+    bgsave_in_progress => "ERR Background save already in progress";
+    loading => "LOADING Redis is loading the dataset in memory";
+    misconf => "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+    debug_reload_options => "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.";
+    save_failed => "ERR";
     syntax => "ERR syntax error";
     cross_slot => "CROSSSLOT Keys in request don't hash to the same slot";
     try_again => "TRYAGAIN Multiple keys request during rehashing of slot";

@@ -43,8 +43,14 @@ fn admit(
     if !client.authenticated && r.flags & flag::NO_AUTH == 0 {
         return Err(ErrorReply::no_auth());
     }
+    if r.flags & flag::LOADING == 0 && sh.persist.loading.load(Relaxed) {
+        return Err(ErrorReply::loading());
+    }
     if let Some((_, topo)) = &client.topology {
         super::route::check(sh, topo, store, client, r, args, now)?;
+    }
+    if r.flags & flag::WRITE != 0 && crate::persist::writes_refused(sh) {
+        return Err(ErrorReply::misconf());
     }
     if store.eviction.maxmemory > 0 {
         let _ = now;
@@ -165,6 +171,9 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
     if client.asking && r.spec.name != "asking" && client.multi.is_none() {
         client.asking = false;
     }
+    if store.snapshot_active() && r.flags & flag::WRITE != 0 {
+        capture_for_snapshot(store, &r, args);
+    }
     let handler = r.spec.handler.expect("resolved commands have handlers");
     let start = Instant::now();
     let result = {
@@ -192,6 +201,19 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
             stat.failed.fetch_add(1, Relaxed);
             Outcome::Reply(error(sh, e))
         }
+    }
+}
+
+/// Before a write runs during a snapshot, the slots of its keys are serialized as they stand
+/// (store/snapshot.rs); a write without keys (FLUSHDB, SWAPDB, FLUSHALL) captures everything.
+fn capture_for_snapshot(store: &mut Store, r: &Resolved, args: &[Bytes]) {
+    match r.spec.keys(args) {
+        Some(keys) if !keys.is_empty() => {
+            for k in keys {
+                store.capture_slot(crate::slot::key_slot(&args[k.index]) as usize);
+            }
+        }
+        _ => store.capture_all(),
     }
 }
 

@@ -101,17 +101,36 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let host = Arc::new(cluster_host::ServerHost(shared.clone()));
         crate::cluster::bus::start(c, host, bus.into_std()?)?;
     }
+    // Clients may connect while the dataset loads: they get -LOADING until it is in.
+    shared
+        .persist
+        .loading
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
+    {
+        let sh = shared.clone();
+        tokio::task::spawn_blocking(move || crate::persist::load::load_at_startup(&sh))
+            .await
+            .map_err(std::io::Error::other)?;
+    }
+    crate::persist::start(shared.clone());
     tokio::spawn(background::run(shared.clone()));
     tokio::spawn(background::sample_metrics(shared.clone()));
     tracing::info!(port, "Ready to accept connections tcp");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = shared.shutdown.notified() => tracing::warn!("User requested shutdown..."),
-        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    let by_signal = tokio::select! {
+        _ = shared.shutdown.notified() => { tracing::warn!("User requested shutdown..."); false }
+        _ = term.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); true }
+        _ = tokio::signal::ctrl_c() => { tracing::warn!("Received SIGINT scheduling shutdown..."); true }
+    };
+    if by_signal {
+        // SHUTDOWN saved already; a signal saves here when save points exist, as Redis does.
+        let mut store = shared.lock_store();
+        if let Err(e) = crate::persist::save_on_shutdown(&shared, &mut store, false, false) {
+            tracing::warn!(error = %e, "Error trying to save the DB, can't exit");
+        }
     }
     tracing::warn!("slotcache is now ready to exit, bye bye...");
     Ok(())

@@ -6,6 +6,7 @@
 //! never held across an `.await`.
 pub mod client;
 pub mod clients;
+pub mod persist;
 pub mod pubsub;
 
 pub use client::{After, Client, Multi, ReplyMode};
@@ -57,6 +58,8 @@ pub struct Shared {
     pub bound_port: std::sync::atomic::AtomicU16,
     /// Cluster mode state (`cluster-enabled yes`), else None.
     pub cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
+    /// Snapshot and loading state (RDB).
+    pub persist: persist::PersistState,
 }
 
 pub use crate::util::now_ms;
@@ -92,6 +95,7 @@ impl Shared {
             active_expire: std::sync::atomic::AtomicBool::new(true),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(slower_than),
             cluster,
+            persist: persist::PersistState::new(now_ms() / 1000),
         }
     }
 

@@ -49,6 +49,14 @@ impl EvictionPolicy {
             .unwrap()
     }
 
+    /// An LRU policy: keys' idle time is saved in snapshots (MAXMEMORY_FLAG_LRU).
+    pub fn is_lru(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::AllKeysLru | EvictionPolicy::VolatileLru
+        )
+    }
+
     pub fn is_lfu(self) -> bool {
         matches!(
             self,
@@ -143,6 +151,7 @@ impl Store {
             let Some((db, key)) = self.pick_victim() else {
                 return false;
             };
+            self.capture_slot(crate::slot::key_slot(&key) as usize);
             if let Some(e) = self.db_mut(db).remove(&key) {
                 self.stats.evicted_keys += 1;
                 self.watches.touch(db, &key);

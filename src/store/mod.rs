@@ -4,12 +4,15 @@
 pub mod blocking;
 pub mod bytes;
 pub mod db;
+pub mod digest;
 mod evict;
 mod expire;
 pub mod hll;
 mod lazyfree;
 pub mod notify;
+pub mod rdb;
 mod slab;
+pub mod snapshot;
 pub mod tracking;
 pub mod types;
 pub mod value;
@@ -18,7 +21,7 @@ pub mod watch;
 pub use db::{Db, Lookup, Ttl};
 pub use evict::{lfu_decayed, EvictionPolicy, LFU_INIT_VAL};
 pub use expire::ExpireCycleStats;
-pub use value::{Entry, Value};
+pub use value::{CowBox, Entry, Value};
 
 use ahash::RandomState;
 use rand::rngs::SmallRng;
@@ -66,6 +69,8 @@ pub struct Store {
     pub events: notify::Events,
     /// Client-side caching state (CLIENT TRACKING).
     pub tracking: tracking::Tracking,
+    /// The snapshot being written, if any (see snapshot.rs).
+    pub snapshot: Option<Box<snapshot::Snapshot>>,
 }
 
 impl Store {
@@ -84,6 +89,7 @@ impl Store {
             blocked: blocking::Blocked::default(),
             events: notify::Events::default(),
             tracking: tracking::Tracking::default(),
+            snapshot: None,
         }
     }
 
@@ -190,6 +196,7 @@ impl Store {
     /// Deletes every key of `slot` in database 0 (a slot this cluster node no longer serves,
     /// Redis's `delKeysInSlot`), raising `del` events. Returns how many went.
     pub fn delete_slot_keys(&mut self, slot: usize, now_ms: u64) -> usize {
+        self.capture_slot(slot);
         let keys = self.dbs[0].slot_keys(slot, usize::MAX);
         let mut n = 0;
         for k in keys {

@@ -1,10 +1,50 @@
 //! The values a key can hold and the per-key entry. Strings come in three representations that
 //! mirror Redis's encodings: `Int` ("int"), `Str` (immutable, "embstr" up to 44 bytes else
 //! "raw") and `Raw` (a growable buffer after APPEND/SETRANGE/SETBIT, always "raw").
-//! Later data types (lists, hashes, sets, sorted sets) are added as boxed variants.
+//! Collections (lists, hashes, sets, sorted sets) sit behind a `CowBox`: a reference-counted
+//! box copied on write, so a snapshot can hold a collection while writers go on (see
+//! `persist`); with one owner it behaves as a `Box`.
 use super::bytes::SmallBytes;
 use super::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 use std::borrow::Cow;
+use std::sync::Arc;
+
+/// A value owned through an `Arc` and copied on first write while shared. Reads deref for
+/// free; `DerefMut` is `Arc::make_mut`: an atomic check when unshared, a deep copy of the
+/// collection when a snapshot still holds it (the per-value analogue of fork's page COW).
+#[derive(Debug, Default, PartialEq)]
+pub struct CowBox<T: Clone>(Arc<T>);
+
+impl<T: Clone> CowBox<T> {
+    pub fn new(v: T) -> Self {
+        CowBox(Arc::new(v))
+    }
+
+    /// True while another holder (a snapshot) shares it.
+    pub fn is_shared(this: &Self) -> bool {
+        Arc::strong_count(&this.0) > 1
+    }
+}
+
+impl<T: Clone> Clone for CowBox<T> {
+    /// Shares, never copies: the copy happens on the first write (`DerefMut`).
+    fn clone(&self) -> Self {
+        CowBox(Arc::clone(&self.0))
+    }
+}
+
+impl<T: Clone> std::ops::Deref for CowBox<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Clone> std::ops::DerefMut for CowBox<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        Arc::make_mut(&mut self.0)
+    }
+}
 
 /// Redis's OBJ_ENCODING_EMBSTR_SIZE_LIMIT.
 const EMBSTR_LIMIT: usize = 44;
@@ -14,10 +54,10 @@ pub enum Value {
     Int(i64),
     Str(SmallBytes),
     Raw(Box<Vec<u8>>),
-    Hash(Box<Hash>),
-    List(Box<List>),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    Hash(CowBox<Hash>),
+    List(CowBox<List>),
+    Set(CowBox<Set>),
+    ZSet(CowBox<ZSet>),
 }
 
 impl Value {

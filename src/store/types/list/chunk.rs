@@ -32,7 +32,7 @@ impl ChunkLimit {
         }
     }
 
-    pub(super) fn allows(&self, bytes: usize, entries: usize) -> bool {
+    pub fn allows(&self, bytes: usize, entries: usize) -> bool {
         bytes <= self.max_bytes && entries <= self.max_entries
     }
 }

@@ -1,0 +1,231 @@
+//! DUMP, RESTORE (and RESTORE-ASKING), SAVE, BGSAVE, LASTSAVE, and the RDB-related DEBUG
+//! subcommands (RELOAD, DIGEST, DIGEST-VALUE). The RDB codec is `store::rdb`; files and the
+//! snapshot thread are `persist`.
+use super::{int_arg, is, Ctx};
+use crate::persist;
+use crate::protocol::{ErrorReply, Reply};
+use crate::store::rdb::{self, decode, encode};
+use crate::store::{digest, notify};
+use bytes::Bytes;
+
+type R = Result<Reply, ErrorReply>;
+
+fn encode_options(ctx: &Ctx) -> encode::Options {
+    let c = ctx.shared.config();
+    encode::Options {
+        compress: c.get("rdbcompression") != Some("no"),
+        list_fill: c.hot.list_max_listpack_size,
+    }
+}
+
+/// DUMP key: the value serialized as RDB, with RDB version and CRC64 trailer; nil if absent.
+pub fn dump(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let opts = encode_options(ctx);
+    Ok(match ctx.read_value(&a[1]) {
+        None => Reply::Nil,
+        Some(v) => Reply::Bulk(Bytes::from(encode::dump_payload(v, &opts))),
+    })
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]:
+/// checks in Redis's order (options, BUSYKEY, TTL, payload trailer, payload body).
+pub fn restore(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut j = 4;
+    while j < a.len() {
+        let more = j + 1 < a.len();
+        if is(&a[j], "REPLACE") {
+            replace = true;
+        } else if is(&a[j], "ABSTTL") {
+            absttl = true;
+        } else if is(&a[j], "IDLETIME") && more && freq.is_none() {
+            let v = int_arg(&a[j + 1])?;
+            if v < 0 {
+                return Err(ErrorReply::invalid_idletime());
+            }
+            idle = Some(v);
+            j += 1;
+        } else if is(&a[j], "FREQ") && more && idle.is_none() {
+            let v = int_arg(&a[j + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(ErrorReply::invalid_freq());
+            }
+            freq = Some(v);
+            j += 1;
+        } else {
+            return Err(ErrorReply::syntax());
+        }
+        j += 1;
+    }
+    let key = &a[1];
+    let db = ctx.db();
+    if !replace && ctx.write_value(key).is_some() {
+        return Err(ErrorReply::busy_key());
+    }
+    let ttl = int_arg(&a[2])?;
+    if ttl < 0 {
+        return Err(ErrorReply::invalid_ttl());
+    }
+    if !decode::verify_payload(&a[3]) {
+        return Err(ErrorReply::dump_payload());
+    }
+    let limits = rdb::Limits::from_config(&ctx.shared.config().hot);
+    let value = match decode::payload_value(&a[3], &limits) {
+        Ok(v) if !is_empty_collection(&v) => v,
+        _ => return Err(ErrorReply::bad_data_format()),
+    };
+    let deleted = replace && ctx.store.remove(db, key, ctx.now_ms, false);
+    let expire_at = match ttl {
+        0 => None,
+        t if absttl => Some(t as u64),
+        t => Some((ctx.now_ms as i64).saturating_add(t) as u64),
+    };
+    if expire_at.is_some_and(|t| t <= ctx.now_ms) {
+        if deleted {
+            ctx.modified(key);
+            ctx.notify(notify::GENERIC, "del", key);
+        }
+        return Ok(Reply::Ok);
+    }
+    let access = match (idle, freq) {
+        (Some(s), _) => encode::Access::Idle(s as u64),
+        (_, Some(f)) => encode::Access::Freq(f as u8),
+        _ => encode::Access::None,
+    };
+    if let Some(old) = ctx.store.load_entry(db, key, value, expire_at, access) {
+        ctx.store.free(old);
+    }
+    ctx.modified(key);
+    ctx.notify(notify::GENERIC, "restore", key);
+    Ok(Reply::Ok)
+}
+
+/// RESTORE-ASKING: RESTORE sent by MIGRATE to a node importing the slot.
+pub fn restore_asking(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    restore(ctx, a)
+}
+
+fn is_empty_collection(v: &crate::store::Value) -> bool {
+    use crate::store::Value;
+    match v {
+        Value::List(l) => l.is_empty(),
+        Value::Set(s) => s.is_empty(),
+        Value::ZSet(z) => z.is_empty(),
+        Value::Hash(h) => h.is_empty(),
+        _ => false,
+    }
+}
+
+/// SAVE: a synchronous snapshot (the server waits, as with Redis).
+pub fn save(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    if ctx.store.snapshot_active() {
+        return Err(ErrorReply::bgsave_in_progress());
+    }
+    match persist::save_sync(ctx.shared, ctx.store) {
+        Ok(()) => Ok(Reply::Ok),
+        Err(_) => Err(ErrorReply::save_failed()),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: a point-in-time snapshot written in the background (no fork: see
+/// store/snapshot.rs). Inside MULTI/EXEC it is scheduled, as in Redis.
+pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let schedule = match a.len() {
+        1 => false,
+        2 if is(&a[1], "SCHEDULE") => true,
+        _ => return Err(ErrorReply::syntax()),
+    };
+    let running = ctx
+        .shared
+        .persist
+        .bgsave_running
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if running && ctx.store.snapshot_active() {
+        return Err(ErrorReply::bgsave_in_progress());
+    }
+    if running || ctx.client.in_exec {
+        if schedule || ctx.client.in_exec {
+            ctx.shared.persist.status().scheduled = true;
+            return Ok(Reply::Status("Background saving scheduled"));
+        }
+        return Err(ErrorReply::bgsave_in_progress());
+    }
+    match persist::bgsave_start(ctx.shared, ctx.store) {
+        Ok(()) => Ok(Reply::Status("Background saving started")),
+        Err(None) => Err(ErrorReply::bgsave_in_progress()),
+        Err(Some(_)) => Err(ErrorReply::save_failed()),
+    }
+}
+
+pub fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(ctx.shared.persist.status().lastsave as i64))
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back.
+pub fn debug_reload(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for opt in &a[2..] {
+        if is(opt, "MERGE") {
+            merge = true;
+        } else if is(opt, "NOFLUSH") {
+            flush = false;
+        } else if is(opt, "NOSAVE") {
+            save = false;
+        } else {
+            return Err(ErrorReply::debug_reload_options());
+        }
+    }
+    if save {
+        if ctx.store.snapshot_active() {
+            ctx.store.snapshot_abort();
+        }
+        persist::save_sync(ctx.shared, ctx.store).map_err(|_| ErrorReply::save_failed())?;
+    }
+    if flush {
+        ctx.store.flush(None, true);
+    }
+    let dup = if merge {
+        persist::load::Dup::Replace
+    } else {
+        persist::load::Dup::Refuse
+    };
+    let path = persist::rdb_path(ctx.shared);
+    match persist::load::load_file_locked(ctx.shared, ctx.store, &path, dup) {
+        Ok(_) => {
+            tracing::info!("DB reloaded by DEBUG RELOAD");
+            Ok(Reply::Ok)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "DEBUG RELOAD failed");
+            Err(ErrorReply::err(
+                "Error trying to load the RDB dump, check server logs.",
+            ))
+        }
+    }
+}
+
+/// DEBUG DIGEST: the dataset digest, as redis-server computes it.
+pub fn debug_digest(ctx: &mut Ctx) -> R {
+    Ok(Reply::StatusOwned(digest::hex(&digest::dataset_digest(
+        ctx.store,
+    ))))
+}
+
+/// DEBUG DIGEST-VALUE key ...: each key's value digest (zeros for a missing key; expired
+/// keys still count, as in Redis).
+pub fn debug_digest_value(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let db = ctx.store.db(ctx.client.db);
+    Ok(Reply::Array(
+        a[2..]
+            .iter()
+            .map(|k| {
+                let mut d = [0u8; 20];
+                if let Some(e) = db.get(k) {
+                    digest::value_digest(&mut d, e);
+                }
+                Reply::StatusOwned(digest::hex(&d))
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,169 @@
+//! Loading an RDB file into the store: at startup (clients get -LOADING meanwhile) and for
+//! DEBUG RELOAD. Keys are inserted in batches, each under one short store lock; keys already
+//! expired are dropped, empty collections skipped, a duplicate key is an error unless merging.
+use crate::state::{now_ms, Shared};
+use crate::store::rdb::{self, decode::Reader, load::LoadedKey, RdbError};
+use crate::store::Store;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+
+const BATCH: usize = 1000;
+
+/// How loaded keys meet existing ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dup {
+    /// A key twice is corruption (a file load).
+    Refuse,
+    /// A loaded key replaces the existing one (DEBUG RELOAD MERGE).
+    Replace,
+}
+
+/// Inserts one loaded key; false if it was a refused duplicate.
+fn insert(store: &mut Store, k: LoadedKey, now: u64, dup: Dup) -> Result<(), RdbError> {
+    if k.expire_at.is_some_and(|t| t <= now) || is_empty(&k.value) {
+        return Ok(());
+    }
+    if dup == Dup::Refuse && store.db(k.db).get(&k.key).is_some() {
+        return Err(RdbError::Corrupt {
+            offset: 0,
+            what: format!(
+                "duplicated key '{}' in DB {}",
+                String::from_utf8_lossy(&k.key),
+                k.db
+            ),
+        });
+    }
+    store.load_entry(k.db, &k.key, k.value, k.expire_at, k.access);
+    Ok(())
+}
+
+fn is_empty(v: &crate::store::Value) -> bool {
+    use crate::store::Value;
+    match v {
+        Value::List(l) => l.is_empty(),
+        Value::Set(s) => s.is_empty(),
+        Value::ZSet(z) => z.is_empty(),
+        Value::Hash(h) => h.is_empty(),
+        _ => false,
+    }
+}
+
+/// Loads `path` taking the store lock per batch (startup). A missing file is Ok(None).
+pub fn load_file_batched(sh: &Shared, path: &Path) -> Result<Option<rdb::load::Summary>, RdbError> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let size = f.metadata()?.len();
+    {
+        let mut st = sh.persist.status();
+        st.loading_started = now_ms() / 1000;
+        st.loading_total_bytes = size;
+        st.loading_loaded_bytes = 0;
+        st.loading_keys = 0;
+    }
+    let (limits, databases, check) = settings(sh);
+    let mut r = Reader::new(BufReader::with_capacity(1 << 20, f), Some(size));
+    let mut batch: Vec<LoadedKey> = Vec::with_capacity(BATCH);
+    let flush = |batch: &mut Vec<LoadedKey>, offset: u64| -> Result<(), RdbError> {
+        let now = now_ms();
+        let mut store = sh.lock_store();
+        for k in batch.drain(..) {
+            insert(&mut store, k, now, Dup::Refuse)?;
+        }
+        drop(store);
+        let mut st = sh.persist.status();
+        st.loading_loaded_bytes = offset;
+        Ok(())
+    };
+    let mut keys = 0u64;
+    let mut sum = rdb::load::load(&mut r, databases, &limits, check, |k| {
+        batch.push(k);
+        keys += 1;
+        if batch.len() >= BATCH {
+            flush(&mut batch, 0)?;
+        }
+        Ok(())
+    })?;
+    flush(&mut batch, size)?;
+    sum.keys = keys;
+    sh.persist.status().loading_keys = keys;
+    Ok(Some(sum))
+}
+
+/// Loads `path` into a store the caller has locked (DEBUG RELOAD).
+pub fn load_file_locked(
+    sh: &Shared,
+    store: &mut Store,
+    path: &Path,
+    dup: Dup,
+) -> Result<rdb::load::Summary, RdbError> {
+    let f = std::fs::File::open(path)?;
+    let size = f.metadata()?.len();
+    let (limits, databases, check) = settings(sh);
+    load_stream(
+        Reader::new(BufReader::with_capacity(1 << 20, f), Some(size)),
+        store,
+        databases,
+        &limits,
+        check,
+        dup,
+    )
+}
+
+/// Loads a whole RDB stream into `store`.
+pub fn load_stream<R: Read>(
+    mut r: Reader<R>,
+    store: &mut Store,
+    databases: usize,
+    limits: &rdb::Limits,
+    check: bool,
+    dup: Dup,
+) -> Result<rdb::load::Summary, RdbError> {
+    let now = now_ms();
+    rdb::load::load(&mut r, databases, limits, check, |k| {
+        insert(store, k, now, dup)
+    })
+}
+
+fn settings(sh: &Shared) -> (rdb::Limits, usize, bool) {
+    let c = sh.config();
+    (
+        rdb::Limits::from_config(&c.hot),
+        c.hot.databases,
+        c.get("rdbchecksum") != Some("no"),
+    )
+}
+
+/// Startup: loads `dbfilename` if present, with -LOADING answered meanwhile. A corrupt file
+/// stops the server with the offset where it went wrong, as Redis does.
+pub fn load_at_startup(sh: &Shared) {
+    let path = super::rdb_path(sh);
+    sh.persist.loading.store(true, Relaxed);
+    let start = std::time::Instant::now();
+    let res = load_file_batched(sh, &path);
+    sh.persist.loading.store(false, Relaxed);
+    match res {
+        Ok(None) => {}
+        Ok(Some(sum)) => {
+            tracing::info!(
+                keys = sum.keys,
+                secs = start.elapsed().as_secs_f64(),
+                "DB loaded from disk"
+            );
+            let mut store = sh.lock_store();
+            store.dirty = 0;
+        }
+        Err(e) => {
+            let msg = format!(
+                "Fatal error loading the DB ({}): {e}. Exiting.",
+                path.display()
+            );
+            tracing::error!("{msg}");
+            eprintln!("{msg}");
+            std::process::exit(1);
+        }
+    }
+}

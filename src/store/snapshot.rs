@@ -1,0 +1,251 @@
+//! Point-in-time snapshots without fork: the keyspace is serialized slot by slot in short
+//! locked steps (`step`), while a write to a slot not yet serialized first serializes that
+//! slot as it stands (`capture_slot`, called by the dispatcher before a write command runs,
+//! and by eviction and slot deletion). Every key is therefore written with the value it had
+//! when the snapshot began, as a forked child would see it, yet no step holds the store lock
+//! for long: a step stops after `STEP_KEYS` keys or `STEP_BYTES` bytes.
+//!
+//! Big values are not serialized under the lock: the step takes a reference (`Value::clone`
+//! shares a collection's `CowBox`; strings are copied) and the snapshot thread serializes it
+//! after unlocking. A writer that modifies a shared collection meanwhile copies it first
+//! (`CowBox` copy-on-write), so extra memory is bounded by what is written while it is held,
+//! per value, not per page as with fork.
+//!
+//! Slots are the unit (a slot is serialized for every database at once), so commands that
+//! touch another database (MOVE, COPY ... DB, SWAPDB) are covered by the slot of their key, and
+//! keyless writers (FLUSHDB, SWAPDB) capture everything left. Keys that expire during the
+//! snapshot may or may not be in it (loading drops expired keys anyway).
+use super::rdb::encode::{self, Access, Options};
+use super::value::Entry;
+use super::{evict, Store, Value};
+use crate::slot::SLOTS;
+
+const STEP_KEYS: usize = 2000;
+const STEP_BYTES: usize = 1 << 20;
+/// A collection with more elements than this, or a string longer, is serialized outside the
+/// lock.
+const BIG_ELEMENTS: usize = 512;
+const BIG_BYTES: usize = 64 * 1024;
+
+/// A value to serialize after the lock is released.
+pub struct Deferred {
+    pub db: usize,
+    pub key: Vec<u8>,
+    pub value: Value,
+    pub expire_at: Option<u64>,
+    pub access: Access,
+}
+
+/// What one step produced: bytes ready to write, then deferred values to encode and write.
+pub struct Chunk {
+    pub bytes: Vec<u8>,
+    pub deferred: Vec<Deferred>,
+    pub finished: bool,
+    pub keys: u64,
+}
+
+pub struct Snapshot {
+    done: Vec<bool>,
+    next_slot: usize,
+    out: Vec<u8>,
+    deferred: Vec<Deferred>,
+    /// The database of the last SELECTDB written into `out` (deferred values carry theirs).
+    current_db: Option<usize>,
+    opts: Options,
+    keys: u64,
+}
+
+impl Snapshot {
+    /// Where the stream's SELECTDB state stands after this chunk: the writer re-selects
+    /// before a deferred value of another database.
+    pub fn options(&self) -> Options {
+        self.opts
+    }
+}
+
+fn is_big(v: &Value) -> bool {
+    match v {
+        Value::Int(_) => false,
+        Value::Str(s) => s.len() > BIG_BYTES,
+        Value::Raw(r) => r.len() > BIG_BYTES,
+        Value::List(l) => l.len() > BIG_ELEMENTS,
+        Value::Set(s) => s.len() > BIG_ELEMENTS,
+        Value::ZSet(z) => z.len() > BIG_ELEMENTS,
+        Value::Hash(h) => h.len() > BIG_ELEMENTS,
+    }
+}
+
+impl Store {
+    /// The access information saved with a key under the current maxmemory-policy.
+    pub fn access_of(&self, e: &Entry) -> Access {
+        let policy = self.eviction.policy;
+        if policy.is_lfu() {
+            Access::Freq(evict::lfu_decayed(e.lru, &self.eviction) as u8)
+        } else if policy.is_lru() {
+            Access::Idle(evict::idle_ms(e.lru, self.lru_clock()) / 1000)
+        } else {
+            Access::None
+        }
+    }
+
+    /// Stores a key read from an RDB stream (loading, RESTORE), with its saved access
+    /// information applied as Redis's `objectSetLRUOrLFU` does. Returns the replaced value.
+    pub fn load_entry(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+        access: Access,
+    ) -> Option<Value> {
+        let clock = self.lru_clock();
+        let mut lru = evict::new_stamp(&self.eviction, clock);
+        match access {
+            Access::Idle(secs) if self.eviction.policy.is_lru() => {
+                lru = clock.wrapping_sub((secs.min(u32::MAX as u64 / 1000) * 1000) as u32);
+            }
+            Access::Freq(f) if self.eviction.policy.is_lfu() => {
+                lru = (lru & !0xff) | f as u32;
+            }
+            _ => {}
+        }
+        let ttl = match expire_at {
+            Some(t) => super::Ttl::At(t),
+            None => super::Ttl::Clear,
+        };
+        self.db_mut(db).insert(key, value, ttl, lru)
+    }
+
+    /// Starts a snapshot: returns the SELECTDB/RESIZEDB preamble (after the caller's header).
+    /// Replaces any snapshot in progress.
+    pub fn snapshot_begin(&mut self, opts: Options) -> Vec<u8> {
+        let mut pre = Vec::new();
+        let mut current_db = None;
+        for i in 0..self.databases() {
+            let db = self.db(i);
+            if db.is_empty() {
+                continue;
+            }
+            encode::write_select_db(&mut pre, i);
+            encode::write_resize_db(&mut pre, db.len(), db.expires());
+            current_db = Some(i);
+        }
+        self.snapshot = Some(Box::new(Snapshot {
+            done: vec![false; SLOTS],
+            next_slot: 0,
+            out: Vec::new(),
+            deferred: Vec::new(),
+            current_db,
+            opts,
+            keys: 0,
+        }));
+        pre
+    }
+
+    pub fn snapshot_active(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Drops the snapshot in progress (FLUSHALL, a failed save).
+    pub fn snapshot_abort(&mut self) {
+        self.snapshot = None;
+    }
+
+    /// Serializes `slot` now if the snapshot has not yet: call before changing a key in it.
+    #[inline]
+    pub fn capture_slot(&mut self, slot: usize) {
+        if let Some(s) = &self.snapshot {
+            if !s.done[slot] {
+                self.serialize_slot(slot);
+            }
+        }
+    }
+
+    /// Serializes everything not yet written (before a keyless write such as FLUSHDB).
+    pub fn capture_all(&mut self) {
+        if self.snapshot.is_some() {
+            for slot in 0..SLOTS {
+                self.capture_slot(slot);
+            }
+        }
+    }
+
+    fn serialize_slot(&mut self, slot: usize) {
+        let mut snap = self.snapshot.take().expect("snapshot in progress");
+        snap.done[slot] = true;
+        for dbi in 0..self.databases() {
+            if self.db(dbi).slot_len(slot) == 0 {
+                continue;
+            }
+            for e in self.db(dbi).slot_entries(slot) {
+                let access = self.access_of(e);
+                snap.keys += 1;
+                if is_big(&e.value) {
+                    snap.deferred.push(Deferred {
+                        db: dbi,
+                        key: e.key.to_vec(),
+                        value: e.value.clone(),
+                        expire_at: e.expire_at(),
+                        access,
+                    });
+                    continue;
+                }
+                if snap.current_db != Some(dbi) {
+                    encode::write_select_db(&mut snap.out, dbi);
+                    snap.current_db = Some(dbi);
+                }
+                let opts = snap.opts;
+                encode::write_entry(
+                    &mut snap.out,
+                    &e.key,
+                    &e.value,
+                    e.expire_at(),
+                    access,
+                    &opts,
+                );
+            }
+        }
+        self.snapshot = Some(snap);
+    }
+
+    /// One bounded step: serializes the next slots and hands over everything pending.
+    /// `max_keys` lowers the per-step key budget (rdb-key-save-delay makes steps small).
+    pub fn snapshot_step(&mut self, max_keys: usize) -> Option<Chunk> {
+        let budget = max_keys.clamp(1, STEP_KEYS) as u64;
+        let start_keys = self.snapshot.as_ref()?.keys;
+        loop {
+            let s = self.snapshot.as_ref()?;
+            if s.next_slot >= SLOTS || s.keys - start_keys >= budget || s.out.len() >= STEP_BYTES {
+                break;
+            }
+            let slot = s.next_slot;
+            self.snapshot.as_mut()?.next_slot += 1;
+            self.capture_slot(slot);
+        }
+        let s = self.snapshot.as_mut()?;
+        let finished = s.next_slot >= SLOTS;
+        let chunk = Chunk {
+            bytes: std::mem::take(&mut s.out),
+            deferred: std::mem::take(&mut s.deferred),
+            finished,
+            keys: s.keys,
+        };
+        if chunk.deferred.iter().any(|d| Some(d.db) != s.current_db) {
+            // The writer will emit SELECTDB for deferred values; make the next chunk re-select.
+            s.current_db = None;
+        }
+        if finished {
+            self.snapshot = None;
+        }
+        Some(chunk)
+    }
+}
+
+/// Encodes the deferred values of a chunk (outside the store lock), selecting databases as
+/// needed. `current_db` is the stream's database before them.
+pub fn encode_deferred(out: &mut Vec<u8>, d: &[Deferred], opts: &Options) {
+    for v in d {
+        encode::write_select_db(out, v.db);
+        encode::write_entry(out, &v.key, &v.value, v.expire_at, v.access, opts);
+    }
+}
