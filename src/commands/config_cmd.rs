@@ -35,6 +35,15 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
         pairs.push((name, String::from_utf8_lossy(&kv[1]).into_owned()));
     }
+    // `dir` is the working directory, as in Redis: changing it is a chdir (snapshots are
+    // written relative to it).
+    if let Some((_, d)) = pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case("dir")) {
+        if let Err(e) = std::env::set_current_dir(d) {
+            let reason = e.to_string();
+            let reason = reason.split(" (os error").next().unwrap_or(&reason);
+            return Err(ErrorReply::config_set_failed("dir", reason));
+        }
+    }
     let mut cfg = ctx.shared.config.write().unwrap_or_else(|e| e.into_inner());
     cfg.set_many(&pairs)
         .map_err(|(name, reason)| ErrorReply::config_set_failed(&name, &reason))?;

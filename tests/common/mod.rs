@@ -55,8 +55,38 @@ impl Server {
         Self::spawn("redis-server", args)
     }
 
+    /// Starts slotcache in an existing directory (a restart on the files another server left).
+    pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Server {
+        Self::spawn_in(env!("CARGO_BIN_EXE_slotcache-server"), dir, args)
+    }
+
+    /// Starts redis-server in an existing directory.
+    pub fn start_redis_in(dir: tempfile::TempDir, args: &[&str]) -> Server {
+        Self::spawn_in("redis-server", dir, args)
+    }
+
+    /// Kills the server (SIGKILL if still running) and hands back its directory.
+    pub fn into_dir(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
+    }
+
     fn spawn(bin: &str, args: &[&str]) -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn_in(bin, tempfile::tempdir().expect("tempdir"), args)
+    }
+
+    /// Starts `bin` in `dir` without waiting for it to answer.
+    pub fn spawn_unchecked(bin: &str, dir: &std::path::Path, args: &[&str]) -> Child {
+        let mut cmd = Command::new(bin);
+        cmd.args(["--port", &free_port().to_string(), "--bind", "127.0.0.1"]);
+        cmd.args(["--dir", dir.to_str().unwrap()]);
+        cmd.args(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.spawn().expect("spawn")
+    }
+
+    fn spawn_in(bin: &str, dir: tempfile::TempDir, args: &[&str]) -> Server {
         let port = free_port();
         let mut cmd = Command::new(bin);
         let port_s = port.to_string();

@@ -175,3 +175,6 @@ impl Limits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
