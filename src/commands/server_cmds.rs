@@ -144,6 +144,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
                 clock.wrapping_sub(e.lru) / 1000
             )))
         }
+        ("populate", 3..=5) => debug_populate(ctx, a),
         ("reload", _) => super::persistence::debug_reload(ctx, a),
         ("digest", 2) => super::persistence::debug_digest(ctx),
         ("digest-value", _) => super::persistence::debug_digest_value(ctx, a),
@@ -156,6 +157,11 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
                 "    Output a hex signature of the values of all the specified keys.",
                 "OBJECT <key>",
                 "    Show low level info about `key` and associated value.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
                 "RELOAD [option ...]",
                 "    Save the RDB on disk and reload it back to memory. Options: MERGE, NOFLUSH, NOSAVE.",
                 "SET-ACTIVE-EXPIRE <0|1>",
@@ -166,4 +172,44 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
         )),
         _ => Err(ErrorReply::debug_unknown(&a[1])),
     }
+}
+
+/// DEBUG POPULATE count [prefix] [size]: `prefix:N` = "value:N" (zero-padded or cut to `size`
+/// bytes when given), skipping keys that exist, as Redis does.
+fn debug_populate(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let count = super::int_arg(&a[2])?;
+    if count < 0 {
+        return Err(ErrorReply::err("count must be greater than 0"));
+    }
+    let prefix = a.get(3).map_or(&b"key"[..], |p| &p[..]);
+    let size = match a.get(4) {
+        Some(s) => {
+            let v = super::int_arg(s)?;
+            if v < 0 {
+                return Err(ErrorReply::err("size must be greater than 0"));
+            }
+            Some(v as usize)
+        }
+        None => None,
+    };
+    let db = ctx.client.db;
+    for j in 0..count {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        if ctx.store.db(db).get(&key).is_some() {
+            continue;
+        }
+        let text = format!("value:{j}");
+        let value = match size {
+            None => crate::store::Value::from_bytes(text.as_bytes()),
+            Some(n) => {
+                let mut v = vec![0u8; n];
+                let m = n.min(text.len());
+                v[..m].copy_from_slice(&text.as_bytes()[..m]);
+                crate::store::Value::from_bytes(&v)
+            }
+        };
+        ctx.store.insert(db, &key, value, crate::store::Ttl::Clear);
+    }
+    Ok(Reply::Ok)
 }

@@ -177,7 +177,7 @@ impl Store {
             if self.db(dbi).slot_len(slot) == 0 {
                 continue;
             }
-            for e in self.db(dbi).slot_entries(slot) {
+            for e in self.db(dbi).slot_entries_prefetched(slot) {
                 let access = self.access_of(e);
                 snap.keys += 1;
                 if is_big(&e.value) {
@@ -220,6 +220,12 @@ impl Store {
             }
             let slot = s.next_slot;
             self.snapshot.as_mut()?.next_slot += 1;
+            // Load the next slot's entries while this one is encoded.
+            if slot + 1 < SLOTS {
+                for dbi in 0..self.databases() {
+                    self.db(dbi).prefetch_slot(slot + 1);
+                }
+            }
             self.capture_slot(slot);
         }
         let s = self.snapshot.as_mut()?;
