@@ -100,7 +100,9 @@ async fn read_reply(r: &mut BufReader<TcpStream>, line: &mut String) -> std::io:
 }
 
 async fn client(o: Arc<Opts>, st: Arc<Stats>, id: u64, deadline: Instant) {
-    let s = TcpStream::connect(("127.0.0.1", o.port)).await.expect("connect");
+    let s = TcpStream::connect(("127.0.0.1", o.port))
+        .await
+        .expect("connect");
     s.set_nodelay(true).ok();
     let mut r = BufReader::new(s);
     let value = vec![b'v'; o.value_size];
@@ -168,7 +170,9 @@ async fn main() {
         .map(|i| tokio::spawn(client(o.clone(), st.clone(), i, deadline)))
         .collect();
     tokio::time::sleep(Duration::from_millis(o.bgsave_after_ms)).await;
-    let ctl = TcpStream::connect(("127.0.0.1", o.port)).await.expect("connect");
+    let ctl = TcpStream::connect(("127.0.0.1", o.port))
+        .await
+        .expect("connect");
     let mut ctl = BufReader::new(ctl);
     let t_begin = Instant::now();
     ctl.get_mut().write_all(&resp(&[b"BGSAVE"])).await.unwrap();
@@ -194,15 +198,26 @@ async fn main() {
     let (b0, b1) = (ms(t_begin) / BUCKET_MS, ms(t_end) / BUCKET_MS);
     let last = o.seconds * 1000 / BUCKET_MS - 1;
     let warm = 300 / BUCKET_MS;
-    let sum = |r: std::ops::Range<u64>| -> u64 { r.map(|b| st.done[b as usize].load(Relaxed)).sum() };
+    let sum =
+        |r: std::ops::Range<u64>| -> u64 { r.map(|b| st.done[b as usize].load(Relaxed)).sum() };
     let max = |r: std::ops::Range<u64>| -> u64 {
-        r.map(|b| st.max_us[b as usize].load(Relaxed)).max().unwrap_or(0)
+        r.map(|b| st.max_us[b as usize].load(Relaxed))
+            .max()
+            .unwrap_or(0)
     };
     let save_buckets = (b1 + 1 - b0).max(1);
     let idle_ranges = [warm..b0.max(warm), (b1 + 20).min(last)..last];
-    let idle_buckets: u64 = idle_ranges.iter().map(|r| r.end - r.start).sum::<u64>().max(1);
+    let idle_buckets: u64 = idle_ranges
+        .iter()
+        .map(|r| r.end - r.start)
+        .sum::<u64>()
+        .max(1);
     let idle_done: u64 = idle_ranges.iter().map(|r| sum(r.clone())).sum();
-    let idle_max = idle_ranges.iter().map(|r| max(r.clone())).max().unwrap_or(0);
+    let idle_max = idle_ranges
+        .iter()
+        .map(|r| max(r.clone()))
+        .max()
+        .unwrap_or(0);
     let per_s = 1000 / BUCKET_MS;
     println!(
         "save_ms={} idle_rps={} save_rps={} idle_max_ms={:.2} save_max_ms={:.2} requests={}",

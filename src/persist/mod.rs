@@ -68,7 +68,8 @@ fn begin(sh: &Shared, store: &mut Store) -> std::io::Result<SnapshotFile> {
     let mut head = Vec::new();
     let used = store.used_memory(sh.allocated()) as u64;
     encode::write_header(&mut head, now_ms() / 1000, used, None, &opts);
-    head.extend_from_slice(&store.snapshot_begin(opts));
+    // Preserved versions of keys written during the save may use a tenth of the dataset.
+    head.extend_from_slice(&store.snapshot_begin(opts, (used / 10) as usize));
     if let Err(e) = f.write(&head) {
         store.snapshot_abort();
         f.discard();
@@ -174,17 +175,21 @@ pub fn bgsave_start(sh: &Shared, store: &mut Store) -> Result<(), Option<std::io
 /// The snapshot thread's half of a BGSAVE: steps until done, writing as it goes.
 fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
     let start = std::time::Instant::now();
-    // rdb-key-save-delay (microseconds per key, for tests) is applied per step: a step takes
-    // about 1 ms worth of keys and then sleeps their total delay.
+    // rdb-key-save-delay (for tests and benchmarks) is applied per step: positive, a step
+    // takes about 1 ms worth of keys and sleeps their total delay; negative (-n), one 1 us
+    // sleep per n keys, as Redis's debugDelay does on average.
     let mut done_keys = 0u64;
     let res: std::io::Result<()> = (|| loop {
         let delay = sh
             .config()
             .get("rdb-key-save-delay")
             .and_then(|d| d.parse::<i64>().ok())
-            .unwrap_or(0)
-            .max(0) as u64;
-        let budget = if delay > 0 { (1000 / delay).max(1) as usize } else { usize::MAX };
+            .unwrap_or(0);
+        let budget = match delay {
+            0 => usize::MAX,
+            d if d > 0 => (1000 / d).max(1) as usize,
+            _ => 1000,
+        };
         let work = std::time::Instant::now();
         let chunk = sh.lock_store().snapshot_step(budget);
         let Some(c) = chunk else {
@@ -199,8 +204,14 @@ fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
         // and the core it shares with clients stay at least 75% theirs (a busy server keeps
         // ~3/4 of its throughput while a snapshot is written; the save takes ~4x its CPU time).
         let rest = work.elapsed() * SNAPSHOT_REST_FACTOR;
-        let delayed = Duration::from_micros(delay * (c.keys - done_keys));
+        let n = c.keys - done_keys;
+        let delayed = Duration::from_micros(delay.max(0) as u64 * n);
         std::thread::sleep(rest.min(Duration::from_millis(50)).max(delayed));
+        if delay < 0 {
+            for _ in 0..n / delay.unsigned_abs() {
+                std::thread::sleep(Duration::from_micros(1));
+            }
+        }
         done_keys = c.keys;
     })();
     let now = now_ms() / 1000;

@@ -204,13 +204,13 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
     }
 }
 
-/// Before a write runs during a snapshot, the slots of its keys are serialized as they stand
+/// Before a write runs during a snapshot, its keys' versions are preserved for the snapshot
 /// (store/snapshot.rs); a write without keys (FLUSHDB, SWAPDB, FLUSHALL) captures everything.
 fn capture_for_snapshot(store: &mut Store, r: &Resolved, args: &[Bytes]) {
     match r.spec.keys(args) {
         Some(keys) if !keys.is_empty() => {
             for k in keys {
-                store.capture_slot(crate::slot::key_slot(&args[k.index]) as usize);
+                store.capture_key(&args[k.index]);
             }
         }
         _ => store.capture_all(),

@@ -1,9 +1,16 @@
 //! Point-in-time snapshots without fork: the keyspace is serialized slot by slot in short
-//! locked steps (`step`), while a write to a slot not yet serialized first serializes that
-//! slot as it stands (`capture_slot`, called by the dispatcher before a write command runs,
-//! and by eviction and slot deletion). Every key is therefore written with the value it had
-//! when the snapshot began, as a forked child would see it, yet no step holds the store lock
-//! for long: a step stops after `STEP_KEYS` keys or `STEP_BYTES` bytes.
+//! locked steps (`step`) by the snapshot thread. Before a write command changes a key whose
+//! slot is not serialized yet, the dispatcher calls `capture_key`: the key's current value
+//! (or its absence) is preserved, a reference-counted clone (`CowBox`) or a copy of a short
+//! string, and the step that later serializes the slot writes the preserved version instead
+//! of the live one. Every key is therefore written with the value it had when the snapshot
+//! began, as a forked child would see it, while a writer pays one clone per key it touches
+//! first, and the encoding work stays on the (duty-cycled) snapshot thread.
+//!
+//! Preserved versions are memory the snapshot holds. Past `preserve_budget` bytes (a tenth
+//! of the dataset), a first write serializes its whole slot at once instead (`capture_slot`:
+//! compact bytes, flushed by the next step), which bounds the extra memory even when every
+//! key is overwritten during the save. Eviction and slot deletion use `capture_slot` too.
 //!
 //! Big values are not serialized under the lock: the step takes a reference (`Value::clone`
 //! shares a collection's `CowBox`; strings are copied) and the snapshot thread serializes it
@@ -15,10 +22,12 @@
 //! touch another database (MOVE, COPY ... DB, SWAPDB) are covered by the slot of their key, and
 //! keyless writers (FLUSHDB, SWAPDB) capture everything left. Keys that expire during the
 //! snapshot may or may not be in it (loading drops expired keys anyway).
+use super::bytes::SmallBytes;
 use super::rdb::encode::{self, Access, Options};
 use super::value::Entry;
 use super::{evict, Store, Value};
 use crate::slot::SLOTS;
+use std::collections::{HashMap, HashSet};
 
 const STEP_KEYS: usize = 2000;
 const STEP_BYTES: usize = 1 << 20;
@@ -44,8 +53,22 @@ pub struct Chunk {
     pub keys: u64,
 }
 
+/// A key's version at the start of the snapshot, kept because a write is about to change it.
+struct Preserved {
+    db: usize,
+    key: SmallBytes,
+    /// None: the key did not exist when the snapshot began.
+    old: Option<(Value, Option<u64>, Access)>,
+}
+
 pub struct Snapshot {
     done: Vec<bool>,
+    /// Preserved versions by slot, and the keys already preserved (in every database at
+    /// once, so MOVE and COPY ... DB are covered).
+    preserved: HashMap<u16, Vec<Preserved>, ahash::RandomState>,
+    preserved_keys: HashSet<Vec<u8>, ahash::RandomState>,
+    preserved_bytes: usize,
+    preserve_budget: usize,
     next_slot: usize,
     out: Vec<u8>,
     deferred: Vec<Deferred>,
@@ -55,12 +78,10 @@ pub struct Snapshot {
     keys: u64,
 }
 
-impl Snapshot {
-    /// Where the stream's SELECTDB state stands after this chunk: the writer re-selects
-    /// before a deferred value of another database.
-    pub fn options(&self) -> Options {
-        self.opts
-    }
+/// Memory a preserved version may cost: a shared collection is copied by the write that
+/// follows (copy-on-write), so it counts in full.
+fn preserved_cost(key: &[u8], v: &Value) -> usize {
+    64 + key.len() + v.heap_size()
 }
 
 fn is_big(v: &Value) -> bool {
@@ -118,7 +139,7 @@ impl Store {
 
     /// Starts a snapshot: returns the SELECTDB/RESIZEDB preamble (after the caller's header).
     /// Replaces any snapshot in progress.
-    pub fn snapshot_begin(&mut self, opts: Options) -> Vec<u8> {
+    pub fn snapshot_begin(&mut self, opts: Options, preserve_budget: usize) -> Vec<u8> {
         let mut pre = Vec::new();
         let mut current_db = None;
         for i in 0..self.databases() {
@@ -132,6 +153,10 @@ impl Store {
         }
         self.snapshot = Some(Box::new(Snapshot {
             done: vec![false; SLOTS],
+            preserved: HashMap::default(),
+            preserved_keys: HashSet::default(),
+            preserved_bytes: 0,
+            preserve_budget,
             next_slot: 0,
             out: Vec::new(),
             deferred: Vec::new(),
@@ -161,6 +186,50 @@ impl Store {
         }
     }
 
+    /// Before a write to `key` (any database: MOVE and COPY reach others): preserves its
+    /// current version if its slot is not serialized yet, or serializes the slot when the
+    /// preserved versions already use their budget.
+    pub fn capture_key(&mut self, key: &[u8]) {
+        let slot = crate::slot::key_slot(key) as usize;
+        let Some(s) = &self.snapshot else {
+            return;
+        };
+        if s.done[slot] {
+            return;
+        }
+        if s.preserved_bytes > s.preserve_budget {
+            self.serialize_slot(slot);
+            return;
+        }
+        if s.preserved_keys.contains(key) {
+            return;
+        }
+        let mut snap = self.snapshot.take().expect("snapshot in progress");
+        snap.preserved_keys.insert(key.to_vec());
+        snap.preserved_bytes += 64 + key.len();
+        for dbi in 0..self.databases() {
+            let old = self.db(dbi).get(key).map(|e| {
+                snap.preserved_bytes += preserved_cost(key, &e.value);
+                (e.value.clone(), e.expire_at(), self.access_of(e))
+            });
+            // Databases where the key was absent need no record: a key preserved at all is
+            // preserved in every database (one record, in db 0, marks it when absent
+            // everywhere), so a version created later (SET, MOVE, COPY) is never written.
+            if old.is_none() && dbi != 0 {
+                continue;
+            }
+            snap.preserved
+                .entry(slot as u16)
+                .or_default()
+                .push(Preserved {
+                    db: dbi,
+                    key: SmallBytes::new(key),
+                    old,
+                });
+        }
+        self.snapshot = Some(snap);
+    }
+
     /// Serializes everything not yet written (before a keyless write such as FLUSHDB).
     pub fn capture_all(&mut self) {
         if self.snapshot.is_some() {
@@ -173,36 +242,50 @@ impl Store {
     fn serialize_slot(&mut self, slot: usize) {
         let mut snap = self.snapshot.take().expect("snapshot in progress");
         snap.done[slot] = true;
+        let pres = snap.preserved.remove(&(slot as u16)).unwrap_or_default();
+        for p in &pres {
+            if snap.preserved_keys.remove(&p.key[..]) {
+                snap.preserved_bytes = snap.preserved_bytes.saturating_sub(64 + p.key.len());
+            }
+        }
+        let set: HashSet<&[u8], ahash::RandomState> = if pres.len() > 8 {
+            pres.iter().map(|p| &p.key[..]).collect()
+        } else {
+            HashSet::default()
+        };
+        let is_preserved = |key: &[u8]| {
+            if pres.len() > 8 {
+                set.contains(key)
+            } else {
+                pres.iter().any(|p| *p.key == *key)
+            }
+        };
         for dbi in 0..self.databases() {
             if self.db(dbi).slot_len(slot) == 0 {
                 continue;
             }
             for e in self.db(dbi).slot_entries_prefetched(slot) {
-                let access = self.access_of(e);
-                snap.keys += 1;
-                if is_big(&e.value) {
-                    snap.deferred.push(Deferred {
-                        db: dbi,
-                        key: e.key.to_vec(),
-                        value: e.value.clone(),
-                        expire_at: e.expire_at(),
-                        access,
-                    });
+                if !pres.is_empty() && is_preserved(&e.key) {
                     continue;
                 }
-                if snap.current_db != Some(dbi) {
-                    encode::write_select_db(&mut snap.out, dbi);
-                    snap.current_db = Some(dbi);
-                }
-                let opts = snap.opts;
-                encode::write_entry(
-                    &mut snap.out,
+                let access = self.access_of(e);
+                emit(
+                    &mut snap,
+                    dbi,
                     &e.key,
                     &e.value,
                     e.expire_at(),
                     access,
-                    &opts,
+                    || e.value.clone(),
                 );
+            }
+        }
+        for p in pres {
+            if let Some((v, exp, access)) = p.old {
+                snap.preserved_bytes = snap
+                    .preserved_bytes
+                    .saturating_sub(preserved_cost(&p.key, &v));
+                emit(&mut snap, p.db, &p.key, &v, exp, access, || v.clone());
             }
         }
         self.snapshot = Some(snap);
@@ -245,6 +328,36 @@ impl Store {
         }
         Some(chunk)
     }
+}
+
+/// Writes one key into the snapshot: encoded now, or deferred (big values) with a reference
+/// from `share`.
+fn emit(
+    snap: &mut Snapshot,
+    db: usize,
+    key: &[u8],
+    v: &Value,
+    expire_at: Option<u64>,
+    access: Access,
+    share: impl FnOnce() -> Value,
+) {
+    snap.keys += 1;
+    if is_big(v) {
+        snap.deferred.push(Deferred {
+            db,
+            key: key.to_vec(),
+            value: share(),
+            expire_at,
+            access,
+        });
+        return;
+    }
+    if snap.current_db != Some(db) {
+        encode::write_select_db(&mut snap.out, db);
+        snap.current_db = Some(db);
+    }
+    let opts = snap.opts;
+    encode::write_entry(&mut snap.out, key, v, expire_at, access, &opts);
 }
 
 /// Encodes the deferred values of a chunk (outside the store lock), selecting databases as
