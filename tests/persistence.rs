@@ -378,6 +378,32 @@ fn bgsave_is_point_in_time_under_writes() {
     assert_eq!(digest(&mut sc.client()), before);
 }
 
+/// While a file loads, commands get -LOADING and INFO says loading:1; then the data is there.
+#[test]
+fn clients_get_loading_while_the_file_loads() {
+    let sc = Server::start(&[]);
+    let mut c = sc.client();
+    s(&mut c, "DEBUG POPULATE 20000 key 10");
+    let want = digest(&mut c);
+    save(&mut c);
+    let dir = sc.into_dir();
+    let sc = Server::start_in(dir, &["--key-load-delay", "100"]);
+    let mut raw = sc.raw();
+    let first = raw.reply(b"GET key:1\r\n", 49);
+    assert!(
+        first.starts_with("-LOADING Redis is loading the dataset in memory"),
+        "{first}"
+    );
+    let info = raw.reply(b"INFO persistence\r\n", 200);
+    assert!(info.contains("loading:1"), "{info}");
+    wait_for("the load to finish", || {
+        let r = sc.raw().reply(b"PING\r\n", 7);
+        (r == "+PONG\r\n").then_some(())
+    });
+    let mut c = sc.client();
+    assert_eq!(digest(&mut c), want);
+}
+
 #[test]
 fn failed_bgsave_refuses_writes_until_a_save_succeeds() {
     let sc = Server::start(&["--save", "3600 1"]);

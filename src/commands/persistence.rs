@@ -72,7 +72,7 @@ pub fn restore(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let limits = rdb::Limits::from_config(&ctx.shared.config().hot);
     let value = match decode::payload_value(&a[3], &limits) {
-        Ok(v) if !is_empty_collection(&v) => v,
+        Ok(v) if !v.is_empty_collection() => v,
         _ => return Err(ErrorReply::bad_data_format()),
     };
     let deleted = replace && ctx.store.remove(db, key, ctx.now_ms, false);
@@ -104,17 +104,6 @@ pub fn restore(ctx: &mut Ctx, a: &[Bytes]) -> R {
 /// RESTORE-ASKING: RESTORE sent by MIGRATE to a node importing the slot.
 pub fn restore_asking(ctx: &mut Ctx, a: &[Bytes]) -> R {
     restore(ctx, a)
-}
-
-fn is_empty_collection(v: &crate::store::Value) -> bool {
-    use crate::store::Value;
-    match v {
-        Value::List(l) => l.is_empty(),
-        Value::Set(s) => s.is_empty(),
-        Value::ZSet(z) => z.is_empty(),
-        Value::Hash(h) => h.is_empty(),
-        _ => false,
-    }
 }
 
 /// SAVE: a synchronous snapshot (the server waits, as with Redis).

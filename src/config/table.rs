@@ -229,6 +229,7 @@ pub static PARAMS: &[Param] = &[
     p("rdb-del-sync-files", Bool, "no"),
     p("rdb-save-incremental-fsync", Bool, "yes"),
     p("rdb-key-save-delay", Int(i64::MIN, i64::MAX), "0"),
+    p("key-load-delay", Int(i64::MIN, i64::MAX), "0"),
     p(
         "sanitize-dump-payload",
         Enum(&["no", "yes", "clients"]),

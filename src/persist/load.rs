@@ -21,7 +21,7 @@ pub enum Dup {
 
 /// Inserts one loaded key; false if it was a refused duplicate.
 fn insert(store: &mut Store, k: LoadedKey, now: u64, dup: Dup) -> Result<(), RdbError> {
-    if k.expire_at.is_some_and(|t| t <= now) || is_empty(&k.value) {
+    if k.expire_at.is_some_and(|t| t <= now) || k.value.is_empty_collection() {
         return Ok(());
     }
     if dup == Dup::Refuse && store.db(k.db).get(&k.key).is_some() {
@@ -36,17 +36,6 @@ fn insert(store: &mut Store, k: LoadedKey, now: u64, dup: Dup) -> Result<(), Rdb
     }
     store.load_entry(k.db, &k.key, k.value, k.expire_at, k.access);
     Ok(())
-}
-
-fn is_empty(v: &crate::store::Value) -> bool {
-    use crate::store::Value;
-    match v {
-        Value::List(l) => l.is_empty(),
-        Value::Set(s) => s.is_empty(),
-        Value::ZSet(z) => z.is_empty(),
-        Value::Hash(h) => h.is_empty(),
-        _ => false,
-    }
 }
 
 /// Loads `path` taking the store lock per batch (startup). A missing file is Ok(None).
@@ -65,15 +54,31 @@ pub fn load_file_batched(sh: &Shared, path: &Path) -> Result<Option<rdb::load::S
         st.loading_keys = 0;
     }
     let (limits, databases, check) = settings(sh);
+    // key-load-delay (tests): microseconds per key, or one 1 us sleep per -n keys, slept
+    // between batches outside the store lock.
+    let delay: i64 = sh
+        .config()
+        .get("key-load-delay")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    let batch_size = if delay != 0 { 16 } else { BATCH };
     let mut r = Reader::new(BufReader::with_capacity(1 << 20, f), Some(size));
-    let mut batch: Vec<LoadedKey> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<LoadedKey> = Vec::with_capacity(batch_size);
     let flush = |batch: &mut Vec<LoadedKey>, offset: u64| -> Result<(), RdbError> {
         let now = now_ms();
+        let n = batch.len() as u64;
         let mut store = sh.lock_store();
         for k in batch.drain(..) {
             insert(&mut store, k, now, Dup::Refuse)?;
         }
         drop(store);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(delay as u64 * n));
+        } else if delay < 0 {
+            for _ in 0..n / delay.unsigned_abs() {
+                std::thread::sleep(std::time::Duration::from_micros(1));
+            }
+        }
         let mut st = sh.persist.status();
         st.loading_loaded_bytes = offset;
         Ok(())
@@ -82,7 +87,7 @@ pub fn load_file_batched(sh: &Shared, path: &Path) -> Result<Option<rdb::load::S
     let mut sum = rdb::load::load(&mut r, databases, &limits, check, |k| {
         batch.push(k);
         keys += 1;
-        if batch.len() >= BATCH {
+        if batch.len() >= batch_size {
             flush(&mut batch, 0)?;
         }
         Ok(())

@@ -106,6 +106,17 @@ impl Value {
         }
     }
 
+    /// A collection with no elements (never stored: loading skips it, RESTORE refuses it).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::List(l) => l.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            _ => false,
+        }
+    }
+
     pub fn is_string(&self) -> bool {
         matches!(self, Value::Int(_) | Value::Str(_) | Value::Raw(_))
     }
