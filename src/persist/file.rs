@@ -1,11 +1,55 @@
 //! Writing a snapshot file: `temp-<pid>-<n>.rdb` in the working directory, the CRC64 kept as
 //! bytes pass, then EOF + checksum, fsync, rename over `dbfilename`, and fsync of the
 //! directory, so a crash at any point leaves the previous file intact.
-use crate::store::rdb::{encode, CRC64};
+use crate::store::rdb::{encode, encode::Sink, CRC64};
 use crate::store::snapshot::{encode_deferred, Chunk};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const FLUSH_BYTES: usize = 256 * 1024;
+
+/// Encoder output that goes to the file every `FLUSH_BYTES` (see `write_chunk`).
+struct FileSink<'a> {
+    file: &'a mut SnapshotFile,
+    buf: Vec<u8>,
+    err: Option<std::io::Error>,
+    pace: bool,
+    since: Instant,
+}
+
+impl FileSink<'_> {
+    fn flush(&mut self) {
+        if self.err.is_none() {
+            if let Err(e) = self.file.write(&self.buf) {
+                self.err = Some(e);
+            }
+        }
+        self.buf.clear();
+        if self.pace {
+            let rest = self.since.elapsed() * 3;
+            std::thread::sleep(rest.min(std::time::Duration::from_millis(50)));
+            self.since = Instant::now();
+        }
+    }
+}
+
+impl Sink for FileSink<'_> {
+    fn push(&mut self, b: u8) {
+        self.buf.push(b);
+        if self.buf.len() >= FLUSH_BYTES {
+            self.flush();
+        }
+    }
+
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= FLUSH_BYTES {
+            self.flush();
+        }
+    }
+}
 
 pub struct SnapshotFile {
     w: BufWriter<File>,
@@ -46,13 +90,26 @@ impl SnapshotFile {
         self.w.write_all(b)
     }
 
-    /// Writes a step's bytes, then its deferred values (encoded here, outside the lock).
-    pub fn write_chunk(&mut self, c: &Chunk) -> std::io::Result<()> {
+    /// Writes a step's bytes, then its deferred values, encoded here (outside the store lock)
+    /// and streamed to the file in 256 KiB pieces. With `pace`, the encoder rests after each
+    /// piece three times as long as the piece took (the snapshot thread's duty cycle, so one
+    /// huge value does not take the core from clients in one burst).
+    pub fn write_chunk(&mut self, c: &Chunk, pace: bool) -> std::io::Result<()> {
         self.write(&c.bytes)?;
         if !c.deferred.is_empty() {
-            let mut buf = Vec::new();
-            encode_deferred(&mut buf, &c.deferred, &self.opts);
-            self.write(&buf)?;
+            let opts = self.opts;
+            let mut sink = FileSink {
+                buf: Vec::with_capacity(FLUSH_BYTES + 1024),
+                file: self,
+                err: None,
+                pace,
+                since: Instant::now(),
+            };
+            encode_deferred(&mut sink, &c.deferred, &opts);
+            sink.flush();
+            if let Some(e) = sink.err {
+                return Err(e);
+            }
         }
         Ok(())
     }

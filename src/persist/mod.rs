@@ -94,7 +94,7 @@ pub fn save_sync(sh: &Shared, store: &mut Store) -> std::io::Result<()> {
             break Err(std::io::Error::other("snapshot aborted"));
         };
         keys = c.keys;
-        if let Err(e) = f.write_chunk(&c) {
+        if let Err(e) = f.write_chunk(&c, false) {
             store.snapshot_abort();
             break Err(e);
         }
@@ -175,10 +175,9 @@ pub fn bgsave_start(sh: &Shared, store: &mut Store) -> Result<(), Option<std::io
 /// The snapshot thread's half of a BGSAVE: steps until done, writing as it goes.
 fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
     let start = std::time::Instant::now();
-    // rdb-key-save-delay (for tests and benchmarks) is applied per step: positive, a step
-    // takes about 1 ms worth of keys and sleeps their total delay; negative (-n), one 1 us
-    // sleep per n keys, as Redis's debugDelay does on average.
-    let mut done_keys = 0u64;
+    // rdb-key-save-delay (for tests and benchmarks) slows the keys a step serializes itself
+    // (writers' captures are not slowed): positive, a step takes about 1 ms worth of keys and
+    // sleeps their total delay; negative (-n), one 1 us sleep per n keys, as Redis's debugDelay.
     let res: std::io::Result<()> = (|| loop {
         let delay = sh
             .config()
@@ -192,27 +191,25 @@ fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
         };
         let work = std::time::Instant::now();
         let chunk = sh.lock_store().snapshot_step(budget);
+        let step_time = work.elapsed();
         let Some(c) = chunk else {
             return Err(std::io::Error::other("snapshot aborted"));
         };
         sh.persist.status().keys_processed = c.keys;
-        f.write_chunk(&c)?;
+        f.write_chunk(&c, true)?;
         if c.finished {
             return Ok(());
         }
-        // Duty cycle: the thread rests three times as long as a step took, so the store lock
-        // and the core it shares with clients stay at least 75% theirs (a busy server keeps
-        // ~3/4 of its throughput while a snapshot is written; the save takes ~4x its CPU time).
-        let rest = work.elapsed() * SNAPSHOT_REST_FACTOR;
-        let n = c.keys - done_keys;
-        let delayed = Duration::from_micros(delay.max(0) as u64 * n);
-        std::thread::sleep(rest.min(Duration::from_millis(50)).max(delayed));
+        // Duty cycle: the thread rests three times as long as a step held the lock, so the
+        // store lock and the core it shares with clients stay at least 75% theirs.
+        let rest = (step_time * SNAPSHOT_REST_FACTOR).min(Duration::from_millis(50));
+        let delayed = Duration::from_micros(delay.max(0) as u64 * c.stepped);
+        std::thread::sleep(rest.max(delayed));
         if delay < 0 {
-            for _ in 0..n / delay.unsigned_abs() {
+            for _ in 0..c.stepped / delay.unsigned_abs() {
                 std::thread::sleep(Duration::from_micros(1));
             }
         }
-        done_keys = c.keys;
     })();
     let now = now_ms() / 1000;
     let outcome = match res {

@@ -50,7 +50,10 @@ pub struct Chunk {
     pub bytes: Vec<u8>,
     pub deferred: Vec<Deferred>,
     pub finished: bool,
+    /// Keys in the snapshot so far (serialized by steps or captured by writers).
     pub keys: u64,
+    /// Keys this step serialized itself.
+    pub stepped: u64,
 }
 
 /// A key's version at the start of the snapshot, kept because a write is about to change it.
@@ -318,6 +321,7 @@ impl Store {
             deferred: std::mem::take(&mut s.deferred),
             finished,
             keys: s.keys,
+            stepped: s.keys - start_keys,
         };
         if chunk.deferred.iter().any(|d| Some(d.db) != s.current_db) {
             // The writer will emit SELECTDB for deferred values; make the next chunk re-select.
@@ -362,7 +366,7 @@ fn emit(
 
 /// Encodes the deferred values of a chunk (outside the store lock), selecting databases as
 /// needed. `current_db` is the stream's database before them.
-pub fn encode_deferred(out: &mut Vec<u8>, d: &[Deferred], opts: &Options) {
+pub fn encode_deferred(out: &mut impl encode::Sink, d: &[Deferred], opts: &Options) {
     for v in d {
         encode::write_select_db(out, v.db);
         encode::write_entry(out, &v.key, &v.value, v.expire_at, v.access, opts);

@@ -11,6 +11,24 @@ use crate::store::types::set::Set;
 use crate::store::types::zset::ZSet;
 use crate::store::Value;
 
+/// Where encoded bytes go: a `Vec` (DUMP payloads, snapshot steps) or a sink that streams to
+/// a file as it fills (big values, so encoding one never needs a buffer of its size).
+pub trait Sink {
+    fn push(&mut self, b: u8);
+    fn extend_from_slice(&mut self, b: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn push(&mut self, b: u8) {
+        Vec::push(self, b)
+    }
+    #[inline]
+    fn extend_from_slice(&mut self, b: &[u8]) {
+        Vec::extend_from_slice(self, b)
+    }
+}
+
 /// How values are written.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -39,7 +57,7 @@ pub enum Access {
     Freq(u8),
 }
 
-pub fn write_len(out: &mut Vec<u8>, len: u64) {
+pub fn write_len(out: &mut impl Sink, len: u64) {
     if len < 1 << 6 {
         out.push(len as u8);
     } else if len < 1 << 14 {
@@ -55,7 +73,7 @@ pub fn write_len(out: &mut Vec<u8>, len: u64) {
 }
 
 /// `rdbEncodeInteger`: an integer that fits 32 bits as an encoded string. False if it does not.
-fn write_encoded_int(out: &mut Vec<u8>, v: i64) -> bool {
+fn write_encoded_int(out: &mut impl Sink, v: i64) -> bool {
     if let Ok(b) = i8::try_from(v) {
         out.push((RDB_ENCVAL << 6) | RDB_ENC_INT8);
         out.push(b as u8);
@@ -73,7 +91,7 @@ fn write_encoded_int(out: &mut Vec<u8>, v: i64) -> bool {
 
 /// `rdbSaveRawString`: integer encoding for short canonical integers, LZF when enabled and it
 /// saves at least 4 bytes, else verbatim.
-pub fn write_string(out: &mut Vec<u8>, s: &[u8], opts: &Options) {
+pub fn write_string(out: &mut impl Sink, s: &[u8], opts: &Options) {
     if s.len() <= 11 {
         if let Some(v) = crate::util::num::parse_i64(s) {
             if write_encoded_int(out, v) {
@@ -95,7 +113,7 @@ pub fn write_string(out: &mut Vec<u8>, s: &[u8], opts: &Options) {
 }
 
 /// `rdbSaveLongLongAsStringObject`.
-pub fn write_int_string(out: &mut Vec<u8>, v: i64) {
+pub fn write_int_string(out: &mut impl Sink, v: i64) {
     if !write_encoded_int(out, v) {
         let t = crate::util::num::IntStr::new(v);
         write_len(out, t.as_bytes().len() as u64);
@@ -122,7 +140,7 @@ pub fn value_type(v: &Value) -> u8 {
 }
 
 /// The value's body (`rdbSaveObject`), without its type byte.
-pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &Options) {
+pub fn write_value(out: &mut impl Sink, v: &Value, opts: &Options) {
     match v {
         Value::Int(i) => write_int_string(out, *i),
         Value::Str(s) => write_string(out, s, opts),
@@ -135,35 +153,45 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, opts: &Options) {
 }
 
 /// Quicklist 2: the node count, then each node as (container, listpack), nodes cut by the
-/// list-max-listpack-size rule as Redis's quicklist would cut them.
-fn write_list(out: &mut Vec<u8>, l: &List, opts: &Options) {
+/// list-max-listpack-size rule as Redis's quicklist would cut them. Two passes (sizes, then
+/// nodes) so no more than one node is built at a time.
+fn write_list(out: &mut impl Sink, l: &List, opts: &Options) {
     let limit = crate::store::types::list::ChunkLimit::from_fill(opts.list_fill);
-    let mut nodes: Vec<Vec<u8>> = Vec::new();
-    let mut cur = Builder::new();
+    let add = |b: &mut Builder, e: crate::store::types::list::Elem| match e {
+        crate::store::types::list::Elem::Int(i) => b.push_int(i),
+        crate::store::types::list::Elem::Str(s) => b.push_str(s),
+    };
+    // Pass 1: how many elements go in each node.
+    let mut counts: Vec<usize> = Vec::new();
+    let (mut bytes, mut n) = (7usize, 0usize);
     for e in l.iter() {
         let mut probe = Builder::new();
-        let add = |b: &mut Builder| match e {
-            crate::store::types::list::Elem::Int(i) => b.push_int(i),
-            crate::store::types::list::Elem::Str(s) => b.push_str(s),
-        };
-        add(&mut probe);
+        add(&mut probe, e);
         let grow = probe.bytes() - 7;
-        if !cur.is_empty() && !limit.allows(cur.bytes() + grow, cur.len() + 1) {
-            nodes.push(std::mem::take(&mut cur).finish());
+        if n > 0 && !limit.allows(bytes + grow, n + 1) {
+            counts.push(n);
+            bytes = 7;
+            n = 0;
         }
-        add(&mut cur);
+        bytes += grow;
+        n += 1;
     }
-    if !cur.is_empty() {
-        nodes.push(cur.finish());
+    if n > 0 {
+        counts.push(n);
     }
-    write_len(out, nodes.len() as u64);
-    for n in nodes {
+    write_len(out, counts.len() as u64);
+    let mut it = l.iter();
+    for c in counts {
+        let mut b = Builder::new();
+        for e in it.by_ref().take(c) {
+            add(&mut b, e);
+        }
         write_len(out, QUICKLIST_NODE_CONTAINER_PACKED);
-        write_string(out, &n, opts);
+        write_string(out, &b.finish(), opts);
     }
 }
 
-fn write_set(out: &mut Vec<u8>, s: &Set, opts: &Options) {
+fn write_set(out: &mut impl Sink, s: &Set, opts: &Options) {
     match s {
         Set::Ints(i) => {
             let members: Vec<i64> = i.iter().collect();
@@ -203,7 +231,7 @@ fn push_score(b: &mut Builder, score: f64) {
     b.push_str(text.as_bytes());
 }
 
-fn write_zset(out: &mut Vec<u8>, z: &ZSet, opts: &Options) {
+fn write_zset(out: &mut impl Sink, z: &ZSet, opts: &Options) {
     if z.is_compact() {
         let mut b = Builder::new();
         for (m, s) in z.iter() {
@@ -221,7 +249,7 @@ fn write_zset(out: &mut Vec<u8>, z: &ZSet, opts: &Options) {
     }
 }
 
-fn write_hash(out: &mut Vec<u8>, h: &Hash, opts: &Options) {
+fn write_hash(out: &mut impl Sink, h: &Hash, opts: &Options) {
     match h {
         Hash::Pack(p) => {
             let mut b = Builder::new();
@@ -243,7 +271,7 @@ fn write_hash(out: &mut Vec<u8>, h: &Hash, opts: &Options) {
 
 /// One key (`rdbSaveKeyValuePair`): expiry, access info, type, key, value.
 pub fn write_entry(
-    out: &mut Vec<u8>,
+    out: &mut impl Sink,
     key: &[u8],
     v: &Value,
     expire_at: Option<u64>,
@@ -270,7 +298,7 @@ pub fn write_entry(
     write_value(out, v, opts);
 }
 
-fn write_aux(out: &mut Vec<u8>, key: &str, val: &[u8], opts: &Options) {
+fn write_aux(out: &mut impl Sink, key: &str, val: &[u8], opts: &Options) {
     out.push(RDB_OPCODE_AUX);
     write_string(out, key.as_bytes(), opts);
     write_string(out, val, opts);
@@ -286,7 +314,7 @@ pub struct ReplInfo {
 
 /// "REDIS0010" and the AUX fields `rdbSaveInfoAuxFields` writes.
 pub fn write_header(
-    out: &mut Vec<u8>,
+    out: &mut impl Sink,
     ctime: u64,
     used_mem: u64,
     repl: Option<&ReplInfo>,
@@ -306,12 +334,12 @@ pub fn write_header(
     write_aux(out, "aof-base", b"0", opts);
 }
 
-pub fn write_select_db(out: &mut Vec<u8>, db: usize) {
+pub fn write_select_db(out: &mut impl Sink, db: usize) {
     out.push(RDB_OPCODE_SELECTDB);
     write_len(out, db as u64);
 }
 
-pub fn write_resize_db(out: &mut Vec<u8>, keys: usize, expires: usize) {
+pub fn write_resize_db(out: &mut impl Sink, keys: usize, expires: usize) {
     out.push(RDB_OPCODE_RESIZEDB);
     write_len(out, keys as u64);
     write_len(out, expires as u64);
