@@ -79,7 +79,7 @@ run_one() {  # kind scenario -> appends a result line
   start "$kind" "$dir"; populate "$sc"
   local keys=1000000 mode=mixed secs=6 after=1500
   [ "$sc" = zset ] && keys=100000
-  if [ "$sc" = overwrite ]; then mode=set-seq; secs=16; after=500; cli config set rdb-key-save-delay -5 >/dev/null; fi
+  if [ "$sc" = overwrite ]; then mode=set-seq; secs=28; after=500; cli config set rdb-key-save-delay -5 >/dev/null; fi
   local rss0 used0; rss0=$(rss_kb VmRSS); used0=$(field memory used_memory)
   echo 5 > "/proc/$PID/clear_refs" 2>/dev/null || true
   local out; out=$(taskset -c "$CLIENT_CPU" "$LG" --port "$PORT" --clients 50 --keys "$keys" \
@@ -87,7 +87,7 @@ run_one() {  # kind scenario -> appends a result line
   local hwm cow=0; hwm=$(rss_kb VmHWM)
   [ "$kind" = redis ] && cow=$(field persistence rdb_last_cow_size)
   local extra_kb=$(( hwm - rss0 + cow / 1024 ))
-  local file_b; file_b=$(stat -c %s "$dir/dump.rdb")
+  local file_b; file_b=$(stat -c %s "$dir/dump.rdb" 2>/dev/null || echo 0)
   stop
   local t0 t1; t0=$(date +%s%N); start "$kind" "$dir"; t1=$(date +%s%N); stop
   echo "$kind $sc $out rss_kb=$rss0 used=$used0 extra_kb=$extra_kb file_bytes=$file_b load_ms=$(( (t1 - t0) / 1000000 ))" \
