@@ -465,6 +465,33 @@ fn failed_bgsave_refuses_writes_until_a_save_succeeds() {
     s(&mut c, "SET c 3");
 }
 
+/// SAVE and SHUTDOWN are refused inside MULTI (and doom the transaction), as in Redis.
+#[test]
+fn save_and_shutdown_inside_multi_match_redis() {
+    let sc = Server::start(&[]);
+    let rd = Server::start_redis(&[]);
+    for cmd in ["SAVE", "SHUTDOWN"] {
+        let script = format!("MULTI\r\nSET foo bar\r\n{cmd}\r\nEXEC\r\nGET foo\r\n");
+        // Every reply, up to GET's nil (the transaction was discarded).
+        let replies = |srv: &Server| {
+            let mut r = srv.raw();
+            r.send(script.as_bytes());
+            let mut out = Vec::new();
+            wait_for("the replies", || {
+                out.extend(r.read_at_least(1).0);
+                out.ends_with(b"$-1\r\n").then_some(())
+            });
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        let (got, want) = (replies(&sc), replies(&rd));
+        assert_eq!(got, want, "{cmd}");
+        assert!(
+            got.contains("Command not allowed inside a transaction"),
+            "{got}"
+        );
+    }
+}
+
 #[test]
 fn debug_reload_keeps_everything() {
     let sc = Server::start(&[]);

@@ -19,7 +19,8 @@ pub enum Dup {
     Replace,
 }
 
-/// Inserts one loaded key; false if it was a refused duplicate.
+/// Inserts one loaded key (expired keys and empty collections are dropped); a duplicate is an
+/// error unless `dup` allows it (the error has no file offset: the key is already parsed).
 fn insert(store: &mut Store, k: LoadedKey, now: u64, dup: Dup) -> Result<(), RdbError> {
     if k.expire_at.is_some_and(|t| t <= now) || k.value.is_empty_collection() {
         return Ok(());

@@ -37,6 +37,7 @@ fixed! {
     misconf => "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
     debug_reload_options => "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.";
     save_failed => "ERR";
+    not_in_transaction => "ERR Command not allowed inside a transaction";
     syntax => "ERR syntax error";
     cross_slot => "CROSSSLOT Keys in request don't hash to the same slot";
     try_again => "TRYAGAIN Multiple keys request during rehashing of slot";

@@ -43,6 +43,9 @@ fn admit(
     if !client.authenticated && r.flags & flag::NO_AUTH == 0 {
         return Err(ErrorReply::no_auth());
     }
+    if client.multi.is_some() && r.flags & flag::NO_MULTI != 0 {
+        return Err(ErrorReply::not_in_transaction());
+    }
     if r.flags & flag::LOADING == 0 && sh.persist.loading.load(Relaxed) {
         return Err(ErrorReply::loading());
     }
