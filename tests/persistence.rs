@@ -81,8 +81,8 @@ fn populate(c: &mut Connection) {
             cmd(c, &[b"SADD", b"set:intbig", (i * 3).to_string().as_bytes()]).unwrap();
         }
     }
-    cmd(c, &[b"HSET", b"h:longval", b"f", &vec![b'v'; 100]]).unwrap();
-    cmd(c, &[b"ZADD", b"z:longmember", b"1", &vec![b'm'; 100]]).unwrap();
+    cmd(c, &[b"HSET", b"h:longval", b"f", &[b'v'; 100]]).unwrap();
+    cmd(c, &[b"ZADD", b"z:longmember", b"1", &[b'm'; 100]]).unwrap();
     s(c, "SELECT 1");
     s(c, "SET db1:key in-db-1");
     s(c, "RPUSH db1:list a b");

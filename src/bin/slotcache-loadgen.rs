@@ -119,7 +119,7 @@ async fn client(o: Arc<Opts>, st: Arc<Stats>, id: u64, deadline: Instant) {
             x % o.keys
         };
         let key = format!("key:{k}");
-        let req = if o.seq || n % 2 == 0 {
+        let req = if o.seq || n.is_multiple_of(2) {
             resp(&[b"SET", key.as_bytes(), &value])
         } else {
             resp(&[b"GET", key.as_bytes()])

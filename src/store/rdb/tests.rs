@@ -114,7 +114,7 @@ fn a_stream_round_trips() {
     })
     .expect("loads");
     assert_eq!(
-        sum.aux(&"redis-ver").unwrap(),
+        sum.aux("redis-ver").unwrap(),
         crate::REDIS_VERSION.as_bytes()
     );
     assert_eq!(got.len(), vals.len());
