@@ -334,10 +334,13 @@ fn bgsave_is_point_in_time_under_writes() {
     s(&mut c, "SELECT 2");
     s(&mut c, "SET other-db 1");
     s(&mut c, "SELECT 0");
+    s(&mut c, "RPUSH srclist 3 1 2");
+    s(&mut c, "SET sorted-dest old");
     let before = digest(&mut c);
     let r: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
     assert_eq!(r, "Background saving started");
     // Overwrite, delete, add, grow the big zset, move and flush another db, while it saves.
+    s(&mut c, "SORT srclist STORE sorted-dest");
     for i in 0..1500 {
         if i % 3 == 0 {
             cmd(&mut c, &[b"DEL", format!("k{i}").as_bytes()]).unwrap();

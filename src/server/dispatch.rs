@@ -210,13 +210,13 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
 /// Before a write runs during a snapshot, its keys' versions are preserved for the snapshot
 /// (store/snapshot.rs); a write without keys (FLUSHDB, SWAPDB, FLUSHALL) captures everything.
 fn capture_for_snapshot(store: &mut Store, r: &Resolved, args: &[Bytes]) {
-    match r.spec.keys(args) {
-        Some(keys) if !keys.is_empty() => {
-            for k in keys {
-                store.capture_key(&args[k.index]);
-            }
-        }
-        _ => store.capture_all(),
+    let mut keys = Vec::new();
+    super::route::keys_of(r.spec, args, &mut keys);
+    if keys.is_empty() {
+        store.capture_all();
+    }
+    for k in keys {
+        store.capture_key(k);
     }
 }
 

@@ -34,8 +34,13 @@ fn sort_store_key(args: &[Bytes]) -> Option<&Bytes> {
     found
 }
 
-/// The keys routing looks at: the key specs', plus SORT's STORE destination.
-fn keys_of<'a>(r: &crate::commands::CommandSpec, args: &'a [Bytes], out: &mut Vec<&'a [u8]>) {
+/// The keys routing looks at: the key specs', plus SORT's STORE destination. Also the keys
+/// whose versions a running snapshot preserves before a write (dispatch).
+pub(super) fn keys_of<'a>(
+    r: &crate::commands::CommandSpec,
+    args: &'a [Bytes],
+    out: &mut Vec<&'a [u8]>,
+) {
     for k in r.keys(args).unwrap_or_default() {
         out.push(&args[k.index]);
     }
