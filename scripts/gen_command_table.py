@@ -19,7 +19,7 @@ COMMANDS = {
     "role": None,
     # persistence
     "save": None, "bgsave": None, "lastsave": None, "dump": None, "restore": None,
-    "restore-asking": None,
+    "restore-asking": None, "migrate": None,
     # cluster
     "readonly": None, "readwrite": None, "asking": None,
     "cluster": ["addslots", "addslotsrange", "delslots", "delslotsrange", "flushslots", "bumpepoch",

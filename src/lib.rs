@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod migrate;
 pub mod observability;
 pub mod persist;
 pub mod protocol;

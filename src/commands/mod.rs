@@ -17,6 +17,7 @@ mod hyperloglog;
 mod introspection;
 mod keys;
 mod lists;
+mod migrate;
 mod persistence;
 pub mod pubsub;
 mod server_cmds;
@@ -68,6 +69,7 @@ mod handlers {
     pub use super::introspection::*;
     pub use super::keys::*;
     pub use super::lists::*;
+    pub use super::migrate::*;
     pub use super::persistence::*;
     pub use super::pubsub::*;
     pub use super::server_cmds::*;

@@ -37,6 +37,7 @@ fixed! {
     misconf => "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
     debug_reload_options => "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.";
     save_failed => "ERR";
+    migrate_keys_needs_empty_key => "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string";
     not_in_transaction => "ERR Command not allowed inside a transaction";
     syntax => "ERR syntax error";
     cross_slot => "CROSSSLOT Keys in request don't hash to the same slot";
@@ -506,6 +507,19 @@ impl ErrorReply {
         ErrorReply(Cow::Owned(format!(
             "ERR Invalid TCP bus port specified: {}",
             echo(port)
+        )))
+    }
+
+    /// MIGRATE could not talk to its target (`what`: "connecting to the client", "writing to
+    /// target instance", "reading to target instance", as Redis words them).
+    pub fn migrate_io(what: &str) -> Self {
+        ErrorReply(Cow::Owned(format!("IOERR error or timeout {what}")))
+    }
+
+    /// MIGRATE's target answered an error (its text without the leading '-').
+    pub fn migrate_target(err: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Target instance replied with error: {err}"
         )))
     }
 

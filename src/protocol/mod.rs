@@ -10,3 +10,14 @@ pub mod reply;
 pub use errors::ErrorReply;
 pub use parser::{ParseError, ParseLimits, RequestParser};
 pub use reply::{Reply, RespVersion};
+
+/// Appends a request (a RESP array of bulk strings) to `out`: what this server sends when it
+/// is the client (MIGRATE, cluster formation).
+pub fn encode_request(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}

@@ -26,6 +26,9 @@ pub async fn run(sh: Arc<Shared>) {
         };
         let period = Duration::from_micros(1_000_000 / hz as u64);
         tokio::time::sleep(period).await;
+        if !sh.migrate.is_empty() {
+            sh.migrate.close_idle();
+        }
         if !sh.active_expire.load(Relaxed) {
             continue;
         }

@@ -34,6 +34,15 @@ fn sort_store_key(args: &[Bytes]) -> Option<&Bytes> {
     found
 }
 
+fn migrate_keys(args: &[Bytes]) -> &[Bytes] {
+    if args.len() > 6 && args[3].is_empty() {
+        if let Some(i) = (6..args.len()).find(|&i| crate::commands::is(&args[i], "KEYS")) {
+            return &args[i + 1..];
+        }
+    }
+    args.get(3..4).unwrap_or(&[])
+}
+
 /// The keys routing looks at: the key specs', plus SORT's STORE destination. Also the keys
 /// whose versions a running snapshot preserves before a write (dispatch).
 pub(super) fn keys_of<'a>(
@@ -41,6 +50,12 @@ pub(super) fn keys_of<'a>(
     args: &'a [Bytes],
     out: &mut Vec<&'a [u8]>,
 ) {
+    if r.name == "migrate" {
+        // MIGRATE's second key spec is incomplete, so Redis uses migrateGetKeys: the keys after
+        // KEYS when the key argument is empty, else the key argument.
+        out.extend(migrate_keys(args).iter().map(|k| k.as_ref()));
+        return;
+    }
     for k in r.keys(args).unwrap_or_default() {
         out.push(&args[k.index]);
     }

@@ -60,6 +60,8 @@ pub struct Shared {
     pub cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
     /// Snapshot and loading state (RDB).
     pub persist: persist::PersistState,
+    /// MIGRATE's cached connections to target nodes.
+    pub migrate: crate::migrate::Cache,
 }
 
 pub use crate::util::now_ms;
@@ -96,6 +98,7 @@ impl Shared {
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(slower_than),
             cluster,
             persist: persist::PersistState::new(now_ms() / 1000),
+            migrate: Default::default(),
         }
     }
 
