@@ -207,6 +207,10 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             for (name, n) in sh.pubsub.counts() {
                 field!(out, "{name}:{n}");
             }
+            // No fork: a snapshot is a thread (see store/snapshot.rs).
+            field!(out, "latest_fork_usec:0");
+            field!(out, "total_forks:0");
+            field!(out, "migrate_cached_sockets:{}", sh.migrate.len());
             field!(out, "total_error_replies:{}", s.error_replies.load(Relaxed));
             field!(
                 out,
