@@ -390,7 +390,7 @@ fn clients_get_loading_while_the_file_loads() {
     let want = digest(&mut c);
     save(&mut c);
     let dir = sc.into_dir();
-    let sc = Server::start_in(dir, &["--key-load-delay", "100"]);
+    let sc = Server::start_in_loading(dir, &["--key-load-delay", "100"]);
     let mut raw = sc.raw();
     let first = raw.reply(b"GET key:1\r\n", 49);
     assert!(

@@ -147,6 +147,9 @@ fn settings(sh: &Shared) -> (rdb::Limits, usize, bool) {
 /// stops the server with the offset where it went wrong, as Redis does.
 pub fn load_at_startup(sh: &Shared) {
     let path = super::rdb_path(sh);
+    if !path.exists() {
+        return;
+    }
     sh.persist.loading.store(true, Relaxed);
     let start = std::time::Instant::now();
     let res = load_file_batched(sh, &path);

@@ -101,11 +101,14 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let host = Arc::new(cluster_host::ServerHost(shared.clone()));
         crate::cluster::bus::start(c, host, bus.into_std()?)?;
     }
-    // Clients may connect while the dataset loads: they get -LOADING until it is in.
-    shared
-        .persist
-        .loading
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+    // Clients may connect while the dataset loads: they get -LOADING until it is in (only
+    // when there is a file: a server starting empty is never "loading").
+    if crate::persist::rdb_path(&shared).exists() {
+        shared
+            .persist
+            .loading
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }

@@ -55,14 +55,20 @@ impl Server {
         Self::spawn("redis-server", args)
     }
 
-    /// Starts slotcache in an existing directory (a restart on the files another server left).
+    /// Starts slotcache in an existing directory (a restart on the files another server left),
+    /// once its dataset is loaded.
     pub fn start_in(dir: tempfile::TempDir, args: &[&str]) -> Server {
-        Self::spawn_in(env!("CARGO_BIN_EXE_slotcache-server"), dir, args)
+        Self::spawn_in(env!("CARGO_BIN_EXE_slotcache-server"), dir, args, true)
+    }
+
+    /// As `start_in`, returning as soon as the server answers (possibly -LOADING).
+    pub fn start_in_loading(dir: tempfile::TempDir, args: &[&str]) -> Server {
+        Self::spawn_in(env!("CARGO_BIN_EXE_slotcache-server"), dir, args, false)
     }
 
     /// Starts redis-server in an existing directory.
     pub fn start_redis_in(dir: tempfile::TempDir, args: &[&str]) -> Server {
-        Self::spawn_in("redis-server", dir, args)
+        Self::spawn_in("redis-server", dir, args, true)
     }
 
     /// Kills the server (SIGKILL if still running) and hands back its directory.
@@ -73,7 +79,7 @@ impl Server {
     }
 
     fn spawn(bin: &str, args: &[&str]) -> Server {
-        Self::spawn_in(bin, tempfile::tempdir().expect("tempdir"), args)
+        Self::spawn_in(bin, tempfile::tempdir().expect("tempdir"), args, true)
     }
 
     /// Starts `bin` in `dir` without waiting for it to answer.
@@ -86,7 +92,7 @@ impl Server {
         cmd.spawn().expect("spawn")
     }
 
-    fn spawn_in(bin: &str, dir: tempfile::TempDir, args: &[&str]) -> Server {
+    fn spawn_in(bin: &str, dir: tempfile::TempDir, args: &[&str], wait_loaded: bool) -> Server {
         let port = free_port();
         let mut cmd = Command::new(bin);
         let port_s = port.to_string();
@@ -118,7 +124,9 @@ impl Server {
             c.write_all(b"PING\r\n").ok()?;
             let mut b = [0u8; 64];
             let n = c.read(&mut b).ok()?;
-            (n > 0).then_some(())
+            // Up once it answers; loaded once it stops answering -LOADING (unless the caller
+            // wants to see the loading phase).
+            (n > 0 && (!wait_loaded || !b.starts_with(b"-LOADING"))).then_some(())
         });
         s
     }
