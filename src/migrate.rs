@@ -3,7 +3,7 @@
 //! blocking request/reply exchange with timeouts. Knows nothing of the keyspace: the command
 //! (commands/migrate.rs) builds the payloads and applies the replies.
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 /// Redis's MIGRATE_SOCKET_CACHE_ITEMS and MIGRATE_SOCKET_CACHE_TTL.
 const CACHE_ITEMS: usize = 64;
 const CACHE_TTL: Duration = Duration::from_secs(10);
+const MAX_LINE: u64 = 64 * 1024;
 
 /// A connection to a target, and the database last SELECTed on it (-1: unknown).
 pub struct Conn {
@@ -26,11 +27,12 @@ impl Conn {
         s.write_all(buf)
     }
 
-    /// One reply line (status, error or integer), without CRLF.
+    /// One reply line (status, error or integer), without CRLF. A target sending a longer
+    /// line than `MAX_LINE` is an error (Redis reads replies into a 1 KiB buffer).
     pub fn read_line(&mut self, timeout: Duration) -> std::io::Result<String> {
         self.r.get_mut().set_read_timeout(Some(timeout))?;
         let mut line = String::new();
-        let n = self.r.read_line(&mut line)?;
+        let n = (&mut self.r).take(MAX_LINE).read_line(&mut line)?;
         if n == 0 || !line.ends_with('\n') {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }

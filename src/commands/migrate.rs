@@ -103,13 +103,7 @@ pub fn migrate(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let host = String::from_utf8_lossy(m.host).into_owned();
     let port = String::from_utf8_lossy(m.port).into_owned();
-    let opts = {
-        let c = ctx.shared.config();
-        encode::Options {
-            compress: c.get("rdbcompression") != Some("no"),
-            list_fill: c.hot.list_max_listpack_size,
-        }
-    };
+    let opts = encode::Options::from_config(&ctx.shared.config());
     let restore: &[u8] = if ctx.shared.cluster.is_some() {
         b"RESTORE-ASKING"
     } else {

@@ -10,17 +10,9 @@ use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
 
-fn encode_options(ctx: &Ctx) -> encode::Options {
-    let c = ctx.shared.config();
-    encode::Options {
-        compress: c.get("rdbcompression") != Some("no"),
-        list_fill: c.hot.list_max_listpack_size,
-    }
-}
-
 /// DUMP key: the value serialized as RDB, with RDB version and CRC64 trailer; nil if absent.
 pub fn dump(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let opts = encode_options(ctx);
+    let opts = encode::Options::from_config(&ctx.shared.config());
     Ok(match ctx.read_value(&a[1]) {
         None => Reply::Nil,
         Some(v) => Reply::Bulk(Bytes::from(encode::dump_payload(v, &opts))),
@@ -187,9 +179,7 @@ pub fn debug_reload(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
         Err(e) => {
             tracing::warn!(error = %e, "DEBUG RELOAD failed");
-            Err(ErrorReply::err(
-                "Error trying to load the RDB dump, check server logs.",
-            ))
+            Err(ErrorReply::reload_failed())
         }
     }
 }

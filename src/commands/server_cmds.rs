@@ -179,14 +179,14 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
 fn debug_populate(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let count = super::int_arg(&a[2])?;
     if count < 0 {
-        return Err(ErrorReply::err("count must be greater than 0"));
+        return Err(ErrorReply::populate_count());
     }
     let prefix = a.get(3).map_or(&b"key"[..], |p| &p[..]);
     let size = match a.get(4) {
         Some(s) => {
             let v = super::int_arg(s)?;
             if v < 0 {
-                return Err(ErrorReply::err("size must be greater than 0"));
+                return Err(ErrorReply::populate_size());
             }
             Some(v as usize)
         }

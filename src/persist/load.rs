@@ -57,11 +57,7 @@ pub fn load_file_batched(sh: &Shared, path: &Path) -> Result<Option<rdb::load::S
     let (limits, databases, check) = settings(sh);
     // key-load-delay (tests): microseconds per key, or one 1 us sleep per -n keys, slept
     // between batches outside the store lock.
-    let delay: i64 = sh
-        .config()
-        .get("key-load-delay")
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0);
+    let delay = super::config_int(sh, "key-load-delay");
     let batch_size = if delay != 0 { 16 } else { BATCH };
     let mut r = Reader::new(BufReader::with_capacity(1 << 20, f), Some(size));
     let mut batch: Vec<LoadedKey> = Vec::with_capacity(batch_size);
@@ -73,12 +69,8 @@ pub fn load_file_batched(sh: &Shared, path: &Path) -> Result<Option<rdb::load::S
             insert(&mut store, k, now, Dup::Refuse)?;
         }
         drop(store);
-        if delay > 0 {
-            std::thread::sleep(std::time::Duration::from_micros(delay as u64 * n));
-        } else if delay < 0 {
-            for _ in 0..n / delay.unsigned_abs() {
-                std::thread::sleep(std::time::Duration::from_micros(1));
-            }
+        if delay != 0 {
+            super::debug_delay(delay, n, std::time::Duration::ZERO);
         }
         let mut st = sh.persist.status();
         st.loading_loaded_bytes = offset;

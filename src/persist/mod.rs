@@ -38,13 +38,28 @@ pub fn rdb_path(sh: &Shared) -> PathBuf {
 
 fn options(sh: &Shared) -> (Options, bool) {
     let c = sh.config();
-    (
-        Options {
-            compress: c.get("rdbcompression") != Some("no"),
-            list_fill: c.hot.list_max_listpack_size,
-        },
-        c.get("rdbchecksum") != Some("no"),
-    )
+    (Options::from_config(&c), c.get("rdbchecksum") != Some("no"))
+}
+
+/// An integer directive (rdb-key-save-delay, key-load-delay), 0 when unset.
+fn config_int(sh: &Shared, name: &str) -> i64 {
+    sh.config()
+        .get(name)
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sleeps for the test delays rdb-key-save-delay / key-load-delay after `keys` keys, as
+/// Redis's debugDelay: `delay` > 0 is microseconds per key, -n one 1 us sleep per n keys. At
+/// least `floor` is slept.
+fn debug_delay(delay: i64, keys: u64, floor: Duration) {
+    let per_key = Duration::from_micros(delay.max(0) as u64 * keys);
+    std::thread::sleep(floor.max(per_key));
+    if delay < 0 {
+        for _ in 0..keys / delay.unsigned_abs() {
+            std::thread::sleep(Duration::from_micros(1));
+        }
+    }
 }
 
 /// The configured save points (seconds, changes).
@@ -179,11 +194,7 @@ fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
     // (writers' captures are not slowed): positive, a step takes about 1 ms worth of keys and
     // sleeps their total delay; negative (-n), one 1 us sleep per n keys, as Redis's debugDelay.
     let res: std::io::Result<()> = (|| loop {
-        let delay = sh
-            .config()
-            .get("rdb-key-save-delay")
-            .and_then(|d| d.parse::<i64>().ok())
-            .unwrap_or(0);
+        let delay = config_int(sh, "rdb-key-save-delay");
         let budget = match delay {
             0 => usize::MAX,
             d if d > 0 => (1000 / d).max(1) as usize,
@@ -203,13 +214,7 @@ fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
         // Duty cycle: the thread rests three times as long as a step held the lock, so the
         // store lock and the core it shares with clients stay at least 75% theirs.
         let rest = (step_time * SNAPSHOT_REST_FACTOR).min(Duration::from_millis(50));
-        let delayed = Duration::from_micros(delay.max(0) as u64 * c.stepped);
-        std::thread::sleep(rest.max(delayed));
-        if delay < 0 {
-            for _ in 0..c.stepped / delay.unsigned_abs() {
-                std::thread::sleep(Duration::from_micros(1));
-            }
-        }
+        debug_delay(delay, c.stepped, rest);
     })();
     let now = now_ms() / 1000;
     let outcome = match res {

@@ -37,6 +37,9 @@ fixed! {
     misconf => "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
     debug_reload_options => "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.";
     save_failed => "ERR";
+    reload_failed => "ERR Error trying to load the RDB dump, check server logs.";
+    populate_count => "ERR count must be greater than 0";
+    populate_size => "ERR size must be greater than 0";
     migrate_keys_needs_empty_key => "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string";
     not_in_transaction => "ERR Command not allowed inside a transaction";
     syntax => "ERR syntax error";

@@ -178,6 +178,34 @@ impl Store {
         old
     }
 
+    /// Stores a key read from an RDB stream (loading, RESTORE), with its saved access
+    /// information applied as Redis's `objectSetLRUOrLFU` does. Returns the replaced value.
+    pub fn load_entry(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+        access: rdb::encode::Access,
+    ) -> Option<Value> {
+        let clock = self.lru_clock();
+        let mut lru = evict::new_stamp(&self.eviction, clock);
+        match access {
+            rdb::encode::Access::Idle(secs) if self.eviction.policy.is_lru() => {
+                lru = clock.wrapping_sub((secs.min(u32::MAX as u64 / 1000) * 1000) as u32);
+            }
+            rdb::encode::Access::Freq(f) if self.eviction.policy.is_lfu() => {
+                lru = (lru & !0xff) | f as u32;
+            }
+            _ => {}
+        }
+        let ttl = match expire_at {
+            Some(t) => Ttl::At(t),
+            None => Ttl::Clear,
+        };
+        self.db_mut(db).insert(key, value, ttl, lru)
+    }
+
     /// Deletes `key` (after lazy expiry). Large values are freed on the lazy-free thread when
     /// `lazy` is set (UNLINK, lazyfree-lazy-user-del).
     pub fn remove(&mut self, db: usize, key: &[u8], now_ms: u64, lazy: bool) -> bool {

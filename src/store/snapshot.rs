@@ -121,34 +121,6 @@ impl Store {
         }
     }
 
-    /// Stores a key read from an RDB stream (loading, RESTORE), with its saved access
-    /// information applied as Redis's `objectSetLRUOrLFU` does. Returns the replaced value.
-    pub fn load_entry(
-        &mut self,
-        db: usize,
-        key: &[u8],
-        value: Value,
-        expire_at: Option<u64>,
-        access: Access,
-    ) -> Option<Value> {
-        let clock = self.lru_clock();
-        let mut lru = evict::new_stamp(&self.eviction, clock);
-        match access {
-            Access::Idle(secs) if self.eviction.policy.is_lru() => {
-                lru = clock.wrapping_sub((secs.min(u32::MAX as u64 / 1000) * 1000) as u32);
-            }
-            Access::Freq(f) if self.eviction.policy.is_lfu() => {
-                lru = (lru & !0xff) | f as u32;
-            }
-            _ => {}
-        }
-        let ttl = match expire_at {
-            Some(t) => super::Ttl::At(t),
-            None => super::Ttl::Clear,
-        };
-        self.db_mut(db).insert(key, value, ttl, lru)
-    }
-
     /// Starts a snapshot: returns the SELECTDB/RESIZEDB preamble (after the caller's header).
     /// Replaces any snapshot in progress.
     pub fn snapshot_begin(&mut self, opts: Options, preserve_budget: usize) -> Vec<u8> {

@@ -190,178 +190,197 @@ impl<R: Read> Reader<R> {
 
     /// A value of RDB type `t` (`rdbLoadObject`), built with `limits`.
     pub fn read_value(&mut self, t: u8, limits: &Limits) -> Result<Value> {
-        match t {
-            RDB_TYPE_STRING => Ok(match self.read_string_value()? {
+        use crate::store::CowBox;
+        Ok(match t {
+            RDB_TYPE_STRING => match self.read_string_value()? {
                 StrVal::Int(i) => Value::Int(i),
                 StrVal::Bytes(b) => Value::from_bytes(&b),
-            }),
-            RDB_TYPE_LIST => {
-                let n = self.read_len()?;
-                let mut l = List::new();
-                for _ in 0..n {
-                    let e = self.read_string()?;
-                    l.push(End::Right, &e, limits.list);
-                }
-                Ok(Value::List(crate::store::CowBox::new(l)))
+            },
+            RDB_TYPE_LIST => Value::List(CowBox::new(self.read_linked_list(limits)?)),
+            RDB_TYPE_LIST_ZIPLIST | RDB_TYPE_LIST_QUICKLIST | RDB_TYPE_LIST_QUICKLIST_2 => {
+                Value::List(CowBox::new(self.read_packed_list(t, limits)?))
             }
-            RDB_TYPE_SET => {
-                let n = self.read_len()?;
-                let mut s = Set::default();
-                for i in 0..n {
-                    let m = self.read_string()?;
-                    if i == 0 {
-                        s = Set::for_member(&m);
-                    }
-                    if !s.add(&m, limits.set_max_intset) {
-                        return self.corrupt("duplicate set members detected");
-                    }
-                }
-                Ok(Value::Set(crate::store::CowBox::new(s)))
-            }
-            RDB_TYPE_ZSET | RDB_TYPE_ZSET_2 => {
-                let n = self.read_len()?;
-                let mut z = ZSet::new_compact();
-                for i in 0..n {
-                    let m = self.read_string()?;
-                    let s = if t == RDB_TYPE_ZSET {
-                        self.read_text_double()?
-                    } else {
-                        self.read_binary_double()?
-                    };
-                    if i == 0 {
-                        z = ZSet::for_first_member(limits.zset, m.len());
-                    }
-                    self.zadd(&mut z, &m, s, limits)?;
-                }
-                Ok(Value::ZSet(crate::store::CowBox::new(z)))
-            }
-            RDB_TYPE_HASH => {
-                let n = self.read_len()?;
-                let mut h = Hash::default();
-                for _ in 0..n {
-                    let f = self.read_string()?;
-                    let v = self.read_string()?;
-                    if !h.set(&f, &v, limits.hash) {
-                        return self.corrupt("duplicate hash fields detected");
-                    }
-                }
-                Ok(Value::Hash(crate::store::CowBox::new(h)))
-            }
-            RDB_TYPE_HASH_ZIPMAP => {
-                let blob = self.read_string()?;
-                let Some(pairs) = ziplist::zipmap_pairs(&blob) else {
-                    return self.corrupt("invalid zipmap");
-                };
-                let mut h = Hash::default();
-                for (f, v) in pairs {
-                    if !h.set(f, v, limits.hash) {
-                        return self.corrupt("duplicate hash fields detected");
-                    }
-                }
-                Ok(Value::Hash(crate::store::CowBox::new(h)))
-            }
-            RDB_TYPE_LIST_ZIPLIST => {
-                let blob = self.read_string()?;
-                let Some(items) = ziplist::ziplist_entries(&blob) else {
-                    return self.corrupt("invalid ziplist");
-                };
-                let mut l = List::new();
-                push_all(&mut l, &items, limits);
-                Ok(Value::List(crate::store::CowBox::new(l)))
-            }
-            RDB_TYPE_SET_INTSET => {
-                let blob = self.read_string()?;
-                let Some(members) = ziplist::intset_members(&blob) else {
-                    return self.corrupt("invalid intset");
-                };
-                let mut s = Set::default();
-                for m in members {
-                    s.add_elem(Elem::Int(m), limits.set_max_intset);
-                }
-                Ok(Value::Set(crate::store::CowBox::new(s)))
-            }
+            RDB_TYPE_SET => Value::Set(CowBox::new(self.read_set(limits)?)),
+            RDB_TYPE_SET_INTSET => Value::Set(CowBox::new(self.read_intset(limits)?)),
+            RDB_TYPE_ZSET | RDB_TYPE_ZSET_2 => Value::ZSet(CowBox::new(self.read_zset(t, limits)?)),
             RDB_TYPE_ZSET_ZIPLIST | RDB_TYPE_ZSET_LISTPACK => {
-                let blob = self.read_string()?;
-                let items = if t == RDB_TYPE_ZSET_ZIPLIST {
-                    ziplist::ziplist_entries(&blob)
-                } else {
-                    listpack::entries(&blob)
-                };
-                let Some(items) = items.filter(|i| i.len() % 2 == 0) else {
-                    return self.corrupt("invalid zset listpack");
-                };
-                let mut z = ZSet::new_compact();
-                for (i, pair) in items.chunks_exact(2).enumerate() {
-                    let m = pair[0].bytes();
-                    let s = match pair[1] {
-                        Elem::Int(i) => i as f64,
-                        Elem::Str(s) => match crate::util::num::parse_f64(s) {
-                            Some(d) => d,
-                            None => return self.corrupt("invalid zset score"),
-                        },
+                Value::ZSet(CowBox::new(self.read_packed_zset(t, limits)?))
+            }
+            RDB_TYPE_HASH => Value::Hash(CowBox::new(self.read_hash(limits)?)),
+            RDB_TYPE_HASH_ZIPMAP | RDB_TYPE_HASH_ZIPLIST | RDB_TYPE_HASH_LISTPACK => {
+                Value::Hash(CowBox::new(self.read_packed_hash(t, limits)?))
+            }
+            RDB_TYPE_STREAM_LISTPACKS | RDB_TYPE_STREAM_LISTPACKS_2 => {
+                return Err(RdbError::Unsupported {
+                    offset: self.pos,
+                    what: "stream values".into(),
+                })
+            }
+            RDB_TYPE_MODULE | RDB_TYPE_MODULE_2 => {
+                return Err(RdbError::Unsupported {
+                    offset: self.pos,
+                    what: "module values".into(),
+                })
+            }
+            _ => return self.corrupt(format!("unknown object type {t}")),
+        })
+    }
+
+    /// RDB_TYPE_LIST: a count, then the elements as strings (RDB 1-6 lists).
+    fn read_linked_list(&mut self, limits: &Limits) -> Result<List> {
+        let n = self.read_len()?;
+        let mut l = List::new();
+        for _ in 0..n {
+            let e = self.read_string()?;
+            l.push(End::Right, &e, limits.list);
+        }
+        Ok(l)
+    }
+
+    /// A ziplist (RDB_TYPE_LIST_ZIPLIST) or a quicklist of ziplist (v1) or listpack/plain (v2)
+    /// nodes. Empty nodes are skipped, as Redis does.
+    fn read_packed_list(&mut self, t: u8, limits: &Limits) -> Result<List> {
+        let mut l = List::new();
+        let nodes = if t == RDB_TYPE_LIST_ZIPLIST {
+            1
+        } else {
+            self.read_len()?
+        };
+        for _ in 0..nodes {
+            let container = if t == RDB_TYPE_LIST_QUICKLIST_2 {
+                self.read_len()?
+            } else {
+                QUICKLIST_NODE_CONTAINER_PACKED
+            };
+            let blob = self.read_string()?;
+            match container {
+                QUICKLIST_NODE_CONTAINER_PLAIN => l.push(End::Right, &blob, limits.list),
+                QUICKLIST_NODE_CONTAINER_PACKED => {
+                    let Some(items) = unpack(t != RDB_TYPE_LIST_QUICKLIST_2, &blob) else {
+                        return self.corrupt("invalid quicklist node");
                     };
-                    if i == 0 {
-                        z = ZSet::for_first_member(limits.zset, m.len());
-                    }
-                    self.zadd(&mut z, &m, s, limits)?;
-                }
-                Ok(Value::ZSet(crate::store::CowBox::new(z)))
-            }
-            RDB_TYPE_HASH_ZIPLIST | RDB_TYPE_HASH_LISTPACK => {
-                let blob = self.read_string()?;
-                let items = if t == RDB_TYPE_HASH_ZIPLIST {
-                    ziplist::ziplist_entries(&blob)
-                } else {
-                    listpack::entries(&blob)
-                };
-                let Some(items) = items.filter(|i| i.len() % 2 == 0) else {
-                    return self.corrupt("invalid hash listpack");
-                };
-                let mut h = Hash::default();
-                for pair in items.chunks_exact(2) {
-                    if !h.set(&pair[0].bytes(), &pair[1].bytes(), limits.hash) {
-                        return self.corrupt("duplicate hash fields detected");
+                    for e in &items {
+                        l.push(End::Right, &e.bytes(), limits.list);
                     }
                 }
-                Ok(Value::Hash(crate::store::CowBox::new(h)))
+                c => return self.corrupt(format!("unknown quicklist container {c}")),
             }
-            RDB_TYPE_LIST_QUICKLIST | RDB_TYPE_LIST_QUICKLIST_2 => {
-                let nodes = self.read_len()?;
-                let mut l = List::new();
-                for _ in 0..nodes {
-                    let container = if t == RDB_TYPE_LIST_QUICKLIST_2 {
-                        self.read_len()?
-                    } else {
-                        QUICKLIST_NODE_CONTAINER_PACKED
-                    };
-                    let blob = self.read_string()?;
-                    match container {
-                        QUICKLIST_NODE_CONTAINER_PLAIN => l.push(End::Right, &blob, limits.list),
-                        QUICKLIST_NODE_CONTAINER_PACKED => {
-                            let items = if t == RDB_TYPE_LIST_QUICKLIST {
-                                ziplist::ziplist_entries(&blob)
-                            } else {
-                                listpack::entries(&blob)
-                            };
-                            let Some(items) = items else {
-                                return self.corrupt("invalid quicklist node");
-                            };
-                            push_all(&mut l, &items, limits);
-                        }
-                        c => return self.corrupt(format!("unknown quicklist container {c}")),
-                    }
-                }
-                Ok(Value::List(crate::store::CowBox::new(l)))
+        }
+        Ok(l)
+    }
+
+    /// RDB_TYPE_SET: a count, then the members; a duplicate is corruption.
+    fn read_set(&mut self, limits: &Limits) -> Result<Set> {
+        let n = self.read_len()?;
+        let mut s = Set::default();
+        for i in 0..n {
+            let m = self.read_string()?;
+            if i == 0 {
+                s = Set::for_member(&m);
             }
-            RDB_TYPE_STREAM_LISTPACKS | RDB_TYPE_STREAM_LISTPACKS_2 => Err(RdbError::Unsupported {
-                offset: self.pos,
-                what: "stream values".into(),
-            }),
-            RDB_TYPE_MODULE | RDB_TYPE_MODULE_2 => Err(RdbError::Unsupported {
-                offset: self.pos,
-                what: "module values".into(),
-            }),
-            _ => self.corrupt(format!("unknown object type {t}")),
+            if !s.add(&m, limits.set_max_intset) {
+                return self.corrupt("duplicate set members detected");
+            }
+        }
+        Ok(s)
+    }
+
+    fn read_intset(&mut self, limits: &Limits) -> Result<Set> {
+        let blob = self.read_string()?;
+        let Some(members) = ziplist::intset_members(&blob) else {
+            return self.corrupt("invalid intset");
+        };
+        let mut s = Set::default();
+        for m in members {
+            s.add_elem(Elem::Int(m), limits.set_max_intset);
+        }
+        Ok(s)
+    }
+
+    /// RDB_TYPE_ZSET (text scores) or RDB_TYPE_ZSET_2 (binary scores).
+    fn read_zset(&mut self, t: u8, limits: &Limits) -> Result<ZSet> {
+        let n = self.read_len()?;
+        let mut z = ZSet::new_compact();
+        for i in 0..n {
+            let m = self.read_string()?;
+            let s = if t == RDB_TYPE_ZSET {
+                self.read_text_double()?
+            } else {
+                self.read_binary_double()?
+            };
+            if i == 0 {
+                z = ZSet::for_first_member(limits.zset, m.len());
+            }
+            self.zadd(&mut z, &m, s, limits)?;
+        }
+        Ok(z)
+    }
+
+    /// A zset as a ziplist or listpack of member, score pairs.
+    fn read_packed_zset(&mut self, t: u8, limits: &Limits) -> Result<ZSet> {
+        let blob = self.read_string()?;
+        let Some(items) = unpack(t == RDB_TYPE_ZSET_ZIPLIST, &blob).filter(|i| i.len() % 2 == 0)
+        else {
+            return self.corrupt("invalid zset listpack");
+        };
+        let mut z = ZSet::new_compact();
+        for (i, pair) in items.chunks_exact(2).enumerate() {
+            let m = pair[0].bytes();
+            let s = match pair[1] {
+                Elem::Int(i) => i as f64,
+                Elem::Str(s) => match crate::util::num::parse_f64(s) {
+                    Some(d) => d,
+                    None => return self.corrupt("invalid zset score"),
+                },
+            };
+            if i == 0 {
+                z = ZSet::for_first_member(limits.zset, m.len());
+            }
+            self.zadd(&mut z, &m, s, limits)?;
+        }
+        Ok(z)
+    }
+
+    /// RDB_TYPE_HASH: a count, then field, value strings; a duplicate field is corruption.
+    fn read_hash(&mut self, limits: &Limits) -> Result<Hash> {
+        let n = self.read_len()?;
+        let mut h = Hash::default();
+        for _ in 0..n {
+            let f = self.read_string()?;
+            let v = self.read_string()?;
+            self.hset(&mut h, &f, &v, limits)?;
+        }
+        Ok(h)
+    }
+
+    /// A hash as a zipmap, ziplist or listpack.
+    fn read_packed_hash(&mut self, t: u8, limits: &Limits) -> Result<Hash> {
+        let blob = self.read_string()?;
+        let mut h = Hash::default();
+        if t == RDB_TYPE_HASH_ZIPMAP {
+            let Some(pairs) = ziplist::zipmap_pairs(&blob) else {
+                return self.corrupt("invalid zipmap");
+            };
+            for (f, v) in pairs {
+                self.hset(&mut h, f, v, limits)?;
+            }
+            return Ok(h);
+        }
+        let Some(items) = unpack(t == RDB_TYPE_HASH_ZIPLIST, &blob).filter(|i| i.len() % 2 == 0)
+        else {
+            return self.corrupt("invalid hash listpack");
+        };
+        for pair in items.chunks_exact(2) {
+            self.hset(&mut h, &pair[0].bytes(), &pair[1].bytes(), limits)?;
+        }
+        Ok(h)
+    }
+
+    fn hset(&self, h: &mut Hash, f: &[u8], v: &[u8], limits: &Limits) -> Result<()> {
+        if h.set(f, v, limits.hash) {
+            Ok(())
+        } else {
+            self.corrupt("duplicate hash fields detected")
         }
     }
 
@@ -412,9 +431,12 @@ pub enum StrVal {
     Int(i64),
 }
 
-fn push_all(l: &mut List, items: &[Elem], limits: &Limits) {
-    for e in items {
-        l.push(End::Right, &e.bytes(), limits.list);
+/// The elements of a ziplist or a listpack, fully checked.
+fn unpack(ziplist: bool, blob: &[u8]) -> Option<Vec<Elem<'_>>> {
+    if ziplist {
+        ziplist::ziplist_entries(blob)
+    } else {
+        listpack::entries(blob)
     }
 }
 

@@ -38,6 +38,16 @@ pub struct Options {
     pub list_fill: i64,
 }
 
+impl Options {
+    /// `rdbcompression` and `list-max-listpack-size` from the live config.
+    pub fn from_config(c: &crate::config::Config) -> Options {
+        Options {
+            compress: c.get("rdbcompression") != Some("no"),
+            list_fill: c.hot.list_max_listpack_size,
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
