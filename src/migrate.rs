@@ -1,7 +1,13 @@
 //! The client side of MIGRATE: cached connections to target nodes (Redis's
-//! `migrateCachedSocket`: one per host:port, at most 64, closed after 10 s unused) and the
-//! blocking request/reply exchange with timeouts. Knows nothing of the keyspace: the command
-//! (commands/migrate.rs) builds the payloads and applies the replies.
+//! `migrateCachedSocket`: one per host:port, at most 64, closed after 10 s unused) and a
+//! `Job`: values captured from the keyspace, serialized and sent with RESTORE, the target's
+//! replies read back, all with blocking sockets and per-operation timeouts. A job runs on a
+//! blocking-pool thread while the keyspace stays open to other clients; it knows nothing of
+//! the keyspace: the command (commands/migrate.rs) captures the values and applies the outcome.
+use crate::protocol::encode_request;
+use crate::store::rdb::encode;
+use crate::store::value::Value;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -94,5 +100,214 @@ impl Cache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// One key to move: its value as captured (collections shared, not copied) and its remaining
+/// TTL in ms (0 = none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub key: Bytes,
+    pub value: Value,
+    pub ttl_ms: u64,
+}
+
+/// Everything a MIGRATE sends, captured under the store lock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub host: String,
+    pub port: String,
+    pub db: i64,
+    pub timeout: Duration,
+    pub replace: bool,
+    /// AUTH password, or AUTH2 username password.
+    pub auth: Option<(Option<Bytes>, Bytes)>,
+    /// RESTORE, or RESTORE-ASKING in cluster mode.
+    pub restore: &'static [u8],
+    pub opts: encode::Options,
+    pub items: Vec<Item>,
+}
+
+/// A MIGRATE between capture and completion: the job, COPY, and the source database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub job: Job,
+    pub copy: bool,
+    pub db: usize,
+}
+
+/// How a job ended. `acked[i]`: the target stored `items[i]`.
+#[derive(Debug)]
+pub struct Done {
+    pub acked: Vec<bool>,
+    pub error: Option<Failure>,
+}
+
+#[derive(Debug)]
+pub enum Failure {
+    /// The IOERR text's tail ("writing to target instance", ...).
+    Io(&'static str),
+    /// The target's own error, without its '-'.
+    Target(String),
+}
+
+/// The target's replies to one request: an AUTH/SELECT error (if any) and each RESTORE's
+/// outcome.
+type Acks = Vec<Result<(), String>>;
+
+/// Where an exchange failed, whether it was a timeout (never retried), and the replies read
+/// so far (None when no RESTORE reply arrived).
+struct Broken {
+    writing: bool,
+    timed_out: bool,
+    acks: Option<Acks>,
+}
+
+impl Broken {
+    fn new(writing: bool, e: &std::io::Error, acks: Option<Acks>) -> Broken {
+        let timed_out = matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        );
+        Broken {
+            writing,
+            timed_out,
+            acks,
+        }
+    }
+}
+
+impl Job {
+    /// Serializes the values and moves them, as Redis's `migrateCommand`: one write with
+    /// [AUTH] [SELECT] and a RESTORE per key, then one reply per command. A socket error
+    /// before any RESTORE reply is retried once on a fresh connection (the cached one may have
+    /// been closed by the target); a timeout is not.
+    pub fn run(&self, cache: &Cache) -> Done {
+        let payloads: Vec<Vec<u8>> = self
+            .items
+            .iter()
+            .map(|i| encode::dump_payload(&i.value, &self.opts))
+            .collect();
+        let mut done = Done {
+            acked: vec![false; self.items.len()],
+            error: None,
+        };
+        let mut may_retry = true;
+        loop {
+            let mut conn = match cache.take(&self.host, &self.port, self.timeout) {
+                Ok(c) => c,
+                // Redis's non-blocking connect does not see a refusal: its first write fails.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    if may_retry {
+                        may_retry = false;
+                        continue;
+                    }
+                    done.error = Some(Failure::Io("writing to target instance"));
+                    return done;
+                }
+                Err(_) => {
+                    done.error = Some(Failure::Io("connecting to the client"));
+                    return done;
+                }
+            };
+            let select = conn.last_db != self.db;
+            let cmd = self.request(&payloads, select);
+            match self.exchange(&mut conn, &cmd, select) {
+                Err(b) => {
+                    if may_retry && b.acks.is_none() && !b.timed_out {
+                        may_retry = false;
+                        continue;
+                    }
+                    // Keys the target acknowledged before the error are gone from here.
+                    if let Some(acks) = &b.acks {
+                        mark(&mut done.acked, acks);
+                    }
+                    done.error = Some(Failure::Io(if b.writing {
+                        "writing to target instance"
+                    } else {
+                        "reading to target instance"
+                    }));
+                    return done;
+                }
+                Ok((pre_error, acks)) => {
+                    mark(&mut done.acked, &acks);
+                    let target_error = pre_error.or_else(|| acks.into_iter().find_map(|r| r.err()));
+                    match target_error {
+                        Some(e) => done.error = Some(Failure::Target(e)),
+                        None => {
+                            conn.last_db = self.db;
+                            cache.put(&self.host, &self.port, conn);
+                        }
+                    }
+                    return done;
+                }
+            }
+        }
+    }
+
+    fn request(&self, payloads: &[Vec<u8>], select: bool) -> Vec<u8> {
+        let size: usize = payloads.iter().map(|p| p.len() + 64).sum();
+        let mut cmd = Vec::with_capacity(size + 64);
+        if let Some((user, pass)) = &self.auth {
+            match user {
+                Some(u) => encode_request(&mut cmd, &[b"AUTH", u, pass]),
+                None => encode_request(&mut cmd, &[b"AUTH", pass]),
+            }
+        }
+        if select {
+            encode_request(&mut cmd, &[b"SELECT", self.db.to_string().as_bytes()]);
+        }
+        for (item, payload) in self.items.iter().zip(payloads) {
+            let ttl = item.ttl_ms.to_string();
+            let mut args: Vec<&[u8]> = vec![self.restore, &item.key, ttl.as_bytes(), payload];
+            if self.replace {
+                args.push(b"REPLACE");
+            }
+            encode_request(&mut cmd, &args);
+        }
+        cmd
+    }
+
+    /// Sends `cmd` and reads the AUTH, SELECT and RESTORE replies.
+    fn exchange(
+        &self,
+        conn: &mut Conn,
+        cmd: &[u8],
+        select: bool,
+    ) -> Result<(Option<String>, Acks), Broken> {
+        if let Err(e) = conn.send(cmd, self.timeout) {
+            return Err(Broken::new(true, &e, None));
+        }
+        let mut pre_error = None;
+        for wanted in [self.auth.is_some(), select] {
+            if !wanted {
+                continue;
+            }
+            match conn.read_line(self.timeout) {
+                Ok(l) if l.starts_with('-') => pre_error = pre_error.or(Some(l[1..].to_string())),
+                Ok(_) => {}
+                Err(e) => return Err(Broken::new(false, &e, None)),
+            }
+        }
+        let mut acks = Vec::with_capacity(self.items.len());
+        for _ in 0..self.items.len() {
+            match conn.read_line(self.timeout) {
+                Ok(l) if l.starts_with('-') => acks.push(Err(l[1..].to_string())),
+                // Behind a failed AUTH/SELECT nothing was restored where we meant it.
+                Ok(_) if pre_error.is_some() => acks.push(Err(String::new())),
+                Ok(_) => acks.push(Ok(())),
+                Err(e) => {
+                    let some = (!acks.is_empty()).then_some(acks);
+                    return Err(Broken::new(false, &e, some));
+                }
+            }
+        }
+        Ok((pre_error, acks))
+    }
+}
+
+fn mark(acked: &mut [bool], acks: &Acks) {
+    for (a, r) in acked.iter_mut().zip(acks) {
+        *a = r.is_ok();
     }
 }

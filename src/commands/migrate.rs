@@ -1,14 +1,22 @@
 //! MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
 //! [AUTH2 username password] [KEYS key ...]: moves keys to another node with RESTORE (RESTORE-
-//! ASKING in cluster mode), as Redis 7.0's `migrateCommand`: the keys are serialized, sent in
-//! one write, and deleted here only once the target acknowledged each one; a socket error
-//! before any reply is retried once on a fresh connection. Like Redis, the call runs with the
-//! keyspace locked (the keys cannot change between serialization and deletion), bounded by
-//! `timeout` per network operation.
+//! ASKING in cluster mode), with Redis 7.0's replies and errors: the keys are sent in one
+//! write and deleted here only once the target acknowledged each one.
+//!
+//! Unlike Redis, the keyspace is not locked while the values are serialized and the target
+//! answers (Redis blocks every client for that long: seconds for a big sorted set). Under the
+//! lock, `migrate` captures the values (collections are shared, not copied) and fences the
+//! keys (store/fence.rs: writes to them wait, reads go on); the connection runs the
+//! `migrate::Job` on a blocking-pool thread, then `finish` deletes what the target
+//! acknowledged and lifts the fence, again under the lock. The keys therefore cannot change
+//! between capture and deletion, as with Redis. Inside MULTI the job runs inline (a
+//! transaction cannot be suspended halfway).
 use super::{is, Ctx};
-use crate::protocol::{encode_request, ErrorReply, Reply};
-use crate::store::notify;
+use crate::migrate::{Done, Failure, Item, Job, Pending};
+use crate::protocol::{ErrorReply, Reply};
+use crate::state::{After, Client, Shared};
 use crate::store::rdb::encode;
+use crate::store::{notify, Store};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -21,7 +29,7 @@ struct Args<'a> {
     timeout: Duration,
     copy: bool,
     replace: bool,
-    auth: Option<(Option<&'a [u8]>, &'a [u8])>,
+    auth: Option<(Option<&'a Bytes>, &'a Bytes)>,
     keys: &'a [Bytes],
 }
 
@@ -39,13 +47,13 @@ fn parse(a: &[Bytes]) -> Result<Args<'_>, ErrorReply> {
             if more < 1 {
                 return Err(ErrorReply::syntax());
             }
-            auth = Some((None, &a[j + 1][..]));
+            auth = Some((None, &a[j + 1]));
             j += 1;
         } else if is(&a[j], "AUTH2") {
             if more < 2 {
                 return Err(ErrorReply::syntax());
             }
-            auth = Some((Some(&a[j + 1][..]), &a[j + 2][..]));
+            auth = Some((Some(&a[j + 1]), &a[j + 2]));
             j += 2;
         } else if is(&a[j], "KEYS") {
             if !a[3].is_empty() {
@@ -73,22 +81,6 @@ fn parse(a: &[Bytes]) -> Result<Args<'_>, ErrorReply> {
     })
 }
 
-/// Where the exchange failed (for the IOERR text) and whether it was a timeout (never retried).
-struct Failure {
-    writing: bool,
-    timed_out: bool,
-}
-
-impl Failure {
-    fn new(writing: bool, e: &std::io::Error) -> Failure {
-        let timed_out = matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        );
-        Failure { writing, timed_out }
-    }
-}
-
 pub fn migrate(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let m = parse(a)?;
     let db = ctx.db();
@@ -101,155 +93,108 @@ pub fn migrate(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if present.is_empty() {
         return Ok(Reply::Status("NOKEY"));
     }
-    let host = String::from_utf8_lossy(m.host).into_owned();
-    let port = String::from_utf8_lossy(m.port).into_owned();
-    let opts = encode::Options::from_config(&ctx.shared.config());
-    let restore: &[u8] = if ctx.shared.cluster.is_some() {
-        b"RESTORE-ASKING"
-    } else {
-        b"RESTORE"
-    };
-    let mut may_retry = true;
-    loop {
-        let mut conn = match ctx.shared.migrate.take(&host, &port, m.timeout) {
-            Ok(c) => c,
-            // Redis's non-blocking connect does not see a refusal: its first write fails.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                if may_retry {
-                    may_retry = false;
-                    continue;
-                }
-                return Err(ErrorReply::migrate_io("writing to target instance"));
-            }
-            Err(_) => return Err(ErrorReply::migrate_io("connecting to the client")),
-        };
-        let mut cmd = Vec::new();
-        if let Some((user, pass)) = m.auth {
-            match user {
-                Some(u) => encode_request(&mut cmd, &[b"AUTH", u, pass]),
-                None => encode_request(&mut cmd, &[b"AUTH", pass]),
-            }
-        }
-        let select = conn.last_db != m.db;
-        if select {
-            encode_request(&mut cmd, &[b"SELECT", m.db.to_string().as_bytes()]);
-        }
-        // Serialize the keys still alive, with their remaining TTL.
-        let mut sent: Vec<&Bytes> = Vec::with_capacity(present.len());
-        for k in &present {
-            let Some(e) = ctx.store.db(db).get(k) else {
-                continue;
-            };
-            let ttl = match e.expire_at() {
-                None => 0,
-                Some(t) if t < ctx.now_ms => continue,
-                Some(t) => (t - ctx.now_ms).max(1),
-            };
-            let payload = encode::dump_payload(&e.value, &opts);
-            let ttl = ttl.to_string();
-            let mut args: Vec<&[u8]> = vec![restore, k, ttl.as_bytes(), &payload];
-            if m.replace {
-                args.push(b"REPLACE");
-            }
-            encode_request(&mut cmd, &args);
-            sent.push(k);
-        }
-        let outcome = exchange(
-            &mut conn,
-            &cmd,
-            m.auth.is_some(),
-            select,
-            sent.len(),
-            m.timeout,
-        );
-        match outcome {
-            Err((failure, replies)) => {
-                // Nothing acknowledged and not a timeout: one retry on a fresh connection (the
-                // cached one may have been closed by the target).
-                if may_retry && replies.is_none() && !failure.timed_out {
-                    may_retry = false;
-                    continue;
-                }
-                let what = if failure.writing {
-                    "writing to target instance"
-                } else {
-                    "reading to target instance"
-                };
-                // Keys the target acknowledged before the error are gone from here.
-                if let Some(acked) = replies {
-                    apply(ctx, &sent, &acked, m.copy);
-                }
-                return Err(ErrorReply::migrate_io(what));
-            }
-            Ok((pre_error, acked)) => {
-                let target_error = pre_error.or_else(|| acked.iter().find_map(|r| r.clone().err()));
-                apply(ctx, &sent, &acked, m.copy);
-                match target_error {
-                    Some(e) => return Err(ErrorReply::migrate_target(&e)),
-                    None => {
-                        conn.last_db = m.db;
-                        ctx.shared.migrate.put(&host, &port, conn);
-                        return Ok(Reply::Ok);
-                    }
-                }
-            }
-        }
-    }
-}
-
-type Acks = Vec<Result<(), String>>;
-
-/// Sends `cmd` and reads the AUTH, SELECT and `n` RESTORE replies. Ok: an AUTH/SELECT error
-/// (if any) and each RESTORE's outcome. Err: where it failed, with the replies read so far
-/// (None when no RESTORE reply arrived).
-fn exchange(
-    conn: &mut crate::migrate::Conn,
-    cmd: &[u8],
-    auth: bool,
-    select: bool,
-    n: usize,
-    timeout: Duration,
-) -> Result<(Option<String>, Acks), (Failure, Option<Acks>)> {
-    if let Err(e) = conn.send(cmd, timeout) {
-        return Err((Failure::new(true, &e), None));
-    }
-    let mut pre_error = None;
-    for wanted in [auth, select] {
-        if !wanted {
+    let mut items = Vec::with_capacity(present.len());
+    for k in present {
+        let Some(e) = ctx.store.db(db).get(k) else {
             continue;
-        }
-        match conn.read_line(timeout) {
-            Ok(l) if l.starts_with('-') => pre_error = pre_error.or(Some(l[1..].to_string())),
-            Ok(_) => {}
-            Err(e) => return Err((Failure::new(false, &e), None)),
-        }
+        };
+        let ttl_ms = match e.expire_at() {
+            None => 0,
+            Some(t) if t < ctx.now_ms => continue,
+            Some(t) => (t - ctx.now_ms).max(1),
+        };
+        items.push(Item {
+            key: k.clone(),
+            value: e.value.clone(),
+            ttl_ms,
+        });
     }
-    let mut acks = Vec::with_capacity(n);
-    for _ in 0..n {
-        match conn.read_line(timeout) {
-            Ok(l) if l.starts_with('-') => acks.push(Err(l[1..].to_string())),
-            // Behind a failed AUTH/SELECT nothing was restored where we meant it.
-            Ok(_) if pre_error.is_some() => acks.push(Err(String::new())),
-            Ok(_) => acks.push(Ok(())),
-            Err(e) => {
-                let some = (!acks.is_empty()).then_some(acks);
-                return Err((Failure::new(false, &e), some));
+    let job = Job {
+        host: String::from_utf8_lossy(m.host).into_owned(),
+        port: String::from_utf8_lossy(m.port).into_owned(),
+        db: m.db,
+        timeout: m.timeout,
+        replace: m.replace,
+        auth: m.auth.map(|(u, p)| (u.cloned(), p.clone())),
+        restore: if ctx.shared.cluster.is_some() {
+            b"RESTORE-ASKING"
+        } else {
+            b"RESTORE"
+        },
+        opts: encode::Options::from_config(&ctx.shared.config()),
+        items,
+    };
+    let pending = Pending {
+        job,
+        copy: m.copy,
+        db,
+    };
+    if ctx.client.in_exec {
+        let done = pending.job.run(&ctx.shared.migrate);
+        return apply(ctx, &pending, done);
+    }
+    ctx.store
+        .fences
+        .add(db, pending.job.items.iter().map(|i| &i.key[..]));
+    ctx.client.after = Some(After::Migrate(Box::new(pending)));
+    // Not sent: the connection replies with what `finish` returns.
+    Ok(Reply::Ok)
+}
+
+/// Ends a deferred MIGRATE under the store lock: deletes what the target acknowledged, lifts
+/// the fence, and returns the reply. `done` is None when the job did not finish (it panicked):
+/// nothing was acknowledged.
+pub fn finish(
+    sh: &Shared,
+    store: &mut Store,
+    client: &mut Client,
+    pending: &Pending,
+    done: Option<Done>,
+) -> Reply {
+    let now = crate::state::now_ms();
+    let done = done.unwrap_or(Done {
+        acked: vec![false; pending.job.items.len()],
+        error: Some(Failure::Io("reading to target instance")),
+    });
+    let mut ctx = Ctx {
+        shared: sh,
+        store,
+        client,
+        now_ms: now,
+    };
+    let reply = match apply(&mut ctx, pending, done) {
+        Ok(r) => r,
+        Err(e) => {
+            sh.stats.count_error(e.code());
+            Reply::Error(e)
+        }
+    };
+    store
+        .fences
+        .release(pending.db, pending.job.items.iter().map(|i| &i.key[..]));
+    reply
+}
+
+/// Deletes (unless COPY) every key the target acknowledged, and turns the outcome into
+/// MIGRATE's reply.
+fn apply(ctx: &mut Ctx, p: &Pending, done: Done) -> R {
+    if !p.copy {
+        for (item, acked) in p.job.items.iter().zip(&done.acked) {
+            if !acked {
+                continue;
+            }
+            if ctx.store.snapshot_active() {
+                ctx.store.capture_key(&item.key);
+            }
+            if ctx.store.remove(p.db, &item.key, ctx.now_ms, true) {
+                ctx.modified(&item.key);
+                ctx.notify(notify::GENERIC, "del", &item.key);
             }
         }
     }
-    Ok((pre_error, acks))
-}
-
-/// Deletes (unless COPY) every key the target acknowledged.
-fn apply(ctx: &mut Ctx, sent: &[&Bytes], acks: &Acks, copy: bool) {
-    if copy {
-        return;
-    }
-    let db = ctx.db();
-    for (k, ack) in sent.iter().zip(acks) {
-        if ack.is_ok() && ctx.store.remove(db, k, ctx.now_ms, false) {
-            ctx.modified(k);
-            ctx.notify(notify::GENERIC, "del", k);
-        }
+    match done.error {
+        None => Ok(Reply::Ok),
+        Some(Failure::Io(what)) => Err(ErrorReply::migrate_io(what)),
+        Some(Failure::Target(e)) => Err(ErrorReply::migrate_target(&e)),
     }
 }

@@ -18,6 +18,8 @@ mod introspection;
 mod keys;
 mod lists;
 mod migrate;
+pub use migrate::finish as finish_migrate;
+pub use persistence::prepare;
 mod persistence;
 pub mod pubsub;
 mod server_cmds;

@@ -59,13 +59,14 @@ pub fn restore(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if ttl < 0 {
         return Err(ErrorReply::invalid_ttl());
     }
-    if !decode::verify_payload(&a[3]) {
-        return Err(ErrorReply::dump_payload());
-    }
-    let limits = rdb::Limits::from_config(&ctx.shared.config().hot);
-    let value = match decode::payload_value(&a[3], &limits) {
-        Ok(v) if !v.is_empty_collection() => v,
-        _ => return Err(ErrorReply::bad_data_format()),
+    let value = match ctx
+        .client
+        .prepared
+        .iter()
+        .position(|(p, _)| p.as_ptr() == a[3].as_ptr())
+    {
+        Some(i) => ctx.client.prepared.swap_remove(i).1?,
+        None => decode_payload(ctx.shared, &a[3])?,
     };
     let deleted = replace && ctx.store.remove(db, key, ctx.now_ms, false);
     let expire_at = match ttl {
@@ -91,6 +92,45 @@ pub fn restore(ctx: &mut Ctx, a: &[Bytes]) -> R {
     ctx.modified(key);
     ctx.notify(notify::GENERIC, "restore", key);
     Ok(Reply::Ok)
+}
+
+/// A DUMP payload checked (version and CRC: "payload version or checksum are wrong") and
+/// decoded ("Bad data format").
+fn decode_payload(
+    sh: &crate::state::Shared,
+    payload: &[u8],
+) -> Result<crate::store::value::Value, ErrorReply> {
+    if !decode::verify_payload(payload) {
+        return Err(ErrorReply::dump_payload());
+    }
+    let limits = rdb::Limits::from_config(&sh.config().hot);
+    match decode::payload_value(payload, &limits) {
+        Ok(v) if !v.is_empty_collection() => Ok(v),
+        _ => Err(ErrorReply::bad_data_format()),
+    }
+}
+
+/// Payloads at least this big are decoded before the store is locked.
+const PREPARE_MIN: usize = 4096;
+
+/// Decodes the payload of a big RESTORE / RESTORE-ASKING before the batch takes the store
+/// lock, so other clients do not wait while a large value (a migrating sorted set) is
+/// rebuilt; the handler takes the result from `Client::prepared`. Other requests: nothing.
+pub fn prepare(
+    sh: &crate::state::Shared,
+    a: &[Bytes],
+) -> Option<(Bytes, Result<crate::store::value::Value, ErrorReply>)> {
+    if a.len() < 4 || a[3].len() < PREPARE_MIN {
+        return None;
+    }
+    let r = match sh.commands.lookup(a) {
+        super::Lookup::Found(r) => r,
+        _ => return None,
+    };
+    if !matches!(r.spec.name, "restore" | "restore-asking") {
+        return None;
+    }
+    Some((a[3].clone(), decode_payload(sh, &a[3])))
 }
 
 /// RESTORE-ASKING: RESTORE sent by MIGRATE to a node importing the slot.

@@ -242,8 +242,15 @@ impl Connection<'_> {
     /// to wait. Returns `Some` when the connection must end.
     async fn run_batch(&mut self, batch: Vec<Vec<Bytes>>, out: &mut BytesMut) -> Option<End> {
         let mut i = 0;
+        self.client.prepared.clear();
+        for args in &batch {
+            if let Some(p) = crate::commands::prepare(&self.sh, args) {
+                self.client.prepared.push(p);
+            }
+        }
         while i < batch.len() {
             let mut paused_until = None;
+            let mut fenced = None;
             {
                 let sh = self.sh.clone();
                 let mut store = sh.lock_store();
@@ -253,6 +260,13 @@ impl Connection<'_> {
                             paused_until = Some(until);
                             break;
                         }
+                        Outcome::Fenced(w) => {
+                            fenced = Some(w);
+                            break;
+                        }
+                        // A deferred MIGRATE replies when it finishes.
+                        Outcome::Reply(_)
+                            if matches!(self.client.after, Some(After::Migrate(_))) => {}
                         Outcome::Reply(r) => self.emit(r, out),
                     }
                     i += 1;
@@ -270,6 +284,11 @@ impl Connection<'_> {
                 }
                 continue;
             }
+            if let Some(mut w) = fenced {
+                self.flush(out).await;
+                let _ = w.changed().await;
+                continue;
+            }
             match self.client.after.take() {
                 None => {}
                 Some(After::Close) => return Some(End::Closed),
@@ -277,6 +296,11 @@ impl Connection<'_> {
                 Some(After::Sleep(d)) => {
                     self.flush(out).await;
                     tokio::time::sleep(d).await;
+                }
+                Some(After::Migrate(p)) => {
+                    self.flush(out).await;
+                    let reply = self.migrate(p).await;
+                    self.emit(reply, out);
                 }
                 Some(After::Monitor) => {
                     self.flush(out).await;
@@ -298,6 +322,30 @@ impl Connection<'_> {
             }
         }
         None
+    }
+
+    /// Runs a MIGRATE's job on the blocking pool (the keyspace stays open meanwhile), then
+    /// finishes it under the store lock. The job's values are dropped after the lock is gone.
+    async fn migrate(&mut self, p: Box<crate::migrate::Pending>) -> Reply {
+        let sh = self.sh.clone();
+        let (p, done) = tokio::task::spawn_blocking(move || {
+            let run = std::panic::AssertUnwindSafe(|| p.job.run(&sh.migrate));
+            let done = std::panic::catch_unwind(run).ok();
+            (p, done)
+        })
+        .await
+        .expect("the job catches its panics");
+        let sh = self.sh.clone();
+        let reply = {
+            let mut store = sh.lock_store();
+            let now = now_ms();
+            let r = crate::commands::finish_migrate(&sh, &mut store, self.client, &p, done);
+            super::dispatch::publish_events(&sh, &mut store, now);
+            super::dispatch::deliver_invalidations(&sh, &mut store, now);
+            r
+        };
+        drop(p);
+        reply
     }
 
     /// Waits until a key of `keys` changes (then retries `args`), the deadline passes (then
@@ -327,7 +375,12 @@ impl Connection<'_> {
                 store.blocked.signal(db, k);
             }
         };
+        let mut fence_wait: Option<tokio::sync::watch::Receiver<u64>> = None;
         loop {
+            if let Some(mut w) = fence_wait.take() {
+                let _ = w.changed().await;
+                handle.block_notify.notify_one();
+            }
             let wait = if deadline_ms == 0 {
                 u64::MAX / 4
             } else {
@@ -370,6 +423,11 @@ impl Connection<'_> {
             self.client.block_retry = true;
             let outcome = execute(&sh, &mut store, self.client, args);
             self.client.block_retry = false;
+            if let Outcome::Fenced(w) = outcome {
+                // Its keys are being migrated: run it again once the MIGRATE is over.
+                fence_wait = Some(w);
+                continue;
+            }
             match self.client.after.take() {
                 Some(After::Block { .. }) => continue,
                 other => {

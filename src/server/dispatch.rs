@@ -13,6 +13,8 @@ pub enum Outcome {
     Reply(Reply),
     /// CLIENT PAUSE applies to this command: retry it once the pause ends.
     Paused(u64),
+    /// A write to keys a MIGRATE is moving (store/fence.rs): retry it once a fence lifts.
+    Fenced(tokio::sync::watch::Receiver<u64>),
 }
 
 fn resolve(sh: &Shared, args: &[Bytes]) -> Result<Resolved, ErrorReply> {
@@ -153,6 +155,9 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         }
         return Outcome::Reply(reject(sh, client, e));
     }
+    if !client.in_exec && !store.fences.is_empty() && must_wait(sh, store, client, &r, args) {
+        return Outcome::Fenced(store.fences.waiter());
+    }
     if let Some(m) = client.multi.as_mut() {
         if !runs_inside_multi(r.spec.name) {
             m.queue.push(args.to_vec());
@@ -204,6 +209,30 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
             stat.failed.fetch_add(1, Relaxed);
             Outcome::Reply(error(sh, e))
         }
+    }
+}
+
+/// Whether a write (or an EXEC of queued writes) touches keys a MIGRATE is moving. Commands
+/// queued inside MULTI wait at EXEC, not when queued.
+fn must_wait(sh: &Shared, store: &Store, client: &Client, r: &Resolved, args: &[Bytes]) -> bool {
+    let fenced = |r: &Resolved, args: &[Bytes]| {
+        if r.flags & flag::WRITE == 0 {
+            return false;
+        }
+        let mut keys = Vec::new();
+        super::route::keys_of(r.spec, args, &mut keys);
+        store.fences.blocks(client.db, &keys)
+    };
+    match &client.multi {
+        None => fenced(r, args),
+        Some(m) if r.spec.name == "exec" => m.queue.iter().any(|q| {
+            let q_r = match sh.commands.lookup(q) {
+                Lookup::Found(r) | Lookup::Container(r) => r,
+                _ => return false,
+            };
+            fenced(&q_r, q)
+        }),
+        Some(_) => false,
     }
 }
 
@@ -339,7 +368,9 @@ fn exec_transaction(sh: &Shared, store: &mut Store, client: &mut Client, now: u6
     for args in &m.queue {
         match execute(sh, store, client, args) {
             Outcome::Reply(r) => replies.push(r),
-            Outcome::Paused(_) => unreachable!("pauses do not apply inside EXEC"),
+            Outcome::Paused(_) | Outcome::Fenced(_) => {
+                unreachable!("pauses and fences do not apply inside EXEC")
+            }
         }
     }
     client.in_exec = false;
@@ -354,7 +385,7 @@ fn reject(sh: &Shared, client: &mut Client, e: ErrorReply) -> Reply {
     error(sh, e)
 }
 
-fn error(sh: &Shared, e: ErrorReply) -> Reply {
+pub fn error(sh: &Shared, e: ErrorReply) -> Reply {
     sh.stats.count_error(e.code());
     Reply::Error(e)
 }

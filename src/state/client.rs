@@ -34,6 +34,9 @@ pub enum After {
         deadline_ms: u64,
         on_timeout: crate::protocol::Reply,
     },
+    /// Run a MIGRATE's network part outside the store lock, then finish it under the lock
+    /// and reply (commands/migrate.rs).
+    Migrate(Box<crate::migrate::Pending>),
 }
 
 /// An open MULTI: the queued commands and whether one of them was refused (EXECABORT).
@@ -87,6 +90,12 @@ pub struct Client {
     pub readonly: bool,
     /// Cluster: this connection's copy of the routing snapshot, with its generation.
     pub topology: Option<(u64, std::sync::Arc<crate::cluster::topology::Topology>)>,
+    /// RESTORE payloads of the current batch decoded before the store was locked (payload,
+    /// value or error), taken by the RESTORE that carries the same payload.
+    pub prepared: Vec<(
+        Bytes,
+        Result<crate::store::value::Value, crate::protocol::ErrorReply>,
+    )>,
 }
 
 impl Client {
@@ -126,6 +135,7 @@ impl Client {
             tracking: false,
             caching: None,
             block_retry: false,
+            prepared: Vec::new(),
             asking: false,
             readonly: false,
             topology: None,

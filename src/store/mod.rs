@@ -7,6 +7,7 @@ pub mod db;
 pub mod digest;
 mod evict;
 mod expire;
+pub mod fence;
 pub mod hll;
 mod lazyfree;
 pub mod notify;
@@ -71,6 +72,8 @@ pub struct Store {
     pub tracking: tracking::Tracking,
     /// The snapshot being written, if any (see snapshot.rs).
     pub snapshot: Option<Box<snapshot::Snapshot>>,
+    /// Keys a MIGRATE is moving: writes to them wait (fence.rs).
+    pub fences: fence::Fences,
 }
 
 impl Store {
@@ -90,6 +93,7 @@ impl Store {
             events: notify::Events::default(),
             tracking: tracking::Tracking::default(),
             snapshot: None,
+            fences: fence::Fences::default(),
         }
     }
 

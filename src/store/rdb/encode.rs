@@ -30,7 +30,7 @@ impl Sink for Vec<u8> {
 }
 
 /// How values are written.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Options {
     /// `rdbcompression`: LZF for strings over 20 bytes.
     pub compress: bool,
