@@ -103,7 +103,8 @@ pub fn lock(path: &Path) -> io::Result<std::fs::File> {
     Ok(file)
 }
 
-/// Writes nodes.conf atomically: temp file, fsync if asked, rename, fsync the directory.
+/// Writes nodes.conf: in place like Redis 7.0, or atomically (temp file, fsync if asked, rename,
+/// fsync the directory) when it does not exist yet.
 pub fn save(st: &ClusterState, path: &Path, fsync: bool) -> io::Result<()> {
     let mut content = nodes_text(st, true);
     let _ = writeln!(
@@ -111,6 +112,17 @@ pub fn save(st: &ClusterState, path: &Path, fsync: bool) -> io::Result<()> {
         "vars currentEpoch {} lastVoteEpoch {}",
         st.current_epoch, st.last_vote_epoch
     );
+    // Redis 7.0's way: rewrite the file in place with one write(2), fsync if asked, trim.
+    // A process crash cannot tear a single write; a machine crash in the middle of the write
+    // could, as with redis-server 7.0. The atomic path below (temp file, fsync, rename, fsync
+    // of the directory) costs 0.74 ms per save against 0.16 ms here on this machine's disk,
+    // and a reshard saves up to three times per slot on each node: it made `redis-cli
+    // --cluster reshard` slower than against redis-server. It is kept for the first save.
+    match write_in_place(path, content.as_bytes(), fsync) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
     let ms = crate::util::now_ms();
     let tmp = sibling(path, &format!(".tmp-{}-{ms}", std::process::id()));
     let result = write_and_publish(&tmp, path, content.as_bytes(), fsync);
@@ -118,6 +130,26 @@ pub fn save(st: &ClusterState, path: &Path, fsync: bool) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+fn write_in_place(path: &Path, content: &[u8], fsync: bool) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(path)?;
+    let old_len = f.metadata()?.len();
+    // Pad with newlines to the old length first, so the file is never shorter than a line.
+    let mut buf = content.to_vec();
+    if (buf.len() as u64) < old_len {
+        buf.resize(old_len as usize, b'\n');
+    }
+    f.write_all_at(&buf, 0)?;
+    if fsync {
+        f.sync_data()?;
+    }
+    if buf.len() != content.len() {
+        // Not critical if it fails: the padding is blank lines.
+        let _ = f.set_len(content.len() as u64);
+    }
+    Ok(())
 }
 
 fn write_and_publish(tmp: &Path, path: &Path, content: &[u8], fsync: bool) -> io::Result<()> {

@@ -53,10 +53,11 @@ pub(super) fn drop_unserved_shard_channels(ctx: &Ctx, cluster: &Cluster) {
         .drop_shard_channels(|ch| topo.serves(crate::slot::key_slot(ch)), ctx.now_ms);
 }
 
-/// Marks what Redis's `clusterDoBeforeSleep(UPDATE_STATE|SAVE_CONFIG)` marks.
+/// Marks what Redis's `clusterDoBeforeSleep(UPDATE_STATE|SAVE_CONFIG)` marks: nodes.conf is
+/// rewritten without fsync (the changes that need it, epochs, fsync themselves).
 pub(super) fn changed(st: &mut ClusterState) {
     st.todo.update_state = true;
-    st.mark_save(true);
+    st.mark_save(false);
 }
 
 // ---------------------------------------------------------------------------------------------
