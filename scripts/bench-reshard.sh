@@ -162,6 +162,8 @@ run() {  # scenario kind -> one result line
       r=$(cli -p "$A" migrate 127.0.0.1 "$B" "" 0 60000 keys "$ZKEY")
       t1=$(date +%s.%N); c1=$(cpu_s "$PA" "$PB"); probe_stop
       [ "$r" = OK ] || { echo "MIGRATE: $r" >&2; exit 1; }
+      redis-cli -p "$B" cluster setslot "$slot" node "$IDB" >/dev/null
+      redis-cli -p "$A" cluster setslot "$slot" node "$IDB" >/dev/null
       [ "$(redis-cli -p "$B" zcard "$ZKEY")" = 1000000 ] || { echo "zset not on B" >&2; exit 1; }
       secs=$(python3 -c "print(round($t1-$t0, 3))") ;;
     reshard300k-p10|reshard300k-p100)

@@ -248,7 +248,6 @@ fn every_family_gets_moved_from_a_non_owner() {
 
 /// DUMP and RESTORE are key-bearing too (and MIGRATE's building blocks).
 #[test]
-#[ignore = "DUMP/RESTORE arrive with the slot-migration issue"]
 fn dump_and_restore_get_moved_from_a_non_owner() {
     let c = cluster();
     assert_all_moved(c, &["DUMP K", "RESTORE K 0 payload"], 2, 0);

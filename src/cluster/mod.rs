@@ -24,6 +24,7 @@ pub mod failure;
 pub mod form;
 pub mod gossip;
 pub mod messages;
+pub mod migration;
 pub mod node;
 pub mod nodes_conf;
 pub mod ownership;

@@ -47,6 +47,7 @@
 //! `<path>.lock`, a file that is never replaced, so the lock holds for the life of the process.
 //! The `.lock` file is left in place on exit (deleting it would race with a starting node);
 //! flock locks vanish with their process, so a leftover file locks nothing.
+use super::migration::{Event, Mark};
 use super::node::{self, flag, Node, NodeId};
 use super::state::{ClusterState, Settings, NONE};
 use crate::slot::SLOTS;
@@ -245,19 +246,14 @@ fn node_line(st: &ClusterState, n: &Node, ranges: &[(u16, u16)], out: &mut Strin
         }
     }
     if n.is_myself() {
-        let mut open: Vec<u16> = st
-            .migrating_to
-            .keys()
-            .chain(st.importing_from.keys())
-            .copied()
-            .collect();
-        open.sort_unstable();
-        open.dedup();
-        for slot in open {
-            if let Some(to) = st.migrating_to.get(&slot) {
-                let _ = write!(out, " [{slot}->-{}]", node::id_str(to));
-            } else if let Some(from) = st.importing_from.get(&slot) {
-                let _ = write!(out, " [{slot}-<-{}]", node::id_str(from));
+        for (slot, mark) in st.migration.sorted() {
+            match mark {
+                Mark::Migrating(to) => {
+                    let _ = write!(out, " [{slot}->-{}]", node::id_str(&to));
+                }
+                Mark::Importing(from) => {
+                    let _ = write!(out, " [{slot}-<-{}]", node::id_str(&from));
+                }
             }
         }
     }
@@ -616,8 +612,15 @@ fn build(p: Parsed, settings: Settings, now: u64) -> ClusterState {
             st.add_slot(slot, idx);
         }
     }
-    st.migrating_to = p.migrating;
-    st.importing_from = p.importing;
+    // A slot written both ways keeps only the migration, as Redis's loader ends up with.
+    for (slot, from) in p.importing {
+        if !p.migrating.contains_key(&slot) {
+            st.migration.advance(slot, Event::Import(from));
+        }
+    }
+    for (slot, to) in p.migrating {
+        st.migration.advance(slot, Event::Migrate(to));
+    }
     st.last_vote_epoch = p.last_vote_epoch;
     st.current_epoch = p.current_epoch.max(st.max_config_epoch());
     st

@@ -1,5 +1,6 @@
 //! Unit tests of nodes_conf (kept apart: the module itself stays small).
 use super::*;
+use crate::cluster::migration::Event;
 
 const A: &str = "0c2534f216f8d59bbb9b963399d95d802c283487";
 const B: &str = "aa4fbe4149179125138391d463a4e74648081a87";
@@ -65,8 +66,9 @@ fn recorded_state() -> ClusterState {
         st.add_slot(s, me);
     }
     st.add_slot(101, b);
-    st.migrating_to.extend([(5, id(B)), (6, id(B))]);
-    st.importing_from.insert(101, id(B));
+    st.migration.advance(5, Event::Migrate(id(B)));
+    st.migration.advance(6, Event::Migrate(id(B)));
+    st.migration.advance(101, Event::Import(id(B)));
     st.current_epoch = 2;
     st
 }
@@ -130,8 +132,8 @@ fn rich_state(now: u64) -> ClusterState {
         st.add_slot(s, me);
     }
     st.add_slot(11, b);
-    st.migrating_to.insert(3, id(B));
-    st.importing_from.extend([(3, id(H)), (11, id(B))]);
+    st.migration.advance(3, Event::Migrate(id(B)));
+    st.migration.advance(11, Event::Import(id(B)));
     st.current_epoch = 9;
     st.last_vote_epoch = 8;
     st
@@ -168,9 +170,9 @@ fn save_load_round_trip() {
     assert_eq!((c.ip.as_str(), c.port, c.cport), ("127.0.0.1", 7002, 17002));
     assert_eq!(loaded.owner_id(11), Some(id(B)));
     assert_eq!(loaded.me().numslots, 10 + 2 + 384);
-    assert_eq!(loaded.migrating_to, st.migrating_to);
-    // Slot 3 is both migrating and importing: like Redis, only the migration is written.
-    assert_eq!(loaded.importing_from, HashMap::from([(11, id(B))]));
+    assert_eq!(loaded.migration, st.migration);
+    assert_eq!(loaded.migration.migrating_to(3), Some(id(B)));
+    assert_eq!(loaded.migration.importing_from(11), Some(id(B)));
     // Saving again replaces the file (rename) and leaves no temp file.
     save(&loaded, &path, true).unwrap();
     let again = load(&path, settings(7000, "host-a"), now).unwrap().unwrap();
@@ -255,7 +257,7 @@ fn placeholders_for_nodes_only_referenced() {
     let st = load_str(&content, settings(7000, ""), 1).unwrap().unwrap();
     assert_eq!(st.node(&id(B)).unwrap().flags, 0);
     assert_eq!(st.me().primary, Some(id(B)));
-    assert_eq!(st.importing_from.get(&7), Some(&id(C)));
+    assert_eq!(st.migration.importing_from(7), Some(id(C)));
     assert!(nodes_text(&st, false).contains(&format!("{B} :0@0 noflags - 0 0 0 disconnected\n")));
 }
 

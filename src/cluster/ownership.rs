@@ -29,7 +29,7 @@ pub fn update_slots_with(
                 continue;
             }
             // A slot being imported changes only by hand (SETSLOT), as in Redis.
-            if st.importing_from.contains_key(&slot) {
+            if st.migration.importing_from(slot).is_some() {
                 continue;
             }
             let older =

@@ -113,8 +113,8 @@ pub struct ClusterState {
     pub nodes: Vec<Node>,
     /// Owner of each slot as an index into `nodes` (`NONE` = unassigned).
     pub slots: Box<[u16]>,
-    pub migrating_to: HashMap<u16, NodeId>,
-    pub importing_from: HashMap<u16, NodeId>,
+    /// Open slots: migrating to or importing from another primary.
+    pub migration: super::migration::Marks,
     /// CLUSTER FORGET ban: node -> unix ms when the ban ends.
     pub blacklist: HashMap<NodeId, u64>,
     pub links: HashMap<LinkId, Link>,
@@ -154,8 +154,7 @@ impl ClusterState {
             health: Health::Fail,
             nodes: vec![me],
             slots: vec![NONE; SLOTS].into_boxed_slice(),
-            migrating_to: HashMap::new(),
-            importing_from: HashMap::new(),
+            migration: Default::default(),
             blacklist: HashMap::new(),
             links: HashMap::new(),
             next_link_id: 1,
@@ -226,8 +225,7 @@ impl ClusterState {
                 *owner = i as u16;
             }
         }
-        self.migrating_to.retain(|_, n| n != id);
-        self.importing_from.retain(|_, n| n != id);
+        self.migration.forget(id);
         for n in &mut self.nodes {
             n.del_fail_report(id);
         }

@@ -1,7 +1,8 @@
 //! The routing snapshot: who serves each slot, where to redirect, migration marks and whether
 //! the cluster is ok. Immutable once built; `Cluster` swaps in a new `Arc` after every change
 //! and the request path clones the `Arc` once per command.
-use super::node::Node;
+use super::migration::Mark;
+use super::node::{Node, NodeId};
 use super::state::{ClusterState, EndpointType, Health, NONE};
 use std::collections::HashMap;
 
@@ -40,7 +41,7 @@ pub fn endpoint_host(n: &Node, kind: EndpointType) -> String {
 impl Topology {
     pub fn build(st: &ClusterState) -> Topology {
         let kind = st.settings.preferred_endpoint;
-        let index_of = |id| st.idx(id).map_or(NONE, |i| i as u16);
+        let index_of = |id: &NodeId| st.idx(id).map_or(NONE, |i| i as u16);
         let me = st.my_idx() as u16;
         Topology {
             ok: st.health == Health::Ok,
@@ -61,14 +62,22 @@ impl Topology {
                 })
                 .collect(),
             migrating: st
-                .migrating_to
-                .iter()
-                .map(|(s, id)| (*s, index_of(id)))
+                .migration
+                .sorted()
+                .into_iter()
+                .filter_map(|(s, m)| match m {
+                    Mark::Migrating(id) => Some((s, index_of(&id))),
+                    Mark::Importing(_) => None,
+                })
                 .collect(),
             importing: st
-                .importing_from
-                .iter()
-                .map(|(s, id)| (*s, index_of(id)))
+                .migration
+                .sorted()
+                .into_iter()
+                .filter_map(|(s, m)| match m {
+                    Mark::Importing(id) => Some((s, index_of(&id))),
+                    Mark::Migrating(_) => None,
+                })
                 .collect(),
             allow_reads_when_down: st.settings.allow_reads_when_down,
             allow_pubsubshard_when_down: st.settings.allow_pubsubshard_when_down,

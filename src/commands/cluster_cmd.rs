@@ -174,8 +174,7 @@ pub(crate) fn reset_node(st: &mut ClusterState, hard: bool) -> bool {
         me.flags = (me.flags & !flag::SLAVE) | flag::MASTER;
         me.primary = None;
     }
-    st.migrating_to.clear();
-    st.importing_from.clear();
+    st.migration.reset();
     st.todo.topology = true;
     for slot in 0..SLOTS as u16 {
         unassign(st, slot);
@@ -202,6 +201,8 @@ pub(crate) fn reset_node(st: &mut ClusterState, hard: bool) -> bool {
         tracing::info!(node_id = %node::id_str(&new), "Node hard reset, now I'm {}", node::id_str(&new));
     }
     changed(st);
+    // Redis's clusterReset persists with fsync.
+    st.mark_save(true);
     was_replica
 }
 

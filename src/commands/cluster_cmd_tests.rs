@@ -1,5 +1,6 @@
 //! Unit tests of the CLUSTER rules in `cluster_cmd`, on a bare `ClusterState` (no server).
 use super::*;
+use crate::cluster::migration::Event;
 use crate::cluster::state::Settings;
 use crate::commands::cluster_slots::*;
 
@@ -63,10 +64,10 @@ fn slot_picks_check_ownership_then_repetition() {
 
     let mut add = SlotPick::new(false);
     add.check(&st, 100, 102).unwrap();
-    st.importing_from.insert(101, OTHER);
+    st.migration.advance(101, Event::Import(OTHER));
     add.apply(&mut st);
     assert_eq!(st.me().numslots, 4);
-    assert!(st.importing_from.is_empty());
+    assert!(st.migration.is_empty());
     assert!(st.todo.update_state && st.todo.save_config);
     let mut del = SlotPick::new(true);
     del.check(&st, 100, 100).unwrap();
@@ -114,17 +115,17 @@ fn setslot_migrating_and_importing_rules() {
         "ERR Target node is not a master"
     );
     set(&mut st, 1, SetSlot::Migrating(&OTHER)).unwrap();
-    assert_eq!(st.migrating_to.get(&1), Some(&OTHER));
+    assert_eq!(st.migration.migrating_to(1), Some(OTHER));
     assert!(st.todo.topology);
     assert_eq!(
         err(set(&mut st, 1, SetSlot::Importing(&OTHER))),
         "ERR I'm already the owner of hash slot 1"
     );
     set(&mut st, 2, SetSlot::Importing(&OTHER)).unwrap();
-    assert_eq!(st.importing_from.get(&2), Some(&OTHER));
+    assert_eq!(st.migration.importing_from(2), Some(OTHER));
     set(&mut st, 1, SetSlot::Stable).unwrap();
     set(&mut st, 2, SetSlot::Stable).unwrap();
-    assert!(st.migrating_to.is_empty() && st.importing_from.is_empty());
+    assert!(st.migration.is_empty());
 }
 
 #[test]
@@ -132,7 +133,7 @@ fn setslot_node_rules() {
     let mut st = state();
     let me = st.my_idx();
     st.add_slot(1, me);
-    st.migrating_to.insert(1, OTHER);
+    st.migration.advance(1, Event::Migrate(OTHER));
     assert_eq!(
         err(apply_setslot(&mut st, 1, SetSlot::Node(b"x"), 0, 0)),
         "ERR Unknown node x"
@@ -147,11 +148,11 @@ fn setslot_node_rules() {
     );
     // Keys but staying mine: allowed, and the migration mark stays while keys remain.
     apply_setslot(&mut st, 1, SetSlot::Node(&ME), 3, 0).unwrap();
-    assert_eq!(st.migrating_to.get(&1), Some(&OTHER));
+    assert_eq!(st.migration.migrating_to(1), Some(OTHER));
     // Empty: the slot moves and the mark goes.
     apply_setslot(&mut st, 1, SetSlot::Node(&OTHER), 0, 0).unwrap();
     assert_eq!(st.owner_id(1), Some(OTHER));
-    assert!(st.migrating_to.is_empty());
+    assert!(st.migration.is_empty());
     assert_eq!(st.me().numslots, 0);
 }
 
@@ -164,7 +165,7 @@ fn closing_an_import_takes_a_new_epoch() {
     apply_setslot(&mut st, 9, SetSlot::Importing(&OTHER), 0, 0).unwrap();
     apply_setslot(&mut st, 9, SetSlot::Node(&ME), 2, 0).unwrap();
     assert_eq!(st.owner_id(9), Some(ME));
-    assert!(st.importing_from.is_empty());
+    assert!(st.migration.is_empty());
     assert_eq!((st.current_epoch, st.me().config_epoch), (5, 5));
     // Not importing: no bump.
     apply_setslot(&mut st, 10, SetSlot::Node(&ME), 0, 0).unwrap();
@@ -252,13 +253,13 @@ fn reset_soft_and_hard() {
     let mut st = state();
     let me = st.my_idx();
     st.add_slot(3, me);
-    st.migrating_to.insert(3, OTHER);
+    st.migration.advance(3, Event::Migrate(OTHER));
     st.current_epoch = 7;
     st.me_mut().config_epoch = 6;
     assert!(!reset_node(&mut st, false));
     assert_eq!(st.nodes.len(), 1);
     assert_eq!(st.owner_id(3), None);
-    assert!(st.migrating_to.is_empty());
+    assert!(st.migration.is_empty());
     assert_eq!((st.myself, st.current_epoch), (ME, 7));
 
     st.add_node(Node::new(OTHER, flag::MASTER, 0));

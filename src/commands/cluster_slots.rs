@@ -5,6 +5,7 @@
 //! helpers (`cluster_of`, `changed`, shard-channel cleanup) are in `cluster_cmd`.
 use super::cluster_cmd::{changed, cluster_of, drop_unserved_shard_channels};
 use super::{is, Ctx};
+use crate::cluster::migration::Event;
 use crate::cluster::node::{flag, LinkId, NodeId};
 use crate::cluster::state::{ClusterState, NONE};
 use crate::cluster::wire::MsgType;
@@ -72,7 +73,7 @@ impl SlotPick {
     pub(crate) fn apply(self, st: &mut ClusterState) {
         let me = st.my_idx();
         for slot in self.slots {
-            st.importing_from.remove(&slot);
+            st.migration.advance(slot, Event::Owned);
             if self.del {
                 unassign(st, slot);
             } else {
@@ -229,18 +230,17 @@ pub(crate) fn apply_setslot(
                 return Err(ErrorReply::cluster_not_slot_owner(slot));
             }
             let n = setslot_target(st, name, ErrorReply::cluster_node_not_known)?;
-            st.migrating_to.insert(slot, n);
+            st.migration.advance(slot, Event::Migrate(n));
         }
         SetSlot::Importing(name) => {
             if owner == Some(me) {
                 return Err(ErrorReply::cluster_already_slot_owner(slot));
             }
             let n = setslot_target(st, name, ErrorReply::cluster_node_not_known)?;
-            st.importing_from.insert(slot, n);
+            st.migration.advance(slot, Event::Import(n));
         }
         SetSlot::Stable => {
-            st.importing_from.remove(&slot);
-            st.migrating_to.remove(&slot);
+            st.migration.advance(slot, Event::Stable);
         }
         SetSlot::Node(name) => {
             let n = setslot_target(st, name, ErrorReply::cluster_unknown_node)?;
@@ -267,14 +267,14 @@ fn setslot_node(
         return Err(ErrorReply::cluster_slot_has_keys(slot));
     }
     if keys_in_slot == 0 {
-        st.migrating_to.remove(&slot);
+        st.migration.advance(slot, Event::Emptied);
     }
     unassign(st, slot);
     let idx = st
         .idx(&n)
         .expect("target was looked up under the same lock");
     st.add_slot(slot, idx);
-    if n == me && st.importing_from.remove(&slot).is_some() {
+    if n == me && st.migration.advance(slot, Event::Owned) {
         if epoch::bump(st).0 {
             tracing::info!(slot, "configEpoch updated after importing slot");
         }

@@ -19,7 +19,7 @@ mod keys;
 mod lists;
 mod migrate;
 pub use migrate::finish as finish_migrate;
-pub use persistence::prepare;
+pub use persistence::{prepare, to_prepare};
 mod persistence;
 pub mod pubsub;
 mod server_cmds;

@@ -4,7 +4,9 @@
 use super::{int_arg, is, Ctx};
 use crate::persist;
 use crate::protocol::{ErrorReply, Reply};
+use crate::state::Shared;
 use crate::store::rdb::{self, decode, encode};
+use crate::store::value::Value;
 use crate::store::{digest, notify};
 use bytes::Bytes;
 
@@ -111,26 +113,26 @@ fn decode_payload(
 }
 
 /// Payloads at least this big are decoded before the store is locked.
-const PREPARE_MIN: usize = 4096;
+const PREPARE_MIN: usize = 32 * 1024;
 
-/// Decodes the payload of a big RESTORE / RESTORE-ASKING before the batch takes the store
-/// lock, so other clients do not wait while a large value (a migrating sorted set) is
-/// rebuilt; the handler takes the result from `Client::prepared`. Other requests: nothing.
-pub fn prepare(
-    sh: &crate::state::Shared,
-    a: &[Bytes],
-) -> Option<(Bytes, Result<crate::store::value::Value, ErrorReply>)> {
+/// The payload of a big RESTORE / RESTORE-ASKING, to decode (`prepare`) before the batch
+/// takes the store lock, so other clients do not wait while a large value (a migrating
+/// sorted set) is rebuilt; the handler takes the result from `Client::prepared`.
+pub fn to_prepare(sh: &Shared, a: &[Bytes]) -> Option<Bytes> {
     if a.len() < 4 || a[3].len() < PREPARE_MIN {
         return None;
     }
-    let r = match sh.commands.lookup(a) {
-        super::Lookup::Found(r) => r,
-        _ => return None,
-    };
-    if !matches!(r.spec.name, "restore" | "restore-asking") {
-        return None;
+    match sh.commands.lookup(a) {
+        super::Lookup::Found(r) if matches!(r.spec.name, "restore" | "restore-asking") => {
+            Some(a[3].clone())
+        }
+        _ => None,
     }
-    Some((a[3].clone(), decode_payload(sh, &a[3])))
+}
+
+/// Decodes a payload `to_prepare` picked.
+pub fn prepare(sh: &Shared, payload: &[u8]) -> Result<Value, ErrorReply> {
+    decode_payload(sh, payload)
 }
 
 /// RESTORE-ASKING: RESTORE sent by MIGRATE to a node importing the slot.

@@ -243,10 +243,25 @@ impl Connection<'_> {
     async fn run_batch(&mut self, batch: Vec<Vec<Bytes>>, out: &mut BytesMut) -> Option<End> {
         let mut i = 0;
         self.client.prepared.clear();
-        for args in &batch {
-            if let Some(p) = crate::commands::prepare(&self.sh, args) {
-                self.client.prepared.push(p);
-            }
+        let big: Vec<Bytes> = batch
+            .iter()
+            .filter_map(|args| crate::commands::to_prepare(&self.sh, args))
+            .collect();
+        if !big.is_empty() {
+            // Decoded on the blocking pool: neither the store nor this worker's other
+            // connections wait for a large RESTORE to be rebuilt.
+            let sh = self.sh.clone();
+            let decoded = tokio::task::spawn_blocking(move || {
+                big.into_iter()
+                    .map(|p| {
+                        let v = crate::commands::prepare(&sh, &p);
+                        (p, v)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            // A panic while decoding leaves the payloads to the handler (under the lock).
+            self.client.prepared = decoded.unwrap_or_default();
         }
         while i < batch.len() {
             let mut paused_until = None;

@@ -79,7 +79,7 @@ mod tests {
         assert!(f.blocks(0, &[b"x", b"b"]));
         assert!(!f.blocks(1, &[b"a"]));
         assert!(f.blocks(1, &[]), "keyless writes wait for any fence");
-        let mut w = f.waiter();
+        let w = f.waiter();
         f.release(0, [&b"a"[..], b"b"]);
         assert!(w.has_changed().unwrap());
         assert!(f.blocks(0, &[b"a"]), "a second MIGRATE still holds a");
