@@ -489,7 +489,7 @@ impl Node {
     }
 }
 
-fn node_args(kind: Kind, port: u16, dir: &Path, opts: &Opts) -> Vec<String> {
+fn node_args(_kind: Kind, port: u16, dir: &Path, opts: &Opts) -> Vec<String> {
     let mut a = Vec::new();
     if opts.config_file {
         let conf = dir.join("redis.conf");
@@ -518,9 +518,7 @@ fn node_args(kind: Kind, port: u16, dir: &Path, opts: &Opts) -> Vec<String> {
         .iter()
         .map(|s| s.to_string()),
     );
-    if kind == Kind::Redis {
-        a.extend(["--enable-debug-command".into(), "yes".into()]);
-    }
+    a.extend(["--enable-debug-command".into(), "yes".into()]);
     a.extend(opts.extra.iter().cloned());
     a
 }
