@@ -179,3 +179,70 @@ fn reshard_with_keys_through_redis_cli() {
         assert_eq!(t, want, "{k}");
     }
 }
+
+/// MIGRATE does not stop the source: while the target is frozen (SIGSTOP) and a MIGRATE waits
+/// on it, other clients are served, the moving key can be read, and a write to it waits until
+/// the MIGRATE is over (then runs on what is left).
+#[test]
+fn migrate_waiting_on_a_frozen_target_blocks_only_writes_to_its_keys() {
+    let sc = Server::start(&[]);
+    let target = Server::start_redis(&[]);
+    let mut c = sc.client();
+    ok(&mut c, "SET moving old");
+    ok(&mut c, "SET other x");
+    for i in 0..2000 {
+        ok(&mut c, &format!("ZADD bigz {i} m{i}"));
+    }
+    target.signal(libc::SIGSTOP);
+    let (port, tport) = (sc.port, target.port);
+    let migrate = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let r = run(
+            &mut c,
+            &format!("MIGRATE 127.0.0.1 {tport} \"\" 0 60000 KEYS moving bigz"),
+        );
+        (r, std::time::Instant::now())
+    });
+    common::wait_for("MIGRATE to be in flight", || {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+        list.contains("cmd=migrate").then_some(())
+    });
+    // Served while the MIGRATE waits: other keys, and reads of the keys in flight.
+    c.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    assert_eq!(text(&mut c, "GET other"), "bulk-string('\"x\"')");
+    assert_eq!(text(&mut c, "GET moving"), "bulk-string('\"old\"')");
+    assert_eq!(text(&mut c, "ZCARD bigz"), "int(2000)");
+    ok(&mut c, "SET other y");
+    // A write to a key in flight waits for the MIGRATE.
+    let writer = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let r = run(&mut c, "SET moving new");
+        (r, std::time::Instant::now())
+    });
+    assert!(
+        !migrate.is_finished(),
+        "the target is frozen: MIGRATE cannot be done"
+    );
+    target.signal(libc::SIGCONT);
+    let (r, migrated_at) = migrate.join().unwrap();
+    assert_eq!(format!("{:?}", r.unwrap()), "ok");
+    let (w, written_at) = writer.join().unwrap();
+    w.unwrap();
+    assert!(
+        written_at >= migrated_at,
+        "the write waited for the MIGRATE"
+    );
+    // The old value moved; the write ran afterwards on the source.
+    assert_eq!(text(&mut c, "GET moving"), "bulk-string('\"new\"')");
+    assert_eq!(text(&mut c, "EXISTS bigz"), "int(0)");
+    let mut t = target.client();
+    assert_eq!(text(&mut t, "GET moving"), "bulk-string('\"old\"')");
+    assert_eq!(text(&mut t, "ZCARD bigz"), "int(2000)");
+}

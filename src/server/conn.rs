@@ -243,8 +243,10 @@ impl Connection<'_> {
     async fn run_batch(&mut self, batch: Vec<Vec<Bytes>>, out: &mut BytesMut) -> Option<End> {
         let mut i = 0;
         self.client.prepared.clear();
+        // (Only for authenticated clients: nobody else gets to make us decode.)
         let big: Vec<Bytes> = batch
             .iter()
+            .filter(|_| self.client.authenticated)
             .filter_map(|args| crate::commands::to_prepare(&self.sh, args))
             .collect();
         if !big.is_empty() {
@@ -342,6 +344,16 @@ impl Connection<'_> {
     /// Runs a MIGRATE's job on the blocking pool (the keyspace stays open meanwhile), then
     /// finishes it under the store lock. The job's values are dropped after the lock is gone.
     async fn migrate(&mut self, p: Box<crate::migrate::Pending>) -> Reply {
+        // CLIENT LIST shows cmd=migrate while it waits, as for a blocked command.
+        "migrate".clone_into(
+            &mut self
+                .client
+                .handle
+                .view
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .last_cmd,
+        );
         let sh = self.sh.clone();
         let (p, done) = tokio::task::spawn_blocking(move || {
             let run = std::panic::AssertUnwindSafe(|| p.job.run(&sh.migrate));
