@@ -21,23 +21,11 @@
 #
 # Environment: ROUNDS=2 SERVER_CPU=0 CLIENT_CPU=1 REDIS_SERVER=redis-server SKIP_BUILD=1
 #              SCENARIOS="keys zset overwrite"
-set -euo pipefail
-ROUNDS=${ROUNDS:-2}
-SERVER_CPU=${SERVER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-REDIS_SERVER=${REDIS_SERVER:-redis-server}
 SCENARIOS=${SCENARIOS:-"keys zset overwrite"}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-[ "${SKIP_BUILD:-}" = 1 ] || cargo build --release --bins >/dev/null 2>&1
-SC="$ROOT/target/release/slotcache-server"
+NAME=bgsave
+. "$(dirname "$0")/bench-common.sh"
 LG="$ROOT/target/release/slotcache-loadgen"
-WORK=$(mktemp -d /tmp/bench-bgsave.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cli() { redis-cli -p "$PORT" "$@"; }
 field() { cli info "$1" | tr -d '\r' | sed -n "s/^$2://p"; }
 rss_kb() { sed -n "s/^$1:\s*\([0-9]*\) kB/\1/p" "/proc/$PID/status"; }

@@ -19,24 +19,11 @@
 #
 # Environment: ROUNDS=2 SERVER_CPU=0 CLIENT_CPU=1 REDIS_SERVER=redis-server SKIP_BUILD=1
 #              SCENARIOS="keys100k zset1m reshard300k-p10 reshard300k-p100"
-set -euo pipefail
-ROUNDS=${ROUNDS:-2}
-SERVER_CPU=${SERVER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-REDIS_SERVER=${REDIS_SERVER:-redis-server}
 SCENARIOS=${SCENARIOS:-"keys100k zset1m reshard300k-p10 reshard300k-p100"}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-[ "${SKIP_BUILD:-}" = 1 ] || cargo build --release --bins >/dev/null 2>&1
-SC="$ROOT/target/release/slotcache-server"
+NAME=reshard
+. "$(dirname "$0")/bench-common.sh"
 PROBE="$ROOT/target/release/slotcache-probe"
-WORK=$(mktemp -d /tmp/bench-reshard.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p=s.getsockname()[1]; print(p if p < 55000 else 0)'; }
-port_pair() { local p=0; while [ "$p" = 0 ]; do p=$(free_port); done; echo "$p"; }
 cli() { taskset -c "$CLIENT_CPU" redis-cli "$@"; }
 cpu_s() {  # utime+stime of the pids, in seconds
   local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done
@@ -46,7 +33,7 @@ cpu_s() {  # utime+stime of the pids, in seconds
 start_node() {  # kind dir -> echoes "port pid"
   local kind=$1 dir=$2 bin=$SC port
   [ "$kind" = redis ] && bin=$REDIS_SERVER
-  mkdir -p "$dir"; port=$(port_pair)
+  mkdir -p "$dir"; port=$(free_port)
   ( cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" \
       --save '' --appendonly no --cluster-enabled yes --cluster-config-file nodes.conf \
       --cluster-node-timeout 15000 --enable-debug-command yes ) >"$dir/server.log" 2>&1 &

@@ -17,6 +17,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `--cluster reshard` arguments moving `slots` slots from node `from` to node `to`.
+fn reshard_args(c: &Cluster, from: usize, to: usize, slots: u32, pipeline: u32) -> Vec<String> {
+    [
+        "--cluster".to_string(),
+        "reshard".into(),
+        c.nodes[0].addr(),
+        "--cluster-from".into(),
+        c.nodes[from].id(),
+        "--cluster-to".into(),
+        c.nodes[to].id(),
+        "--cluster-slots".into(),
+        slots.to_string(),
+        "--cluster-yes".into(),
+        "--cluster-pipeline".into(),
+        pipeline.to_string(),
+    ]
+    .into()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// redis-cli must succeed; returns its output without colours.
 fn cli_ok(args: &[&str]) -> String {
     let out = redis_cli(args);
@@ -320,20 +343,7 @@ fn reshard_under_live_load_loses_no_acknowledged_write() {
         redis_cli_stdin(&["-c", "-p", &cli_port], &input)
     });
     std::thread::sleep(Duration::from_millis(300));
-    cli_ok(&[
-        "--cluster",
-        "reshard",
-        &c.nodes[0].addr(),
-        "--cluster-from",
-        &c.nodes[0].id(),
-        "--cluster-to",
-        &c.nodes[1].id(),
-        "--cluster-slots",
-        "2000",
-        "--cluster-yes",
-        "--cluster-pipeline",
-        "50",
-    ]);
+    cli_ok(&strs(&reshard_args(&c, 0, 1, 2000, 50)));
     stop.store(true, Ordering::Relaxed);
     let reads = reader.join().unwrap().unwrap();
     assert!(reads > 0);
@@ -411,20 +421,7 @@ fn fix_after_redis_cli_killed_mid_reshard() {
     }
     let before = digests(&c, &keys);
     let mut child = std::process::Command::new("redis-cli")
-        .args([
-            "--cluster",
-            "reshard",
-            &c.nodes[0].addr(),
-            "--cluster-from",
-            &c.nodes[0].id(),
-            "--cluster-to",
-            &c.nodes[1].id(),
-            "--cluster-slots",
-            "40",
-            "--cluster-yes",
-            "--cluster-pipeline",
-            "1",
-        ])
+        .args(reshard_args(&c, 0, 1, 40, 1))
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -521,21 +518,9 @@ fn reshard_both_ways_in_a_mixed_cluster() {
     let before = fill_every_type(&c, 600, "mx");
     let keys: Vec<String> = before.keys().cloned().collect();
     for (from, to) in [(0, 1), (1, 0)] {
-        cli_ok(&[
-            "--cluster",
-            "reshard",
-            &c.nodes[0].addr(),
-            "--cluster-from",
-            &c.nodes[from].id(),
-            "--cluster-to",
-            &c.nodes[to].id(),
-            "--cluster-slots",
-            "3000",
-            "--cluster-yes",
-            "--cluster-pipeline",
-            "20",
-            "--cluster-replace",
-        ]);
+        let mut args = reshard_args(&c, from, to, 3000, 20);
+        args.push("--cluster-replace".into());
+        cli_ok(&strs(&args));
         wait_check_clean(&c.nodes[0]);
         assert_eq!(digests(&c, &keys), before, "after moving {from} -> {to}");
     }

@@ -42,6 +42,13 @@ impl Topology {
     pub fn build(st: &ClusterState) -> Topology {
         let kind = st.settings.preferred_endpoint;
         let index_of = |id: &NodeId| st.idx(id).map_or(NONE, |i| i as u16);
+        let (mut migrating, mut importing) = (HashMap::new(), HashMap::new());
+        for (slot, mark) in st.migration.sorted() {
+            match mark {
+                Mark::Migrating(id) => migrating.insert(slot, index_of(&id)),
+                Mark::Importing(id) => importing.insert(slot, index_of(&id)),
+            };
+        }
         let me = st.my_idx() as u16;
         Topology {
             ok: st.health == Health::Ok,
@@ -61,24 +68,8 @@ impl Topology {
                     port: n.port,
                 })
                 .collect(),
-            migrating: st
-                .migration
-                .sorted()
-                .into_iter()
-                .filter_map(|(s, m)| match m {
-                    Mark::Migrating(id) => Some((s, index_of(&id))),
-                    Mark::Importing(_) => None,
-                })
-                .collect(),
-            importing: st
-                .migration
-                .sorted()
-                .into_iter()
-                .filter_map(|(s, m)| match m {
-                    Mark::Importing(id) => Some((s, index_of(&id))),
-                    Mark::Migrating(_) => None,
-                })
-                .collect(),
+            migrating,
+            importing,
             allow_reads_when_down: st.settings.allow_reads_when_down,
             allow_pubsubshard_when_down: st.settings.allow_pubsubshard_when_down,
         }
