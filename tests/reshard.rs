@@ -403,6 +403,15 @@ fn keys_in_slot(slot: u16, n: usize, prefix: &str) -> Vec<String> {
     (0..n).map(|i| format!("{{{tag}}}:{i}")).collect()
 }
 
+/// SETSLOT IMPORTING on `to`, then MIGRATING on `from`, as redis-cli does.
+fn open_slot(from: &Node, to: &Node, slot: u16) {
+    let s = slot.to_string();
+    let r = to.call(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &from.id()]);
+    assert_eq!(r, "+OK\r\n");
+    let r = from.call(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &to.id()]);
+    assert_eq!(r, "+OK\r\n");
+}
+
 fn open_slots(node: &Node) -> bool {
     let text: String = node.query(&["CLUSTER", "NODES"]);
     text.contains("->-") || text.contains("-<-")
@@ -453,14 +462,7 @@ fn fix_after_a_source_restart_with_keys_on_both_sides() {
     }
     let before = digests(&c, &keys);
     let s = slot.to_string();
-    assert_eq!(
-        b.call(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &a.id()]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        a.call(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &b.id()]),
-        "+OK\r\n"
-    );
+    open_slot(a, b, slot);
     // The source snapshots every key, moves half, and dies: on restart it has them all again.
     assert_eq!(a.call(&["SAVE"]), "+OK\r\n");
     let mut args = vec!["MIGRATE", "127.0.0.1", "", "", "0", "5000", "KEYS"];
@@ -496,14 +498,7 @@ fn fix_after_the_target_dies_between_setslot_and_migrate() {
     }
     let before = digests(&c, &keys);
     let s = slot.to_string();
-    assert_eq!(
-        b.call(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &a.id()]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        a.call(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &b.id()]),
-        "+OK\r\n"
-    );
+    open_slot(a, b, slot);
     b.kill9();
     b.restart();
     c.wait_healthy();
