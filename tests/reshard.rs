@@ -497,7 +497,6 @@ fn fix_after_the_target_dies_between_setslot_and_migrate() {
         let _: () = ca.hset(k, "f", k.as_str()).unwrap();
     }
     let before = digests(&c, &keys);
-    let s = slot.to_string();
     open_slot(a, b, slot);
     b.kill9();
     b.restart();
