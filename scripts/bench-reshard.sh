@@ -15,7 +15,9 @@
 #              300,000 small keys in slots 0-999; end-to-end time of `redis-cli --cluster
 #              reshard` of those 1000 slots with --cluster-pipeline 10 / 100.
 # Servers are pinned to SERVER_CPU, redis-cli and the probe (target/release/slotcache-probe) to
-# CLIENT_CPU. Server CPU seconds (utime+stime of both nodes) are reported beside the times.
+# CLIENT_CPU. Server CPU seconds (utime+stime of both nodes) are reported beside the times, and
+# the probe's requests per second on each node during the operation (what other clients got
+# done meanwhile: redis-server serves none while MIGRATE holds it).
 #
 # Environment: ROUNDS=2 SERVER_CPU=0 CLIENT_CPU=1 REDIS_SERVER=redis-server SKIP_BUILD=1
 #              SCENARIOS="keys100k zset1m reshard300k-p10 reshard300k-p100"
@@ -109,10 +111,10 @@ probe_start() {
   PROBE_PID=$!
   sleep 0.3
 }
-probe_stop() {  # -> PROBE_A, PROBE_B: "max_ms p999_ms"
+probe_stop() {  # -> PROBE_A, PROBE_B: "max_ms p999_ms rps"
   touch "$WORK/stop"; wait "$PROBE_PID"
-  PROBE_A=$(sed -n "s/^port=$A .*max_ms=\([0-9.]*\) p999_ms=\([0-9.]*\)/\1 \2/p" "$WORK/probe.out")
-  PROBE_B=$(sed -n "s/^port=$B .*max_ms=\([0-9.]*\) p999_ms=\([0-9.]*\)/\1 \2/p" "$WORK/probe.out")
+  PROBE_A=$(sed -n "s/^port=$A .*rps=\([0-9]*\) max_ms=\([0-9.]*\) p999_ms=\([0-9.]*\)/\2 \3 \1/p" "$WORK/probe.out")
+  PROBE_B=$(sed -n "s/^port=$B .*rps=\([0-9]*\) max_ms=\([0-9.]*\) p999_ms=\([0-9.]*\)/\2 \3 \1/p" "$WORK/probe.out")
 }
 
 reshard() {  # pipeline -> seconds
@@ -155,14 +157,14 @@ run() {  # scenario kind -> one result line
       secs=$(python3 -c "print(round($t1-$t0, 3))") ;;
     reshard300k-p10|reshard300k-p100)
       # No probe: the end-to-end time alone.
-      fill "$WORK/keys300000.resp"; c0=$(cpu_s "$PA" "$PB"); PROBE_A="- -"; PROBE_B="- -"
+      fill "$WORK/keys300000.resp"; c0=$(cpu_s "$PA" "$PB"); PROBE_A="- - -"; PROBE_B="- - -"
       secs=$(reshard "${sc#reshard300k-p}"); c1=$(cpu_s "$PA" "$PB"); check_moved 300000 ;;
   esac
   stop_cluster
   echo "$sc $kind $secs $(python3 -c "print(round($c1-$c0, 2))") $PROBE_A $PROBE_B"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (a[1]=="-") {print "-"; exit}; print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 : >"$WORK/results"
 for sc in $SCENARIOS; do
@@ -172,12 +174,12 @@ for sc in $SCENARIOS; do
 done
 
 echo
-printf '%-18s %-10s %9s %9s %12s %12s %12s %12s\n' scenario server seconds cpu_s A_max_ms A_p999_ms B_max_ms B_p999_ms
+printf '%-18s %-10s %8s %7s %9s %9s %8s %9s %9s %8s\n' scenario server seconds cpu_s A_max_ms A_p999_ms A_rps B_max_ms B_p999_ms B_rps
 for sc in $SCENARIOS; do
   for kind in redis slotcache; do
     rows=$(awk -v s="$sc" -v k="$kind" '$1==s && $2==k' "$WORK/results")
     col() { echo "$rows" | awk -v c="$1" '{print $c}' | median; }
-    printf '%-18s %-10s %9s %9s %12s %12s %12s %12s\n' "$sc" "$kind" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)" "$(col 7)" "$(col 8)"
+    printf '%-18s %-10s %8s %7s %9s %9s %8s %9s %9s %8s\n' "$sc" "$kind" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)" "$(col 7)" "$(col 8)" "$(col 9)" "$(col 10)"
   done
   r=$(awk -v s="$sc" '$1==s && $2=="redis" {print $3}' "$WORK/results" | median)
   c=$(awk -v s="$sc" '$1==s && $2=="slotcache" {print $3}' "$WORK/results" | median)
