@@ -19,8 +19,9 @@
 # the probe's requests per second on each node during the operation (what other clients got
 # done meanwhile: redis-server serves none while MIGRATE holds it).
 #
+# PROBE_CLIENTS=0 runs keys100k and zset1m without the probe (the operation's own speed).
 # Environment: ROUNDS=2 SERVER_CPU=0 CLIENT_CPU=1 REDIS_SERVER=redis-server SKIP_BUILD=1
-#              SCENARIOS="keys100k zset1m reshard300k-p10 reshard300k-p100"
+#              SCENARIOS="keys100k zset1m reshard300k-p10 reshard300k-p100" PROBE_CLIENTS=4
 SCENARIOS=${SCENARIOS:-"keys100k zset1m reshard300k-p10 reshard300k-p100"}
 NAME=reshard
 . "$(dirname "$0")/bench-common.sh"
@@ -105,13 +106,16 @@ ZKEY=$(cat "$WORK/zset-key")
 fill() { cli -p "$A" --pipe <"$1" >/dev/null; }
 
 probe_start() {
+  [ "${PROBE_CLIENTS:-4}" = 0 ] && return 0
   rm -f "$WORK/stop"
   taskset -c "$CLIENT_CPU" "$PROBE" --ports "$A,$B" --keys "$PROBE_KEYS" --stop-file "$WORK/stop" \
+    --clients "${PROBE_CLIENTS:-4}" \
     >"$WORK/probe.out" &
   PROBE_PID=$!
   sleep 0.3
 }
 probe_stop() {  # -> PROBE_A, PROBE_B: "max_ms p999_ms rps"
+  if [ "${PROBE_CLIENTS:-4}" = 0 ]; then PROBE_A="- - -"; PROBE_B="- - -"; return 0; fi
   touch "$WORK/stop"; wait "$PROBE_PID"
   PROBE_A=$(sed -n "s/^port=$A .*rps=\([0-9]*\) max_ms=\([0-9.]*\) p999_ms=\([0-9.]*\)/\2 \3 \1/p" "$WORK/probe.out")
   PROBE_B=$(sed -n "s/^port=$B .*rps=\([0-9]*\) max_ms=\([0-9.]*\) p999_ms=\([0-9.]*\)/\2 \3 \1/p" "$WORK/probe.out")

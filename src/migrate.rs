@@ -1,48 +1,66 @@
 //! The client side of MIGRATE: cached connections to target nodes (Redis's
 //! `migrateCachedSocket`: one per host:port, at most 64, closed after 10 s unused) and a
 //! `Job`: values captured from the keyspace, serialized and sent with RESTORE, the target's
-//! replies read back, all with blocking sockets and per-operation timeouts. A job runs on a
-//! blocking-pool thread while the keyspace stays open to other clients; it knows nothing of
-//! the keyspace: the command (commands/migrate.rs) captures the values and applies the outcome.
+//! replies read back, with per-operation timeouts. A job runs as its own task on the runtime
+//! (asynchronous sockets; big values are serialized on the blocking pool) while the keyspace
+//! stays open to other clients; it knows nothing of the keyspace: the command
+//! (commands/migrate.rs) captures the values and applies the outcome.
 use crate::protocol::encode_request;
 use crate::store::rdb::encode;
 use crate::store::value::Value;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// Redis's MIGRATE_SOCKET_CACHE_ITEMS and MIGRATE_SOCKET_CACHE_TTL.
 const CACHE_ITEMS: usize = 64;
 const CACHE_TTL: Duration = Duration::from_secs(10);
-const MAX_LINE: u64 = 64 * 1024;
+const MAX_LINE: usize = 64 * 1024;
+/// Values whose heap size adds up to more than this are serialized on the blocking pool.
+const INLINE_SERIALIZE: usize = 256 * 1024;
 
 /// A connection to a target, and the database last SELECTed on it (-1: unknown).
 pub struct Conn {
-    r: BufReader<TcpStream>,
+    s: TcpStream,
+    buf: BytesMut,
     pub last_db: i64,
     last_use: Instant,
 }
 
+fn timed_out() -> std::io::Error {
+    std::io::ErrorKind::TimedOut.into()
+}
+
 impl Conn {
-    pub fn send(&mut self, buf: &[u8], timeout: Duration) -> std::io::Result<()> {
-        let s = self.r.get_mut();
-        s.set_write_timeout(Some(timeout))?;
-        s.write_all(buf)
+    pub async fn send(&mut self, buf: &[u8], timeout: Duration) -> std::io::Result<()> {
+        tokio::time::timeout(timeout, self.s.write_all(buf))
+            .await
+            .map_err(|_| timed_out())?
     }
 
     /// One reply line (status, error or integer), without CRLF. A target sending a longer
     /// line than `MAX_LINE` is an error (Redis reads replies into a 1 KiB buffer).
-    pub fn read_line(&mut self, timeout: Duration) -> std::io::Result<String> {
-        self.r.get_mut().set_read_timeout(Some(timeout))?;
-        let mut line = String::new();
-        let n = (&mut self.r).take(MAX_LINE).read_line(&mut line)?;
-        if n == 0 || !line.ends_with('\n') {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+    pub async fn read_line(&mut self, timeout: Duration) -> std::io::Result<String> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line = self.buf.split_to(i + 1);
+                let text = String::from_utf8_lossy(&line);
+                return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+            }
+            if self.buf.len() > MAX_LINE {
+                return Err(std::io::ErrorKind::InvalidData.into());
+            }
+            self.buf.reserve(4096);
+            let n = tokio::time::timeout(timeout, self.s.read_buf(&mut self.buf))
+                .await
+                .map_err(|_| timed_out())??;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
         }
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
 }
 
@@ -58,20 +76,21 @@ impl Cache {
 
     /// The cached connection to `host:port`, or a new one (connect timeout `timeout`). The
     /// caller hands it back with `put` when the exchange went well.
-    pub fn take(&self, host: &str, port: &str, timeout: Duration) -> std::io::Result<Conn> {
+    pub async fn take(&self, host: &str, port: &str, timeout: Duration) -> std::io::Result<Conn> {
         let name = format!("{host}:{port}");
-        if let Some(c) = self.lock().remove(&name) {
+        if let Some(mut c) = self.lock().remove(&name) {
+            // Anything unread on an idle connection (or a close) makes it unusable.
+            c.buf.clear();
             return Ok(c);
         }
         let port: u16 = port.parse().map_err(|_| std::io::ErrorKind::InvalidInput)?;
-        let addr = (host, port)
-            .to_socket_addrs()?
-            .next()
-            .ok_or(std::io::ErrorKind::AddrNotAvailable)?;
-        let s = TcpStream::connect_timeout(&addr, timeout)?;
+        let s = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+            .await
+            .map_err(|_| timed_out())??;
         s.set_nodelay(true)?;
         Ok(Conn {
-            r: BufReader::new(s),
+            s,
+            buf: BytesMut::new(),
             last_db: -1,
             last_use: Instant::now(),
         })
@@ -182,19 +201,23 @@ impl Job {
     /// [AUTH] [SELECT] and a RESTORE per key, then one reply per command. A socket error
     /// before any RESTORE reply is retried once on a fresh connection (the cached one may have
     /// been closed by the target); a timeout is not.
-    pub fn run(&self, cache: &Cache) -> Done {
-        let payloads: Vec<Vec<u8>> = self
-            .items
-            .iter()
-            .map(|i| encode::dump_payload(&i.value, &self.opts))
-            .collect();
+    pub async fn run(&self, cache: &Cache) -> Done {
+        let size: usize = self.items.iter().map(|i| i.value.heap_size()).sum();
+        let payloads = if size > INLINE_SERIALIZE {
+            let (items, opts) = (self.items.clone(), self.opts);
+            tokio::task::spawn_blocking(move || serialize(&items, &opts))
+                .await
+                .expect("serializing does not panic")
+        } else {
+            serialize(&self.items, &self.opts)
+        };
         let mut done = Done {
             acked: vec![false; self.items.len()],
             error: None,
         };
         let mut may_retry = true;
         loop {
-            let mut conn = match cache.take(&self.host, &self.port, self.timeout) {
+            let mut conn = match cache.take(&self.host, &self.port, self.timeout).await {
                 Ok(c) => c,
                 // Redis's non-blocking connect does not see a refusal: its first write fails.
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -212,7 +235,7 @@ impl Job {
             };
             let select = conn.last_db != self.db;
             let cmd = self.request(&payloads, select);
-            match self.exchange(&mut conn, &cmd, select) {
+            match self.exchange(&mut conn, &cmd, select).await {
                 Err(b) => {
                     if may_retry && b.acks.is_none() && !b.timed_out {
                         may_retry = false;
@@ -269,13 +292,13 @@ impl Job {
     }
 
     /// Sends `cmd` and reads the AUTH, SELECT and RESTORE replies.
-    fn exchange(
+    async fn exchange(
         &self,
         conn: &mut Conn,
         cmd: &[u8],
         select: bool,
     ) -> Result<(Option<String>, Acks), Broken> {
-        if let Err(e) = conn.send(cmd, self.timeout) {
+        if let Err(e) = conn.send(cmd, self.timeout).await {
             return Err(Broken::new(true, &e, None));
         }
         let mut pre_error = None;
@@ -283,7 +306,7 @@ impl Job {
             if !wanted {
                 continue;
             }
-            match conn.read_line(self.timeout) {
+            match conn.read_line(self.timeout).await {
                 Ok(l) if l.starts_with('-') => pre_error = pre_error.or(Some(l[1..].to_string())),
                 Ok(_) => {}
                 Err(e) => return Err(Broken::new(false, &e, None)),
@@ -291,7 +314,7 @@ impl Job {
         }
         let mut acks = Vec::with_capacity(self.items.len());
         for _ in 0..self.items.len() {
-            match conn.read_line(self.timeout) {
+            match conn.read_line(self.timeout).await {
                 Ok(l) if l.starts_with('-') => acks.push(Err(l[1..].to_string())),
                 // Behind a failed AUTH/SELECT nothing was restored where we meant it.
                 Ok(_) if pre_error.is_some() => acks.push(Err(String::new())),
@@ -304,6 +327,13 @@ impl Job {
         }
         Ok((pre_error, acks))
     }
+}
+
+fn serialize(items: &[Item], opts: &encode::Options) -> Vec<Vec<u8>> {
+    items
+        .iter()
+        .map(|i| encode::dump_payload(&i.value, opts))
+        .collect()
 }
 
 fn mark(acked: &mut [bool], acks: &Acks) {

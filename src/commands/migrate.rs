@@ -7,7 +7,7 @@
 //! answers (Redis blocks every client for that long: seconds for a big sorted set). Under the
 //! lock, `migrate` captures the values (collections are shared, not copied) and fences the
 //! keys (store/fence.rs: writes to them wait, reads go on); the connection runs the
-//! `migrate::Job` on a blocking-pool thread, then `finish` deletes what the target
+//! `migrate::Job` as a task of its own, then `finish` deletes what the target
 //! acknowledged and lifts the fence, again under the lock. The keys therefore cannot change
 //! between capture and deletion, as with Redis. Inside MULTI the job runs inline (a
 //! transaction cannot be suspended halfway).
@@ -130,7 +130,9 @@ pub fn migrate(ctx: &mut Ctx, a: &[Bytes]) -> R {
         db,
     };
     if ctx.client.in_exec {
-        let done = pending.job.run(&ctx.shared.migrate);
+        // A transaction cannot be suspended: wait here, keyspace locked, as Redis does.
+        let job = pending.job.run(&ctx.shared.migrate);
+        let done = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(job));
         return apply(ctx, &pending, done);
     }
     ctx.store

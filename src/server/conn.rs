@@ -341,8 +341,8 @@ impl Connection<'_> {
         None
     }
 
-    /// Runs a MIGRATE's job on the blocking pool (the keyspace stays open meanwhile), then
-    /// finishes it under the store lock. The job's values are dropped after the lock is gone.
+    /// Runs a MIGRATE's job (the keyspace stays open meanwhile), then finishes it under the
+    /// store lock. The job's values are dropped after the lock is gone.
     async fn migrate(&mut self, p: Box<crate::migrate::Pending>) -> Reply {
         // CLIENT LIST shows cmd=migrate while it waits, as for a blocked command.
         "migrate".clone_into(
@@ -354,24 +354,22 @@ impl Connection<'_> {
                 .unwrap_or_else(|e| e.into_inner())
                 .last_cmd,
         );
-        let sh = self.sh.clone();
-        let (p, done) = tokio::task::spawn_blocking(move || {
-            let run = std::panic::AssertUnwindSafe(|| p.job.run(&sh.migrate));
-            let done = std::panic::catch_unwind(run).ok();
-            (p, done)
-        })
-        .await
-        .expect("the job catches its panics");
+        // A task of its own, so a panic in it still lets `finish` lift the fence.
+        let (sh, job) = (self.sh.clone(), std::sync::Arc::new(*p));
+        let running = job.clone();
+        let done = tokio::spawn(async move { running.job.run(&sh.migrate).await })
+            .await
+            .ok();
         let sh = self.sh.clone();
         let reply = {
             let mut store = sh.lock_store();
             let now = now_ms();
-            let r = crate::commands::finish_migrate(&sh, &mut store, self.client, &p, done);
+            let r = crate::commands::finish_migrate(&sh, &mut store, self.client, &job, done);
             super::dispatch::publish_events(&sh, &mut store, now);
             super::dispatch::deliver_invalidations(&sh, &mut store, now);
             r
         };
-        drop(p);
+        drop(job);
         reply
     }
 
