@@ -302,6 +302,7 @@ impl Connection<'_> {
                 continue;
             }
             if let Some(mut w) = fenced {
+                self.show_cmd(&batch[i][0]);
                 self.flush(out).await;
                 let _ = w.changed().await;
                 continue;
@@ -341,19 +342,22 @@ impl Connection<'_> {
         None
     }
 
+    /// CLIENT LIST shows `cmd=<name>` while this connection waits on a command (a MIGRATE in
+    /// flight, a write waiting for one), as Redis shows a blocked command.
+    fn show_cmd(&self, name: &[u8]) {
+        let mut v = self
+            .client
+            .handle
+            .view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        v.last_cmd = String::from_utf8_lossy(name).to_ascii_lowercase();
+    }
+
     /// Runs a MIGRATE's job (the keyspace stays open meanwhile), then finishes it under the
     /// store lock. The job's values are dropped after the lock is gone.
     async fn migrate(&mut self, p: Box<crate::migrate::Pending>) -> Reply {
-        // CLIENT LIST shows cmd=migrate while it waits, as for a blocked command.
-        "migrate".clone_into(
-            &mut self
-                .client
-                .handle
-                .view
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .last_cmd,
-        );
+        self.show_cmd(b"migrate");
         // A task of its own, so a panic in it still lets `finish` lift the fence.
         let (sh, job) = (self.sh.clone(), std::sync::Arc::new(*p));
         let running = job.clone();
