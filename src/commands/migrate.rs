@@ -137,7 +137,7 @@ pub fn migrate(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     ctx.store
         .fences
-        .add(db, pending.job.items.iter().map(|i| &i.key[..]));
+        .add(pending.job.items.iter().map(|i| &i.key[..]));
     ctx.client.after = Some(After::Migrate(Box::new(pending)));
     // Not sent: the connection replies with what `finish` returns.
     Ok(Reply::Ok)
@@ -173,7 +173,7 @@ pub fn finish(
     };
     store
         .fences
-        .release(pending.db, pending.job.items.iter().map(|i| &i.key[..]));
+        .release(pending.job.items.iter().map(|i| &i.key[..]));
     reply
 }
 

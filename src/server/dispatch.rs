@@ -221,7 +221,7 @@ fn must_wait(sh: &Shared, store: &Store, client: &Client, r: &Resolved, args: &[
         }
         let mut keys = Vec::new();
         super::route::keys_of(r.spec, args, &mut keys);
-        store.fences.blocks(client.db, &keys)
+        store.fences.blocks(&keys)
     };
     match &client.multi {
         None => fenced(r, args),
