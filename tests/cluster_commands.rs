@@ -534,3 +534,36 @@ fn losing_a_slot_drops_its_shard_channels_like_redis() {
         }
     }
 }
+
+/// Cluster mode has database 0 only: SWAPDB, MOVE, COPY ... DB n and SELECT n are refused with
+/// 7.0's errors (they would make keys vanish from every client's view); COPY within db 0 works.
+#[test]
+fn multi_database_commands_are_refused_in_cluster_mode() {
+    let ours = Node::start(kind());
+    let redis = Node::start(Kind::Redis);
+    compare(
+        single(&ours),
+        single(&redis),
+        &["CLUSTER ADDSLOTSRANGE 0 16383"],
+    );
+    wait_ok(&ours);
+    wait_ok(&redis);
+    let script = [
+        "SET {k}a 1",
+        "SWAPDB 0 1",
+        "SWAPDB x 1",
+        "MOVE {k}a 1",
+        "MOVE {k}a 0",
+        "COPY {k}a {k}b DB 1",
+        "COPY {k}a {k}b DB 0",
+        "COPY {k}a {k}b DB x",
+        "COPY {k}a {k}a",
+        "COPY {k}a {k}c",
+        "SELECT 1",
+        "SELECT 0",
+        "GET {k}a",
+        "GET {k}c",
+        "DBSIZE",
+    ];
+    compare(single(&ours), single(&redis), &script);
+}

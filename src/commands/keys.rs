@@ -135,6 +135,10 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
         i += 1;
     }
+    // Cluster mode has database 0 only: a key copied elsewhere would vanish from every view.
+    if ctx.shared.cluster.is_some() && (src_db != 0 || dst_db != 0) {
+        return Err(ErrorReply::copy_db_cluster());
+    }
     if src_db == dst_db && a[1] == a[2] {
         return Err(ErrorReply::same_object());
     }
@@ -156,6 +160,9 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn r#move(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    if ctx.shared.cluster.is_some() {
+        return Err(ErrorReply::move_cluster());
+    }
     let src_db = ctx.client.db;
     let dst_db = db_arg(ctx, &a[2])?;
     if src_db == dst_db {

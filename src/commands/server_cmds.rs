@@ -41,6 +41,9 @@ pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn swapdb(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    if ctx.shared.cluster.is_some() {
+        return Err(ErrorReply::swapdb_cluster());
+    }
     let x = crate::util::num::parse_i64(&a[1]).ok_or_else(ErrorReply::swapdb_first)?;
     let y = crate::util::num::parse_i64(&a[2]).ok_or_else(ErrorReply::swapdb_second)?;
     let n = ctx.store.databases() as i64;

@@ -90,6 +90,9 @@ fixed! {
     hello_noauth => "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
     proto_version_not_int => "ERR Protocol version is not an integer or out of range";
     select_cluster => "ERR SELECT is not allowed in cluster mode";
+    move_cluster => "ERR MOVE is not allowed in cluster mode";
+    swapdb_cluster => "ERR SWAPDB is not allowed in cluster mode";
+    copy_db_cluster => "ERR Copying to another database is not allowed in cluster mode";
     swapdb_first => "ERR invalid first DB index";
     swapdb_second => "ERR invalid second DB index";
     debug_local => "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";

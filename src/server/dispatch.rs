@@ -385,7 +385,7 @@ fn reject(sh: &Shared, client: &mut Client, e: ErrorReply) -> Reply {
     error(sh, e)
 }
 
-pub fn error(sh: &Shared, e: ErrorReply) -> Reply {
+fn error(sh: &Shared, e: ErrorReply) -> Reply {
     sh.stats.count_error(e.code());
     Reply::Error(e)
 }
