@@ -438,3 +438,59 @@ fn memory_per_element_vs_redis() {
         println!("| {name} | {xu:.1} | {yu:.1} | {xr:.1} | {yr:.1} |");
     }
 }
+
+/// Counts a client chooses cannot take the server down: a huge negative SRANDMEMBER or
+/// HRANDFIELD count (picks with repetition, one reply element each) is refused as ZRANDMEMBER's
+/// is, instead of allocating the reply; COMMAND GETKEYS with a key count near i64::MAX gets
+/// redis-server's error. The server answers afterwards.
+#[test]
+fn client_chosen_counts_cannot_kill_the_server() {
+    let s = Server::start(&[]);
+    let redis = Server::start_redis(&[]);
+    let mut c = s.client();
+    fill_set(&mut c, "s", "m", 0..10);
+    fill_hash(&mut c, "h", "f", 0..10);
+    let _: i64 = cmd(&mut c, &["ZADD", "z", "1", "a"]);
+    for args in [
+        &["SRANDMEMBER", "s", "-1000000000000"][..],
+        &["SRANDMEMBER", "s", "-9223372036854775807"],
+        &["HRANDFIELD", "h", "-1000000000000"],
+        &["HRANDFIELD", "h", "-4611686018427387903", "WITHVALUES"],
+        &["ZRANDMEMBER", "z", "-1000000000000"],
+    ] {
+        let r: redis::RedisResult<redis::Value> = redis::cmd(args[0]).arg(&args[1..]).query(&mut c);
+        let e = r.expect_err("refused");
+        assert_eq!(e.detail(), Some("value is out of range"), "{args:?}");
+    }
+    // A bounded negative count still answers with repetition.
+    let v: Vec<String> = cmd(&mut c, &["SRANDMEMBER", "s", "-100"]);
+    assert_eq!(v.len(), 100);
+    let mut r = redis.client();
+    for args in [
+        &[
+            "COMMAND",
+            "GETKEYS",
+            "ZUNIONSTORE",
+            "dst",
+            "9223372036854775807",
+            "k1",
+        ][..],
+        &[
+            "COMMAND",
+            "GETKEYS",
+            "ZUNIONSTORE",
+            "dst",
+            "4611686018427387904",
+            "k1",
+        ],
+        &["COMMAND", "GETKEYS", "ZUNIONSTORE", "dst", "1", "k1"],
+    ] {
+        let q = |c: &mut Connection| -> String {
+            let r: redis::RedisResult<redis::Value> = redis::cmd(args[0]).arg(&args[1..]).query(c);
+            format!("{r:?}")
+        };
+        assert_eq!(q(&mut c), q(&mut r), "{args:?}");
+    }
+    let pong: String = cmd(&mut c, &["PING"]);
+    assert_eq!(pong, "PONG");
+}

@@ -117,16 +117,19 @@ fn getkeys_of(ctx: &Ctx, a: &[Bytes]) -> Result<Vec<super::spec::KeyRef>, ErrorR
         Lookup::Container(r) => r.spec,
         _ => return Err(ErrorReply::invalid_command()),
     };
+    // Redis's order: no key specs at all, then the arity, then the positions themselves.
+    if spec.key_specs.is_empty() && !spec.flags.contains(&"movablekeys") {
+        return Err(ErrorReply::no_keys_in_command());
+    }
     if !arity_ok(spec, argv.len()) {
         return Err(ErrorReply::invalid_arguments_for_getkeys());
     }
-    let keys = spec
-        .keys(argv)
-        .ok_or_else(ErrorReply::invalid_arguments_for_getkeys)?;
-    if keys.is_empty() {
-        return Err(ErrorReply::no_keys_in_command());
+    // No key found is a failure too, unless keys are optional for the command.
+    match spec.keys(argv) {
+        Some(keys) if !keys.is_empty() => Ok(keys),
+        _ if spec.flags.contains(&"no_mandatory_keys") => Ok(Vec::new()),
+        _ => Err(ErrorReply::invalid_keys_for_getkeys()),
     }
-    Ok(keys)
 }
 
 pub fn command_getkeys(ctx: &mut Ctx, a: &[Bytes]) -> R {

@@ -286,6 +286,9 @@ fn hrandfield_count(ctx: &mut Ctx, key: &[u8], l: i64, withvalues: bool) -> R {
     if count == 0 {
         return Ok(Reply::Array(Vec::new()));
     }
+    if !uniq && count > super::RANDOM_REPLY_MAX {
+        return Err(ErrorReply::value_out_of_range());
+    }
     let replies = if uniq { count.min(size) } else { count };
     let per = if withvalues && !nested { 2 } else { 1 };
     let mut out = Vec::with_capacity(replies.min(1 << 20) as usize * per);

@@ -47,6 +47,12 @@ pub use spec::{flag, CommandSpec};
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> Result<Reply, ErrorReply>;
 
 /// Everything a handler may use. The store is already locked by the caller.
+/// Largest reply ZRANDMEMBER, SRANDMEMBER and HRANDFIELD build for a negative count (picks
+/// with repetition). Redis streams such a reply and a client asking for billions of members
+/// makes it grow without bound; slotcache builds replies in memory, so past this it answers
+/// "value is out of range" instead of aborting on OOM.
+pub(crate) const RANDOM_REPLY_MAX: u64 = 1 << 25;
+
 pub struct Ctx<'a> {
     pub shared: &'a Shared,
     pub store: &'a mut Store,

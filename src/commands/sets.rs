@@ -285,6 +285,9 @@ fn srandmember_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if count == 0 {
         return Ok(Reply::Array(Vec::new()));
     }
+    if !uniq && count > super::RANDOM_REPLY_MAX {
+        return Err(ErrorReply::value_out_of_range());
+    }
     let out = if !uniq || count == 1 {
         (0..count).map(|_| elem_reply(s.random(&mut rng))).collect()
     } else if count >= size {

@@ -222,7 +222,10 @@ impl CommandSpec {
                             return None;
                         }
                         let start = first + firstkey as i64;
-                        let last = start + (n - 1) * keystep as i64;
+                        // A client-chosen count: overflow means "not that many arguments".
+                        let last = (n - 1)
+                            .checked_mul(keystep as i64)
+                            .and_then(|x| x.checked_add(start))?;
                         if n > 0 && last >= argc {
                             return None;
                         }

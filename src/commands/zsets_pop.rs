@@ -16,10 +16,7 @@ use rand::Rng;
 
 type R = Result<Reply, ErrorReply>;
 
-/// Largest reply ZRANDMEMBER builds for a negative count. Redis streams such a reply and a
-/// client asking for billions of members makes it grow without bound; slotcache builds replies
-/// in memory, so past this it answers "value is out of range" instead of aborting on OOM.
-const RANDOM_REPLY_MAX: u64 = 1 << 25;
+use super::RANDOM_REPLY_MAX;
 
 /// Popped `(member, score)` entries, in pop order.
 pub(crate) type Popped = Vec<(Bytes, f64)>;

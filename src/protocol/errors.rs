@@ -246,6 +246,11 @@ impl ErrorReply {
         ))
     }
 
+    /// COMMAND GETKEYS: the key positions could not be found (a bad key count ...).
+    pub fn invalid_keys_for_getkeys() -> Self {
+        ErrorReply(Cow::Borrowed("ERR Invalid arguments specified for command"))
+    }
+
     pub fn no_keys_in_command() -> Self {
         ErrorReply(Cow::Borrowed("ERR The command has no key arguments"))
     }
