@@ -201,15 +201,14 @@ fn import_from_standalone_servers_with_copy_and_replace() {
         let owner = &c.nodes[c.owner_of(key_slot(clash.as_bytes()))];
         owner.call(&["SET", &clash, "old"]);
         let from = format!("127.0.0.1:{}", src.port);
-        cli_ok(&[
-            "--cluster",
-            "import",
-            &c.nodes[0].addr(),
-            "--cluster-from",
-            &from,
-            "--cluster-copy",
-            "--cluster-replace",
-        ]);
+        let import = |extra: &[&str]| {
+            let mut args = vec!["--cluster", "import"];
+            let to = c.nodes[0].addr();
+            args.extend([to.as_str(), "--cluster-from", &from]);
+            args.extend(extra);
+            cli_ok(&args);
+        };
+        import(&["--cluster-copy", "--cluster-replace"]);
         let src_left: i64 = redis::cmd("DBSIZE").query(&mut s).unwrap();
         assert_eq!(src_left, 600, "--cluster-copy keeps the source's keys");
         assert_eq!(owner.call(&["GET", &clash]), "$1\r\n7\r\n");
@@ -220,13 +219,7 @@ fn import_from_standalone_servers_with_copy_and_replace() {
         // Without --cluster-copy the keys leave the source.
         let _: () = s.set(format!("imp:{tag}:moved"), "m").unwrap();
         let _: () = redis::cmd("DEL").arg(&keys).query(&mut s).unwrap();
-        cli_ok(&[
-            "--cluster",
-            "import",
-            &c.nodes[0].addr(),
-            "--cluster-from",
-            &from,
-        ]);
+        import(&[]);
         let src_left: i64 = redis::cmd("DBSIZE").query(&mut s).unwrap();
         assert_eq!(src_left, 0);
         digests(&c, &[format!("imp:{tag}:moved")]);

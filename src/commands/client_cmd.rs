@@ -60,12 +60,7 @@ pub fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> R {
 /// The connection's own view is refreshed after each batch; refresh it now so CLIENT LIST/INFO
 /// shows this very command.
 fn refresh_self(ctx: &Ctx, cmd: &str) {
-    let mut v = ctx
-        .client
-        .handle
-        .view
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut v = ctx.client.handle.view_mut();
     v.db = ctx.client.db;
     v.last_cmd = cmd.to_string();
     v.resp = if ctx.client.resp == crate::protocol::RespVersion::Resp3 {

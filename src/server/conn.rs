@@ -345,13 +345,7 @@ impl Connection<'_> {
     /// CLIENT LIST shows `cmd=<name>` while this connection waits on a command (a MIGRATE in
     /// flight, a write waiting for one), as Redis shows a blocked command.
     fn show_cmd(&self, name: &[u8]) {
-        let mut v = self
-            .client
-            .handle
-            .view
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        v.last_cmd = String::from_utf8_lossy(name).to_ascii_lowercase();
+        self.client.handle.view_mut().last_cmd = String::from_utf8_lossy(name).to_ascii_lowercase();
     }
 
     /// Runs a MIGRATE's job (the keyspace stays open meanwhile), then finishes it under the
@@ -603,7 +597,7 @@ impl Connection<'_> {
         if *last == now {
             return;
         }
-        let mut v = c.handle.view.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = c.handle.view_mut();
         v.db = now.0;
         v.resp = if now.1 == RespVersion::Resp3 { 3 } else { 2 };
         v.name = now

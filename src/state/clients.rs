@@ -48,6 +48,11 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
+    /// What CLIENT LIST / CLIENT INFO show about this client, to update.
+    pub fn view_mut(&self) -> std::sync::MutexGuard<'_, ClientView> {
+        self.view.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill_notify.notify_one();
