@@ -17,6 +17,9 @@ COMMANDS = {
     "select": None, "swapdb": None, "dbsize": None, "flushdb": None, "flushall": None,
     "time": None, "info": None, "monitor": None, "shutdown": None, "debug": None,
     "role": None,
+    # replication
+    "replicaof": None, "slaveof": None, "psync": None, "sync": None, "replconf": None,
+    "wait": None, "failover": None,
     # persistence
     "save": None, "bgsave": None, "lastsave": None, "dump": None, "restore": None,
     "restore-asking": None, "migrate": None,

@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod observability;
 pub mod persist;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 pub mod slot;
 pub mod state;

@@ -2,7 +2,8 @@
 //! with nothing to pop it queues the client on its keys (store::blocking, FIFO per key) and
 //! asks the connection to wait (`After::Block`). A write to one of the keys wakes the first
 //! waiter, whose command then runs again; the deadline answers with the command's null reply.
-//! Inside MULTI/EXEC nothing blocks: the null reply comes at once, as in Redis.
+//! Inside MULTI/EXEC nothing blocks: the null reply comes at once, as in Redis. Replicas get the
+//! pop that ran (LPOP key, LMOVE ..., ZPOPMIN key count), never the blocking form.
 use super::lists::{list_move, list_pop_first, parse_list_end, parse_lmpop};
 use super::zsets_pop::{parse_zmpop, zmpop_reply, zset_pop_first};
 use super::Ctx;
@@ -13,6 +14,26 @@ use crate::store::types::zset::End as ZEnd;
 use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
+
+fn b(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
+}
+
+fn list_pop_name(end: End) -> Bytes {
+    b(if end == End::Left { "LPOP" } else { "RPOP" })
+}
+
+fn zset_pop_name(end: ZEnd) -> Bytes {
+    b(if end == ZEnd::Min {
+        "ZPOPMIN"
+    } else {
+        "ZPOPMAX"
+    })
+}
+
+fn end_name(end: End) -> Bytes {
+    b(if end == End::Left { "LEFT" } else { "RIGHT" })
+}
 
 /// A blocking timeout in seconds (decimals allowed) as an absolute deadline in unix ms
 /// (0 = forever), with Redis 7.0's errors.
@@ -62,10 +83,13 @@ fn bpop(ctx: &mut Ctx, a: &[Bytes], end: End) -> R {
     let deadline = deadline(ctx, &a[a.len() - 1])?;
     let r = list_pop_first(ctx, keys, end, 1);
     match retry_ok(ctx, r)? {
-        Some((key, mut v)) => Ok(Reply::Array(vec![
-            Reply::Bulk(key),
-            Reply::Bulk(v.remove(0)),
-        ])),
+        Some((key, mut v)) => {
+            ctx.propagate_as(vec![list_pop_name(end), key.clone()]);
+            Ok(Reply::Array(vec![
+                Reply::Bulk(key),
+                Reply::Bulk(v.remove(0)),
+            ]))
+        }
         None => block_on(ctx, keys, deadline, Reply::NilArray),
     }
 }
@@ -83,10 +107,14 @@ pub fn blmpop(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let args = parse_lmpop(a, 2)?;
     let r = list_pop_first(ctx, args.keys, args.end, args.count);
     match retry_ok(ctx, r)? {
-        Some((key, v)) => Ok(Reply::Array(vec![
-            Reply::Bulk(key),
-            Reply::Array(v.into_iter().map(Reply::Bulk).collect()),
-        ])),
+        Some((key, v)) => {
+            let n = Bytes::from(v.len().to_string());
+            ctx.propagate_as(vec![list_pop_name(args.end), key.clone(), n]);
+            Ok(Reply::Array(vec![
+                Reply::Bulk(key),
+                Reply::Array(v.into_iter().map(Reply::Bulk).collect()),
+            ]))
+        }
         None => block_on(ctx, args.keys, deadline, Reply::NilArray),
     }
 }
@@ -95,7 +123,11 @@ fn bmove(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End, timeout: &
     let deadline = deadline(ctx, timeout)?;
     let r = list_move(ctx, src, dst, from, to);
     match retry_ok(ctx, r)? {
-        Some(e) => Ok(Reply::Bulk(e)),
+        Some(e) => {
+            let (f, t) = (end_name(from), end_name(to));
+            ctx.propagate_as(vec![b("LMOVE"), src.clone(), dst.clone(), f, t]);
+            Ok(Reply::Bulk(e))
+        }
         None => block_on(ctx, std::slice::from_ref(src), deadline, Reply::Nil),
     }
 }
@@ -116,6 +148,7 @@ fn bzpop(ctx: &mut Ctx, a: &[Bytes], end: ZEnd) -> R {
     let r = zset_pop_first(ctx, keys, end, 1);
     match retry_ok(ctx, r)? {
         Some((key, mut v)) => {
+            ctx.propagate_as(vec![zset_pop_name(end), key.clone()]);
             let (member, score) = v.remove(0);
             Ok(Reply::Array(vec![
                 Reply::Bulk(key),
@@ -140,7 +173,11 @@ pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let args = parse_zmpop(a, 2)?;
     let r = zset_pop_first(ctx, args.keys, args.end, args.count);
     match retry_ok(ctx, r)? {
-        Some((key, items)) => Ok(zmpop_reply(key, items)),
+        Some((key, items)) => {
+            let n = Bytes::from(items.len().to_string());
+            ctx.propagate_as(vec![zset_pop_name(args.end), key.clone(), n]);
+            Ok(zmpop_reply(key, items))
+        }
         None => block_on(ctx, args.keys, deadline, Reply::NilArray),
     }
 }

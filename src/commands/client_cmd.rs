@@ -84,10 +84,13 @@ pub fn client_info(ctx: &mut Ctx, _a: &[Bytes]) -> R {
 }
 
 fn client_type_ok(h: &ClientHandle, t: &str) -> bool {
-    let monitor = h.view.lock().unwrap_or_else(|e| e.into_inner()).monitor;
+    let v = h.view.lock().unwrap_or_else(|e| e.into_inner());
+    let pubsub = v.subs.0 + v.subs.1 + v.subs.2 > 0;
     match t {
-        "normal" => !monitor,
-        "pubsub" | "master" | "replica" | "slave" => false,
+        "normal" => !v.monitor && v.link.is_none() && !pubsub,
+        "pubsub" => pubsub,
+        "master" => v.link == Some('M'),
+        "replica" | "slave" => v.link == Some('S'),
         _ => false,
     }
 }

@@ -245,7 +245,14 @@ pub fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> R {
         h.set(&a[2], text.as_bytes(), lim);
         Ok((text, true))
     })?;
-    Ok(Reply::bulk(text.expect("created").as_bytes()))
+    let text = text.expect("created");
+    ctx.propagate_as(vec![
+        Bytes::from_static(b"HSET"),
+        a[1].clone(),
+        a[2].clone(),
+        Bytes::from(text.clone()),
+    ]);
+    Ok(Reply::bulk(text.as_bytes()))
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]: the count and option are checked before the key.

@@ -3,6 +3,7 @@
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
 use crate::slot::SLOTS;
+use crate::store::propagation::ExpiryMode;
 use crate::store::{notify, Entry, Ttl};
 use crate::util::cstr::keyword_eq as is;
 use crate::util::glob;
@@ -349,12 +350,17 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], millis: bool, absolute: bool) -> R
     if !allowed {
         return Ok(Reply::Int(0));
     }
-    let event = if when <= ctx.now_ms as i64 {
+    // A time already past deletes the key, on a primary (a replica waits for its DEL).
+    let event = if when <= ctx.now_ms as i64 && ctx.store.propagation.expiry == ExpiryMode::Delete {
         let lazy = ctx.shared.config().hot.lazy_expire;
         ctx.store.remove(db, &a[1], ctx.now_ms, lazy);
+        ctx.propagate_as(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
         "del"
     } else {
-        ctx.store.db_mut(db).set_expire(&a[1], Some(when as u64));
+        ctx.store
+            .db_mut(db)
+            .set_expire(&a[1], Some(when.max(0) as u64));
+        ctx.propagate_as(super::pexpireat_args(&a[1], when.max(0) as u64));
         "expire"
     };
     ctx.modified(&a[1]);

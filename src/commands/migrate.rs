@@ -190,6 +190,8 @@ fn apply(ctx: &mut Ctx, p: &Pending, done: Done) -> R {
             }
             if ctx.store.remove(p.db, &item.key, ctx.now_ms, true) {
                 ctx.modified(&item.key);
+                let del = vec![Bytes::from_static(b"DEL"), item.key.clone()];
+                ctx.store.propagation.replace(p.db, del);
                 ctx.notify(notify::GENERIC, "del", &item.key);
             }
         }

@@ -22,6 +22,7 @@ pub use migrate::finish as finish_migrate;
 pub use persistence::{prepare, to_prepare};
 mod persistence;
 pub mod pubsub;
+mod replication;
 mod server_cmds;
 mod sets;
 mod sets_algebra;
@@ -80,6 +81,7 @@ mod handlers {
     pub use super::migrate::*;
     pub use super::persistence::*;
     pub use super::pubsub::*;
+    pub use super::replication::*;
     pub use super::server_cmds::*;
     pub use super::sets::*;
     pub use super::sets_algebra::*;
@@ -324,6 +326,15 @@ mod tests {
     }
 }
 
+/// `PEXPIREAT key ms`: how every relative or absolute expiry reaches replicas.
+pub(crate) fn pexpireat_args(key: &Bytes, at_ms: u64) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"PEXPIREAT"),
+        key.clone(),
+        Bytes::from(at_ms.to_string()),
+    ]
+}
+
 impl Ctx<'_> {
     /// Marks a key as changed by a write: the hook where dirty counting (and later WATCH and
     /// keyspace notifications) happen.
@@ -336,6 +347,19 @@ impl Ctx<'_> {
 
     pub fn db(&self) -> usize {
         self.client.db
+    }
+
+    /// Replicas get `args` (in this client's database) instead of the command as received:
+    /// the effect of a non-deterministic or time-relative write (SPOP as SREM, EXPIRE as
+    /// PEXPIREAT). Call once per command it stands for.
+    pub fn propagate_as(&mut self, args: Vec<Bytes>) {
+        let db = self.client.db;
+        self.store.propagation.replace(db, args);
+    }
+
+    /// Replicas get this command even though it changed no key (FLUSHALL, PUBLISH).
+    pub fn force_propagate(&mut self) {
+        self.store.propagation.force();
     }
 
     /// Raises keyspace notification `event` of `class` (store::notify) for `key`.

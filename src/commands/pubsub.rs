@@ -134,8 +134,10 @@ fn publish_generic(ctx: &mut Ctx, a: &[Bytes], shard: bool) -> R {
         .publish(shard, &a[1], &a[2], lim, ctx.now_ms);
     // In a cluster the message also goes over the bus: PUBLISH to every node, SPUBLISH to the
     // other nodes of this shard. The reply counts local receivers only, as in Redis.
-    if let Some(c) = &ctx.shared.cluster {
-        crate::cluster::messages::publish(&mut c.lock(), shard, &a[1], &a[2]);
+    // Standalone, replicas get the message through the replication stream.
+    match &ctx.shared.cluster {
+        Some(c) => crate::cluster::messages::publish(&mut c.lock(), shard, &a[1], &a[2]),
+        None => ctx.force_propagate(),
     }
     if dropped > 0 {
         ctx.shared

@@ -1,4 +1,4 @@
-//! Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME INFO MONITOR SHUTDOWN ROLE DEBUG.
+//! Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME INFO MONITOR SHUTDOWN DEBUG.
 use super::{float_arg, is, Ctx};
 use crate::protocol::{ErrorReply, Reply};
 use crate::state::After;
@@ -24,6 +24,8 @@ fn flush_mode(ctx: &Ctx, a: &[Bytes]) -> Result<bool, ErrorReply> {
 pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let lazy = flush_mode(ctx, a)?;
     ctx.store.flush(Some(ctx.client.db), lazy);
+    ctx.store.dirty += 1;
+    ctx.force_propagate();
     Ok(Reply::Ok)
 }
 
@@ -37,6 +39,7 @@ pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> R {
         let _ = crate::persist::save_sync(ctx.shared, ctx.store);
     }
     ctx.store.dirty += 1;
+    ctx.force_propagate();
     Ok(Reply::Ok)
 }
 
@@ -101,14 +104,6 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     ctx.client.after = Some(After::Shutdown);
     Ok(Reply::NoReply)
-}
-
-pub fn role(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    Ok(Reply::Array(vec![
-        Reply::bulk(b"master"),
-        Reply::Int(0),
-        Reply::Array(vec![]),
-    ]))
 }
 
 /// DEBUG is refused unless enable-debug-command allows it (`local`: loopback clients only).

@@ -192,7 +192,11 @@ pub fn spop(ctx: &mut Ctx, a: &[Bytes]) -> R {
         s.remove(&m);
         (m, true)
     })?;
-    Ok(popped.map_or(Reply::Nil, |m| Reply::Bulk(Bytes::from(m))))
+    let popped = popped.map(Bytes::from);
+    if let Some(m) = &popped {
+        ctx.propagate_as(vec![Bytes::from_static(b"SREM"), a[1].clone(), m.clone()]);
+    }
+    Ok(popped.map_or(Reply::Nil, Reply::Bulk))
 }
 
 /// Redis's three cases: popping at least the whole set replies with it (as SUNION of the key
@@ -218,6 +222,7 @@ fn spop_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
         let all = union_of(&[Some(&*s)], max);
         let out = all.iter().map(elem_reply).collect();
         ctx.delete_key(key);
+        ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
         ctx.notify(notify::SET, "spop", key);
         ctx.notify(notify::GENERIC, "del", key);
         return Ok(Reply::Set(out));
@@ -241,6 +246,13 @@ fn spop_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
         *s = kept.expect("remaining > 0");
     }
     ctx.modified(key);
+    // Replicas remove the members popped here (Redis sends SREMs in batches; one suffices).
+    let mut srem = vec![Bytes::from_static(b"SREM"), key.clone()];
+    srem.extend(out.iter().filter_map(|r| match r {
+        Reply::Bulk(b) => Some(b.clone()),
+        _ => None,
+    }));
+    ctx.propagate_as(srem);
     ctx.notify(notify::SET, "spop", key);
     Ok(Reply::Set(out))
 }

@@ -206,7 +206,7 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) -> R {
         (None, true) => Ttl::Keep,
         _ => Ttl::Clear,
     };
-    set_with_ttl(ctx, key, Value::from_bytes(&a[2]), ttl);
+    set_with_ttl(ctx, key, &a[2], ttl);
     Ok(if o.get {
         old.map_or(Reply::Nil, Reply::Bulk)
     } else {
@@ -219,15 +219,24 @@ fn check_exists(ctx: &mut Ctx, key: &[u8]) -> bool {
 }
 
 /// Stores a value; an expiry already in the past deletes the key instead (as Redis does).
-fn set_with_ttl(ctx: &mut Ctx, key: &[u8], v: Value, ttl: Ttl) {
+/// With an expiry, replicas get `SET key value PXAT ms` (or the DEL).
+fn set_with_ttl(ctx: &mut Ctx, key: &Bytes, v: &Bytes, ttl: Ttl) {
     if let Ttl::At(at) = ttl {
         if at <= ctx.now_ms {
             ctx.store.remove(ctx.client.db, key, ctx.now_ms, false);
             ctx.modified(key);
+            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
             return;
         }
+        ctx.propagate_as(vec![
+            Bytes::from_static(b"SET"),
+            key.clone(),
+            v.clone(),
+            Bytes::from_static(b"PXAT"),
+            Bytes::from(at.to_string()),
+        ]);
     }
-    store(ctx, key, v, ttl, "set");
+    store(ctx, key, Value::from_bytes(v), ttl, "set");
 }
 
 pub fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -240,7 +249,7 @@ pub fn setnx(ctx: &mut Ctx, a: &[Bytes]) -> R {
 
 fn setex_generic(ctx: &mut Ctx, a: &[Bytes], unit: Unit, cmd: &str) -> R {
     let at = expire_ms(ctx, &a[2], unit, true, cmd)?;
-    set_with_ttl(ctx, &a[1], Value::from_bytes(&a[3]), Ttl::At(at));
+    set_with_ttl(ctx, &a[1], &a[3], Ttl::At(at));
     Ok(Reply::Ok)
 }
 
@@ -280,9 +289,11 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if let Some(at) = expire {
         let event = if at <= ctx.now_ms {
             ctx.store.remove(db, &a[1], ctx.now_ms, false);
+            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
             "del"
         } else {
             ctx.store.db_mut(db).set_expire(&a[1], Some(at));
+            ctx.propagate_as(super::pexpireat_args(&a[1], at));
             "expire"
         };
         ctx.modified(&a[1]);
@@ -297,6 +308,7 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) -> R {
     {
         ctx.store.db_mut(db).set_expire(&a[1], None);
         ctx.modified(&a[1]);
+        ctx.propagate_as(vec![Bytes::from_static(b"PERSIST"), a[1].clone()]);
         ctx.notify(notify::GENERIC, "persist", &a[1]);
     }
     Ok(Reply::Bulk(v))
@@ -374,6 +386,13 @@ pub fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) -> R {
         Ttl::Keep,
         "incrbyfloat",
     );
+    // Replicas store the result, not the addition (float rounding may differ).
+    ctx.propagate_as(vec![
+        Bytes::from_static(b"SET"),
+        a[1].clone(),
+        Bytes::from(text.clone()),
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
     Ok(Reply::bulk(text.as_bytes()))
 }
 

@@ -79,6 +79,14 @@ fn apply(config: &mut Config, lines: Vec<Line>, depth: usize) -> Result<(), Star
             apply(config, split_lines(&content, 1)?, depth + 1)?;
             continue;
         }
+        if name == "replicaof" || name == "slaveof" {
+            let port = l.args.get(2).and_then(|p| p.parse::<u16>().ok());
+            match (l.args.len(), port) {
+                (3, Some(port)) => config.replicaof = Some((l.args[1].clone(), port)),
+                _ => return Err(err("Invalid master port".into())),
+            }
+            continue;
+        }
         if l.args.len() < 2 && !matches!(name.as_str(), "save" | "bind") {
             return Err(err("wrong number of arguments".into()));
         }

@@ -68,6 +68,8 @@ pub struct Config {
     /// The config file given at startup, if any (CONFIG REWRITE target).
     pub file: Option<PathBuf>,
     pub hot: Hot,
+    /// `replicaof <host> <port>` at startup (not a CONFIG parameter, as in Redis).
+    pub replicaof: Option<(String, u16)>,
 }
 
 fn canonical(p: &'static Param) -> &'static Param {
@@ -254,6 +256,7 @@ impl Default for Config {
             values,
             file: None,
             hot: Hot::placeholder(),
+            replicaof: None,
         };
         c.refresh_hot();
         c

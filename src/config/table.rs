@@ -235,7 +235,7 @@ pub static PARAMS: &[Param] = &[
         Enum(&["no", "yes", "clients"]),
         "no",
     ),
-    // replication (served by a later issue; kept now)
+    // replication
     p("replica-read-only", Bool, "yes"),
     alias("slave-read-only", "replica-read-only", Bool, "yes"),
     p("replica-serve-stale-data", Bool, "yes"),
@@ -253,6 +253,24 @@ pub static PARAMS: &[Param] = &[
     p("repl-backlog-ttl", Int(0, I32), "3600"),
     p("repl-timeout", Int(1, I32), "60"),
     p("repl-ping-replica-period", Int(1, I32), "10"),
+    p("repl-diskless-sync", Bool, "yes"),
+    p("repl-diskless-sync-delay", Int(0, I32), "5"),
+    p("repl-diskless-sync-max-replicas", Int(0, I32), "0"),
+    p(
+        "repl-diskless-load",
+        Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+    ),
+    p("repl-disable-tcp-nodelay", Bool, "no"),
+    p("replica-ignore-maxmemory", Bool, "yes"),
+    alias(
+        "slave-ignore-maxmemory",
+        "replica-ignore-maxmemory",
+        Bool,
+        "yes",
+    ),
+    p("replica-lazy-flush", Bool, "no"),
+    alias("slave-lazy-flush", "replica-lazy-flush", Bool, "no"),
     p("masterauth", Str, ""),
     p("masteruser", Str, ""),
     p("min-replicas-to-write", Int(0, I32), "0"),

@@ -210,6 +210,7 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             // No fork: a snapshot is a thread (see store/snapshot.rs).
             field!(out, "latest_fork_usec:0");
             field!(out, "total_forks:0");
+            super::info_replication::stats(sh, out);
             field!(out, "migrate_cached_sockets:{}", sh.migrate.len());
             field!(out, "total_error_replies:{}", s.error_replies.load(Relaxed));
             field!(
@@ -223,22 +224,7 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
                 s.client_outbuf_limit_disconnections.load(Relaxed)
             );
         }
-        "replication" => {
-            field!(out, "role:master");
-            field!(out, "connected_slaves:0");
-            field!(out, "master_failover_state:no-failover");
-            field!(out, "master_replid:{}", sh.run_id);
-            field!(
-                out,
-                "master_replid2:0000000000000000000000000000000000000000"
-            );
-            field!(out, "master_repl_offset:0");
-            field!(out, "second_repl_offset:-1");
-            field!(out, "repl_backlog_active:0");
-            field!(out, "repl_backlog_size:1048576");
-            field!(out, "repl_backlog_first_byte_offset:0");
-            field!(out, "repl_backlog_histlen:0");
-        }
+        "replication" => super::info_replication::section(sh, out),
         "cpu" => {
             let (sys, user) = rusage(libc::RUSAGE_SELF);
             let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);

@@ -2,6 +2,7 @@
 //! report. Reads shared state; never changes the keyspace.
 pub mod alloc;
 pub mod info;
+pub mod info_replication;
 pub mod log;
 pub mod slowlog;
 pub mod stats;

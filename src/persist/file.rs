@@ -1,6 +1,8 @@
-//! Writing a snapshot file: `temp-<pid>-<n>.rdb` in the working directory, the CRC64 kept as
-//! bytes pass, then EOF + checksum, fsync, rename over `dbfilename`, and fsync of the
-//! directory, so a crash at any point leaves the previous file intact.
+//! Writing a snapshot: `SnapshotWriter` streams it to any `Write` (a file, or a replica's
+//! socket through a channel) with the CRC64 kept as bytes pass, then EOF + checksum.
+//! `SnapshotFile` is the file case: `temp-<pid>-<n>.rdb` in the working directory, fsync,
+//! rename over `dbfilename`, and fsync of the directory, so a crash at any point leaves the
+//! previous file intact.
 use crate::store::rdb::{encode, encode::Sink, CRC64};
 use crate::store::snapshot::{encode_deferred, Chunk};
 use std::fs::File;
@@ -10,16 +12,16 @@ use std::time::Instant;
 
 const FLUSH_BYTES: usize = 256 * 1024;
 
-/// Encoder output that goes to the file every `FLUSH_BYTES` (see `write_chunk`).
-struct FileSink<'a> {
-    file: &'a mut SnapshotFile,
+/// Encoder output that goes to the writer every `FLUSH_BYTES` (see `write_chunk`).
+struct FileSink<'a, W: Write> {
+    file: &'a mut SnapshotWriter<W>,
     buf: Vec<u8>,
     err: Option<std::io::Error>,
     pace: bool,
     since: Instant,
 }
 
-impl FileSink<'_> {
+impl<W: Write> FileSink<'_, W> {
     fn flush(&mut self) {
         if self.err.is_none() {
             if let Err(e) = self.file.write(&self.buf) {
@@ -35,7 +37,7 @@ impl FileSink<'_> {
     }
 }
 
-impl Sink for FileSink<'_> {
+impl<W: Write> Sink for FileSink<'_, W> {
     fn push(&mut self, b: u8) {
         self.buf.push(b);
         if self.buf.len() >= FLUSH_BYTES {
@@ -51,35 +53,23 @@ impl Sink for FileSink<'_> {
     }
 }
 
-pub struct SnapshotFile {
-    w: BufWriter<File>,
-    tmp: PathBuf,
-    target: PathBuf,
+pub struct SnapshotWriter<W: Write> {
+    w: W,
     crc: crc::Digest<'static, u64, crc::Table<16>>,
     checksum: bool,
     pub opts: encode::Options,
     pub bytes: u64,
 }
 
-impl SnapshotFile {
-    pub fn create(
-        target: PathBuf,
-        seq: u64,
-        opts: encode::Options,
-        checksum: bool,
-    ) -> std::io::Result<SnapshotFile> {
-        let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
-        let tmp = dir.join(format!("temp-{}-{seq}.rdb", std::process::id()));
-        let f = File::create(&tmp)?;
-        Ok(SnapshotFile {
-            w: BufWriter::with_capacity(1 << 20, f),
-            tmp,
-            target,
+impl<W: Write> SnapshotWriter<W> {
+    pub fn new(w: W, opts: encode::Options, checksum: bool) -> SnapshotWriter<W> {
+        SnapshotWriter {
+            w,
             crc: CRC64.digest(),
             checksum,
             opts,
             bytes: 0,
-        })
+        }
     }
 
     pub fn write(&mut self, b: &[u8]) -> std::io::Result<()> {
@@ -114,8 +104,8 @@ impl SnapshotFile {
         Ok(())
     }
 
-    /// EOF, checksum (0 when rdbchecksum is off), fsync, rename, directory fsync.
-    pub fn finish(mut self) -> std::io::Result<u64> {
+    /// EOF and checksum (0 when rdbchecksum is off); returns the writer, flushed.
+    pub fn finish_stream(mut self) -> std::io::Result<W> {
         self.write(&[crate::store::rdb::RDB_OPCODE_EOF])?;
         let crc = if self.checksum {
             self.crc.clone().finalize()
@@ -124,7 +114,47 @@ impl SnapshotFile {
         };
         self.w.write_all(&crc.to_le_bytes())?;
         self.bytes += 8;
-        let f = self.w.into_inner().map_err(|e| e.into_error())?;
+        self.w.flush()?;
+        Ok(self.w)
+    }
+}
+
+pub struct SnapshotFile {
+    pub out: SnapshotWriter<BufWriter<File>>,
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+impl SnapshotFile {
+    pub fn create(
+        target: PathBuf,
+        seq: u64,
+        opts: encode::Options,
+        checksum: bool,
+    ) -> std::io::Result<SnapshotFile> {
+        let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+        let tmp = dir.join(format!("temp-{}-{seq}.rdb", std::process::id()));
+        let f = File::create(&tmp)?;
+        Ok(SnapshotFile {
+            out: SnapshotWriter::new(BufWriter::with_capacity(1 << 20, f), opts, checksum),
+            tmp,
+            target,
+        })
+    }
+
+    pub fn write(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.out.write(b)
+    }
+
+    pub fn write_chunk(&mut self, c: &Chunk, pace: bool) -> std::io::Result<()> {
+        self.out.write_chunk(c, pace)
+    }
+
+    /// EOF, checksum, fsync, rename, directory fsync. Returns the file's size.
+    pub fn finish(self) -> std::io::Result<u64> {
+        let bytes = self.out.bytes + 9;
+        let w = self.out.finish_stream()?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         std::fs::rename(&self.tmp, &self.target)?;
         let dir = self
@@ -135,13 +165,13 @@ impl SnapshotFile {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        Ok(self.bytes)
+        Ok(bytes)
     }
 
     /// Removes the temporary file of a save that did not complete.
     pub fn discard(self) {
         let tmp = self.tmp.clone();
-        drop(self.w);
+        drop(self.out);
         let _ = std::fs::remove_file(tmp);
     }
 }

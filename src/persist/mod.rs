@@ -74,17 +74,29 @@ pub fn save_points(sh: &Shared) -> Vec<(u64, u64)> {
     nums.chunks_exact(2).map(|p| (p[0], p[1])).collect()
 }
 
+/// Begins a snapshot in `store` (the point in time is now): the header (with the replication
+/// AUX fields for a full sync) and the snapshot preamble, and the encoding settings.
+pub fn snapshot_head(
+    sh: &Shared,
+    store: &mut Store,
+    repl: Option<&encode::ReplInfo>,
+) -> (Vec<u8>, Options, bool) {
+    let (opts, checksum) = options(sh);
+    let mut head = Vec::new();
+    let used = store.used_memory(sh.allocated()) as u64;
+    encode::write_header(&mut head, now_ms() / 1000, used, repl, &opts);
+    // Preserved versions of keys written during the save may use a tenth of the dataset.
+    head.extend_from_slice(&store.snapshot_begin(opts, (used / 10) as usize));
+    (head, opts, checksum)
+}
+
 /// Opens the temp file and writes the header and the snapshot preamble, beginning the
 /// snapshot in `store` (the point in time is now).
 fn begin(sh: &Shared, store: &mut Store) -> std::io::Result<SnapshotFile> {
     let (opts, checksum) = options(sh);
     let seq = sh.persist.temp_seq.fetch_add(1, Relaxed);
     let mut f = SnapshotFile::create(rdb_path(sh), seq, opts, checksum)?;
-    let mut head = Vec::new();
-    let used = store.used_memory(sh.allocated()) as u64;
-    encode::write_header(&mut head, now_ms() / 1000, used, None, &opts);
-    // Preserved versions of keys written during the save may use a tenth of the dataset.
-    head.extend_from_slice(&store.snapshot_begin(opts, (used / 10) as usize));
+    let (head, _, _) = snapshot_head(sh, store, None);
     if let Err(e) = f.write(&head) {
         store.snapshot_abort();
         f.discard();
@@ -187,13 +199,15 @@ pub fn bgsave_start(sh: &Shared, store: &mut Store) -> Result<(), Option<std::io
     Ok(())
 }
 
-/// The snapshot thread's half of a BGSAVE: steps until done, writing as it goes.
-fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
-    let start = std::time::Instant::now();
-    // rdb-key-save-delay (for tests and benchmarks) slows the keys a step serializes itself
-    // (writers' captures are not slowed): positive, a step takes about 1 ms worth of keys and
-    // sleeps their total delay; negative (-n), one 1 us sleep per n keys, as Redis's debugDelay.
-    let res: std::io::Result<()> = (|| loop {
+/// Steps the snapshot begun in the store until it is complete, writing each step to `w`.
+/// rdb-key-save-delay (for tests and benchmarks) slows the keys a step serializes itself
+/// (writers' captures are not slowed): positive, a step takes about 1 ms worth of keys and
+/// sleeps their total delay; negative (-n), one 1 us sleep per n keys, as Redis's debugDelay.
+pub fn write_steps<W: std::io::Write>(
+    sh: &Shared,
+    w: &mut file::SnapshotWriter<W>,
+) -> std::io::Result<()> {
+    loop {
         let delay = config_int(sh, "rdb-key-save-delay");
         let budget = match delay {
             0 => usize::MAX,
@@ -207,7 +221,7 @@ fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
             return Err(std::io::Error::other("snapshot aborted"));
         };
         sh.persist.status().keys_processed = c.keys;
-        f.write_chunk(&c, true)?;
+        w.write_chunk(&c, true)?;
         if c.finished {
             return Ok(());
         }
@@ -215,7 +229,13 @@ fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
         // store lock and the core it shares with clients stay at least 75% theirs.
         let rest = (step_time * SNAPSHOT_REST_FACTOR).min(Duration::from_millis(50));
         debug_delay(delay, c.stepped, rest);
-    })();
+    }
+}
+
+/// The snapshot thread's half of a BGSAVE: steps until done, writing as it goes.
+fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
+    let start = std::time::Instant::now();
+    let res = write_steps(sh, &mut f.out);
     let now = now_ms() / 1000;
     let outcome = match res {
         Ok(()) => f.finish().map(|_| ()),

@@ -26,6 +26,14 @@ macro_rules! fixed {
 }
 
 fixed! {
+    read_only_replica => "READONLY You can't write against a read only replica.";
+    no_replicas => "NOREPLICAS Not enough good replicas to write.";
+    master_down => "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    no_master_link => "NOMASTERLINK Can't SYNC while not connected with my master";
+    replicaof_cluster => "ERR REPLICAOF not allowed in cluster mode.";
+    wait_on_replica => "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
+    replica_sync_refused => "ERR Replica can't interact with the keyspace";
+    invalid_master_port => "ERR Invalid master port";
     busy_key => "BUSYKEY Target key name already exists.";
     bad_data_format => "ERR Bad data format";
     dump_payload => "ERR DUMP payload version or checksum are wrong";
@@ -280,6 +288,13 @@ impl ErrorReply {
     }
 
     /// `ERR <message>` for messages that echo a directive name or value (config, HELLO, CLIENT).
+    pub fn unrecognized_replconf(opt: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Unrecognized REPLCONF option: {}",
+            sanitize(opt, 128)
+        )))
+    }
+
     pub fn err(message: impl Into<String>) -> Self {
         ErrorReply(Cow::Owned(format!("ERR {}", message.into())))
     }

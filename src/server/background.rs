@@ -29,7 +29,8 @@ pub async fn run(sh: Arc<Shared>) {
         if !sh.migrate.is_empty() {
             sh.migrate.close_idle();
         }
-        if !sh.active_expire.load(Relaxed) {
+        // A replica does not expire keys itself: its primary's DELs arrive in the stream.
+        if !sh.active_expire.load(Relaxed) || sh.repl.role_replica.load(Relaxed) {
             continue;
         }
         // Redis: 25% of the period at effort 1, +2% per extra effort point.
@@ -41,6 +42,7 @@ pub async fn run(sh: Arc<Shared>) {
             let st = {
                 let mut store = sh.lock_store();
                 let st = store.active_expire_step(now_ms(), STEP_KEYS * effort as usize);
+                crate::replication::propagate::flush(&sh, &mut store);
                 super::dispatch::publish_events(&sh, &mut store, now_ms());
                 super::dispatch::deliver_invalidations(&sh, &mut store, now_ms());
                 st

@@ -38,6 +38,7 @@ impl Host for ServerHost {
                     );
                 }
             }
+            crate::replication::propagate::flush(sh, &mut store);
         }
         if effects.topology_changed {
             if let Some(c) = &sh.cluster {

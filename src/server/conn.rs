@@ -320,6 +320,33 @@ impl Connection<'_> {
                     let reply = self.migrate(p).await;
                     self.emit(reply, out);
                 }
+                Some(After::Replica(plan)) => {
+                    self.flush(out).await;
+                    let sh = self.sh.clone();
+                    crate::replication::primary::serve(sh, &mut self.stream, self.client, plan)
+                        .await;
+                    return Some(End::Closed);
+                }
+                Some(After::Wait {
+                    offset,
+                    replicas,
+                    deadline_ms,
+                }) => {
+                    self.flush(out).await;
+                    self.show_cmd(b"wait");
+                    let handle = self.client.handle.clone();
+                    let wait = crate::replication::primary::wait_for_acks(
+                        &self.sh,
+                        offset,
+                        replicas,
+                        deadline_ms,
+                    );
+                    let n = tokio::select! {
+                        n = wait => n,
+                        _ = handle.kill_notify.notified() => return Some(End::Closed),
+                    };
+                    self.emit(Reply::Int(n as i64), out);
+                }
                 Some(After::Monitor) => {
                     self.flush(out).await;
                     return Some(self.monitor().await);
@@ -363,6 +390,8 @@ impl Connection<'_> {
             let mut store = sh.lock_store();
             let now = now_ms();
             let r = crate::commands::finish_migrate(&sh, &mut store, self.client, &job, done);
+            let end = crate::replication::propagate::flush(&sh, &mut store);
+            self.client.woff = self.client.woff.max(end);
             super::dispatch::publish_events(&sh, &mut store, now);
             super::dispatch::deliver_invalidations(&sh, &mut store, now);
             r

@@ -51,11 +51,25 @@ fn admit(
     if r.flags & flag::LOADING == 0 && sh.persist.loading.load(Relaxed) {
         return Err(ErrorReply::loading());
     }
+    if client.primary_link {
+        // The primary's commands are not redirected, refused or evicted for (Redis's
+        // "obey client"); a replica ignores maxmemory (replica-ignore-maxmemory).
+        return Ok(());
+    }
     if let Some((_, topo)) = &client.topology {
         super::route::check(sh, topo, store, client, r, args, now)?;
     }
-    if r.flags & flag::WRITE != 0 && crate::persist::writes_refused(sh) {
-        return Err(ErrorReply::misconf());
+    if r.flags & flag::WRITE != 0 {
+        writes_allowed(sh, now)?;
+    }
+    if sh.repl.role_replica.load(Relaxed) {
+        if store.eviction.maxmemory > 0 {
+            // A replica never evicts: its primary's DELs keep it in step.
+            return Ok(());
+        }
+        if r.flags & flag::STALE == 0 && stale_refused(sh) {
+            return Err(ErrorReply::master_down());
+        }
     }
     if store.eviction.maxmemory > 0 {
         let _ = now;
@@ -65,6 +79,37 @@ fn admit(
         }
     }
     Ok(())
+}
+
+/// Writes are refused on a read-only replica, after a failed background save (MISCONF), and
+/// without enough good replicas (min-replicas-to-write).
+fn writes_allowed(sh: &Shared, now: u64) -> Result<(), ErrorReply> {
+    if sh.repl.role_replica.load(Relaxed) && crate::replication::config_yes(sh, "replica-read-only")
+    {
+        return Err(ErrorReply::read_only_replica());
+    }
+    if crate::persist::writes_refused(sh) {
+        return Err(ErrorReply::misconf());
+    }
+    let min = sh.repl.min_replicas.load(Relaxed);
+    if min > 0 && !sh.repl.role_replica.load(Relaxed) {
+        let lag = crate::replication::config_u64(sh, "min-replicas-max-lag", 10);
+        if lag > 0 && (sh.repl.good_replicas(now, lag) as u64) < min {
+            return Err(ErrorReply::no_replicas());
+        }
+    }
+    Ok(())
+}
+
+/// replica-serve-stale-data no, with the link to the primary down.
+fn stale_refused(sh: &Shared) -> bool {
+    let up = sh
+        .repl
+        .state()
+        .primary
+        .as_ref()
+        .is_some_and(|p| p.link == crate::replication::LinkState::Connected);
+    !up && sh.config().get("replica-serve-stale-data") == Some("no")
 }
 
 fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
@@ -118,7 +163,32 @@ fn runs_inside_multi(name: &str) -> bool {
     )
 }
 
+/// Runs one request and, once the outermost command is done (an EXEC after its queued
+/// commands), hands what it did to the replication stream (replication/propagate.rs).
 pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
+    let out = run(sh, store, client, args);
+    if !client.in_exec {
+        if client.primary_link {
+            // A replica forwards the primary's bytes instead (replication/link.rs).
+            store.propagation.discard();
+        } else {
+            let end = crate::replication::propagate::flush(sh, store);
+            if end > 0 {
+                client.woff = end;
+            }
+        }
+    }
+    out
+}
+
+/// A command from our primary's replication stream (the reply is not sent anywhere).
+pub fn apply_from_primary(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) {
+    if let Outcome::Reply(Reply::Error(e)) = execute(sh, store, client, args) {
+        tracing::warn!(error = %e, command = %String::from_utf8_lossy(&args[0]), "Command from the primary failed");
+    }
+}
+
+fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
     let now = now_ms();
     let r = match resolve(sh, args) {
         Ok(r) => r,
@@ -134,7 +204,7 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
             ErrorReply::subscribed_context(r.spec.name),
         ));
     }
-    if !client.in_exec {
+    if !client.in_exec && !client.primary_link {
         if let Some(p) = sh.pause_state(now) {
             if !p.write_only || r.flags & flag::WRITE != 0 {
                 return Outcome::Paused(p.until_ms);
@@ -142,7 +212,7 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         }
     }
     let stat = sh.stats.command(r.id);
-    if let Some(cluster) = &sh.cluster {
+    if let (Some(cluster), false) = (&sh.cluster, client.primary_link) {
         cluster.refresh(&mut client.topology);
     }
     if let Err(e) = admit(sh, store, client, &r, args, now) {
@@ -183,6 +253,7 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         capture_for_snapshot(store, &r, args);
     }
     let handler = r.spec.handler.expect("resolved commands have handlers");
+    let dirty_before = store.dirty;
     let start = Instant::now();
     let result = {
         let mut ctx = Ctx {
@@ -194,6 +265,8 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
         handler(&mut ctx, args)
     };
     let us = start.elapsed().as_micros() as u64;
+    let wrote = store.dirty != dirty_before;
+    store.propagation.command_done(client.db, args, wrote);
     if client.tracking {
         track_reads(store, client, &r, args, result.is_ok());
     }
@@ -366,7 +439,7 @@ fn exec_transaction(sh: &Shared, store: &mut Store, client: &mut Client, now: u6
     client.in_exec = true;
     let mut replies = Vec::with_capacity(m.queue.len());
     for args in &m.queue {
-        match execute(sh, store, client, args) {
+        match run(sh, store, client, args) {
             Outcome::Reply(r) => replies.push(r),
             Outcome::Paused(_) | Outcome::Fenced(_) => {
                 unreachable!("pauses and fences do not apply inside EXEC")

@@ -90,10 +90,9 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         true => Some(open_cluster(&config, port).await?),
         false => None,
     };
-    let shared = Arc::new(Shared::new(
-        config,
-        cluster.as_ref().map(|(c, _)| c.clone()),
-    ));
+    let replicaof = config.replicaof.clone();
+    let shared = Shared::new(config, cluster.as_ref().map(|(c, _)| c.clone())).start();
+    let _ = shared.repl.apply.set(dispatch::apply_from_primary);
     shared
         .bound_port
         .store(port, std::sync::atomic::Ordering::Relaxed);
@@ -119,6 +118,11 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             .map_err(std::io::Error::other)?;
     }
     crate::persist::start(shared.clone());
+    if let Some((host, port)) = replicaof {
+        let mut store = shared.lock_store();
+        crate::replication::link::follow(&shared, &mut store, host, port);
+    }
+    tokio::spawn(crate::replication::primary::cron(shared.clone()));
     tokio::spawn(background::run(shared.clone()));
     tokio::spawn(background::sample_metrics(shared.clone()));
     tracing::info!(port, "Ready to accept connections tcp");

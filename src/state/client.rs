@@ -37,6 +37,15 @@ pub enum After {
     /// Run a MIGRATE's network part outside the store lock, then finish it under the lock
     /// and reply (commands/migrate.rs).
     Migrate(Box<crate::migrate::Pending>),
+    /// This connection is a replica now (PSYNC/SYNC): hand the socket to replication.
+    Replica(crate::replication::primary::Plan),
+    /// WAIT: reply with how many replicas acknowledged `offset`, once `replicas` did or at
+    /// `deadline_ms` (0 = never).
+    Wait {
+        offset: u64,
+        replicas: usize,
+        deadline_ms: u64,
+    },
 }
 
 /// An open MULTI: the queued commands and whether one of them was refused (EXECABORT).
@@ -92,6 +101,12 @@ pub struct Client {
     pub topology: Option<(u64, std::sync::Arc<crate::cluster::topology::Topology>)>,
     /// RESTORE payloads of the current batch decoded before the store was locked (payload,
     /// value or error), taken by the RESTORE that carries the same payload.
+    /// This client is the link to our primary: its commands come from the replication stream.
+    pub primary_link: bool,
+    /// The replication offset after this client's last write (WAIT waits for it).
+    pub woff: u64,
+    /// What a replica told us with REPLCONF (before PSYNC).
+    pub replica_hello: Option<crate::replication::primary::Hello>,
     pub prepared: Vec<(
         Bytes,
         Result<crate::store::value::Value, crate::protocol::ErrorReply>,
@@ -136,6 +151,9 @@ impl Client {
             caching: None,
             block_retry: false,
             prepared: Vec::new(),
+            primary_link: false,
+            woff: 0,
+            replica_hello: None,
             asking: false,
             readonly: false,
             topology: None,

@@ -25,6 +25,8 @@ pub struct ClientView {
     pub subs: (usize, usize, usize),
     /// Commands queued in MULTI (-1 outside MULTI).
     pub multi: i64,
+    /// A replication link: 'M' our primary's, 'S' a replica's (CLIENT LIST flags, TYPE).
+    pub link: Option<char>,
 }
 
 pub struct ClientHandle {
@@ -118,6 +120,7 @@ impl ClientHandle {
 /// CLIENT LIST flags: P pubsub, x in MULTI, O monitor, N none.
 fn flags(v: &ClientView) -> String {
     let mut f = String::new();
+    f.extend(v.link);
     if v.monitor {
         f.push('O');
     }

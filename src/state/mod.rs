@@ -62,6 +62,10 @@ pub struct Shared {
     pub persist: persist::PersistState,
     /// MIGRATE's cached connections to target nodes.
     pub migrate: crate::migrate::Cache,
+    /// Replication: role, IDs, the stream's backlog, replicas.
+    pub repl: crate::replication::Replication,
+    /// This value's own `Arc` (set once by `Shared::start`), for work that outlives a command.
+    me: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }
 
 pub use crate::util::now_ms;
@@ -77,6 +81,10 @@ impl Shared {
             .collect();
         let commands = CommandIndex::build();
         let slower_than = config.hot.slowlog_slower_than;
+        let backlog_size = config
+            .get("repl-backlog-size")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1 << 20);
         Shared {
             config: RwLock::new(config),
             store: Mutex::new(store),
@@ -99,7 +107,24 @@ impl Shared {
             cluster,
             persist: persist::PersistState::new(now_ms() / 1000),
             migrate: Default::default(),
+            repl: crate::replication::Replication::new(backlog_size),
+            me: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Wraps the value in its `Arc` and remembers it (see `arc`).
+    pub fn start(self) -> std::sync::Arc<Shared> {
+        let sh = std::sync::Arc::new(self);
+        let _ = sh.me.set(std::sync::Arc::downgrade(&sh));
+        sh
+    }
+
+    /// The `Arc` this value lives in (for tasks a command starts).
+    pub fn arc(&self) -> std::sync::Arc<Shared> {
+        self.me
+            .get()
+            .and_then(|w| w.upgrade())
+            .expect("Shared::start was called")
     }
 
     pub fn config(&self) -> std::sync::RwLockReadGuard<'_, Config> {

@@ -154,6 +154,7 @@ impl Store {
             self.capture_slot(crate::slot::key_slot(&key) as usize);
             if let Some(e) = self.db_mut(db).remove(&key) {
                 self.stats.evicted_keys += 1;
+                self.propagation.deleted(db, &key);
                 self.watches.touch(db, &key);
                 self.tracking.invalidate(&key, 0);
                 self.events

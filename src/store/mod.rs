@@ -11,6 +11,7 @@ pub mod fence;
 pub mod hll;
 mod lazyfree;
 pub mod notify;
+pub mod propagation;
 pub mod rdb;
 mod slab;
 pub mod snapshot;
@@ -74,6 +75,8 @@ pub struct Store {
     pub snapshot: Option<Box<snapshot::Snapshot>>,
     /// Keys a MIGRATE is moving: writes to them wait (fence.rs).
     pub fences: fence::Fences,
+    /// What replicas must do too (propagation.rs), and how this role expires keys.
+    pub propagation: propagation::Propagation,
 }
 
 impl Store {
@@ -94,6 +97,7 @@ impl Store {
             tracking: tracking::Tracking::default(),
             snapshot: None,
             fences: fence::Fences::default(),
+            propagation: propagation::Propagation::default(),
         }
     }
 
@@ -142,6 +146,17 @@ impl Store {
     ) -> Option<&mut Entry> {
         let clock = self.lru_clock_at(now_ms);
         let ev = self.eviction;
+        let now_ms = match self.propagation.expiry {
+            propagation::ExpiryMode::Delete => now_ms,
+            propagation::ExpiryMode::Ignore => 0,
+            propagation::ExpiryMode::Hide => {
+                if self.dbs[db].get(key).is_some_and(|e| e.is_expired(now_ms)) {
+                    self.stats.keyspace_misses += count as u64;
+                    return None;
+                }
+                now_ms
+            }
+        };
         match self.dbs[db].lookup_mut(key, now_ms) {
             Lookup::Found(e) => {
                 if touch {
@@ -152,6 +167,7 @@ impl Store {
             }
             Lookup::Expired(old) => {
                 self.stats.expired_keys += 1;
+                self.propagation.deleted(db, key);
                 self.watches.touch(db, key);
                 self.events.raise(notify::EXPIRED, "expired", db, key);
                 self.tracking.invalidate(key, 0);
@@ -175,7 +191,6 @@ impl Store {
     pub fn insert(&mut self, db: usize, key: &[u8], value: Value, ttl: Ttl) -> Option<Value> {
         let lru = evict::new_stamp(&self.eviction, self.lru_clock());
         let old = self.dbs[db].insert(key, value, ttl, lru);
-        self.dirty += 1;
         if old.is_none() {
             self.events.raise(notify::NEW, "new", db, key);
         }
@@ -217,7 +232,6 @@ impl Store {
             return false;
         }
         let e = self.dbs[db].remove(key).expect("present after lookup");
-        self.dirty += 1;
         self.watches.touch(db, key);
         if lazy {
             self.free(e.value);
@@ -233,6 +247,7 @@ impl Store {
         let mut n = 0;
         for k in keys {
             if self.remove(0, &k, now_ms, true) {
+                self.propagation.deleted(0, &k);
                 self.events.raise(notify::GENERIC, "del", 0, &k);
                 self.tracking.invalidate(&k, 0);
                 n += 1;

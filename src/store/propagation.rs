@@ -1,0 +1,128 @@
+//! What a command did that replicas must do too, collected while the store lock is held (Redis's
+//! `server.also_propagate`): the store queues the deletions it makes on its own (lazy and
+//! active expiry, eviction, a slot given away) and handlers queue the effective form of a
+//! non-deterministic write (`Ctx::propagate_as`). The dispatcher adds the command itself when
+//! it wrote (dirty changed) and was not replaced, and hands the whole list to the replication
+//! stream (`replication::propagate`) once the outermost command is done, so the stream holds
+//! effects in execution order. This module only holds argument vectors: no RESP, no offsets.
+use bytes::Bytes;
+
+/// One command for the replication stream, to run in database `db`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub db: usize,
+    pub args: Vec<Bytes>,
+}
+
+/// How lookups treat a key whose TTL has passed (Redis's `expireIfNeeded` by role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpiryMode {
+    /// A primary deletes it and propagates DEL.
+    #[default]
+    Delete,
+    /// A replica hides it from its clients but keeps it: the primary's DEL will come.
+    Hide,
+    /// The primary's own commands on a replica still see it (its DEL may not be sent yet).
+    Ignore,
+}
+
+#[derive(Debug, Default)]
+pub struct Propagation {
+    ops: Vec<Op>,
+    /// The running command queued its effective form: do not add the command itself.
+    replaced: bool,
+    /// The running command must be propagated even if it changed nothing (FLUSHALL on an
+    /// empty keyspace, PUBLISH).
+    forced: bool,
+    pub expiry: ExpiryMode,
+}
+
+impl Propagation {
+    /// A deletion the store made by itself (expiry, eviction, slot handover).
+    pub fn deleted(&mut self, db: usize, key: &[u8]) {
+        self.ops.push(Op {
+            db,
+            args: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+        });
+    }
+
+    /// A handler's effective form of the running command (call once per command it
+    /// stands for): the command as received is then not propagated.
+    pub fn replace(&mut self, db: usize, args: Vec<Bytes>) {
+        self.ops.push(Op { db, args });
+        self.replaced = true;
+    }
+
+    pub fn force(&mut self) {
+        self.forced = true;
+    }
+
+    /// After a command ran: queue it as received if it wrote (or was forced) and no handler
+    /// replaced it. Resets the per-command flags.
+    pub fn command_done(&mut self, db: usize, args: &[Bytes], wrote: bool) {
+        if (wrote || self.forced) && !self.replaced {
+            self.ops.push(Op {
+                db,
+                args: args.to_vec(),
+            });
+        }
+        self.replaced = false;
+        self.forced = false;
+    }
+
+    /// The queued ops, leaving the queue empty (and the per-command flags reset).
+    pub fn take(&mut self) -> Vec<Op> {
+        self.replaced = false;
+        self.forced = false;
+        std::mem::take(&mut self.ops)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Forgets what was queued (a replica applying its primary's stream forwards the bytes it
+    /// received instead).
+    pub fn discard(&mut self) {
+        self.ops.clear();
+        self.replaced = false;
+        self.forced = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn command_is_queued_after_the_deletions_it_caused() {
+        let mut p = Propagation::default();
+        p.deleted(0, b"old");
+        p.command_done(0, &args(&["SET", "k", "v"]), true);
+        let ops = p.take();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[0].args, args(&["DEL", "old"]));
+        assert_eq!(ops[1].args, args(&["SET", "k", "v"]));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn replaced_and_read_commands_are_not_queued_as_received() {
+        let mut p = Propagation::default();
+        p.replace(0, args(&["SREM", "s", "a"]));
+        p.command_done(0, &args(&["SPOP", "s"]), true);
+        p.command_done(0, &args(&["GET", "k"]), false);
+        p.force();
+        p.command_done(3, &args(&["FLUSHALL"]), false);
+        let ops = p.take();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[0].args, args(&["SREM", "s", "a"]));
+        assert_eq!((ops[1].db, ops[1].args.clone()), (3, args(&["FLUSHALL"])));
+    }
+}
