@@ -32,8 +32,11 @@ pub trait Host: Send + Sync + 'static {
     /// The cluster-* settings as configured now.
     fn settings(&self) -> Settings;
     /// Applies bus effects: deliver PUBLISH/PUBLISHSHARD locally, delete keys of lost slots,
-    /// notify shard subscribers of slots that moved away.
+    /// notify shard subscribers of slots that moved away, change the replication link, pause
+    /// writes for a manual failover.
     fn apply(&self, effects: Effects);
+    /// This node's replication offset and link, for elections and the bus header.
+    fn replication(&self) -> super::failover::ReplView;
 }
 
 /// Starts the listener and the cron. `listener` is bound on the bus port already.
@@ -102,9 +105,11 @@ async fn cron_loop(cluster: Arc<Cluster>, host: Arc<dyn Host>) {
             _ = cluster.wake.notified() => {}
         }
         let settings = host.settings();
+        let repl = host.replication();
         let (connects, mut effects) = {
             let mut st = cluster.lock();
             st.apply_settings(settings);
+            st.repl = repl;
             let connects = cron::tick(&mut st, now_ms());
             (connects, Cluster::take_effects(&mut st))
         };

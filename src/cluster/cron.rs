@@ -40,6 +40,7 @@ pub fn tick(st: &mut ClusterState, now: u64) -> Vec<Connect> {
     if failure::detect_timeouts(st, now) || st.health == Health::Fail || st.todo.update_state {
         failure::update_state(st, now);
     }
+    super::failover::tick(st, now);
     connects
 }
 

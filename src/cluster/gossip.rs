@@ -56,6 +56,9 @@ pub fn process(st: &mut ClusterState, link: LinkId, msg: Message, peer: &Peer, n
             if matches!(t, MsgType::Ping | MsgType::Meet) {
                 on_ping_or_meet(st, link, h, sender, entries, peer, now);
             }
+            if let Some(s) = sender {
+                super::failover::on_paused_offset(st, &s, h);
+            }
             on_config(st, link, h, sender, entries, extensions, peer, now);
         }
         (MsgType::Fail, Body::Fail { node_id }) => on_fail(st, sender, node_id, now),
@@ -91,8 +94,22 @@ pub fn process(st: &mut ClusterState, link: LinkId, msg: Message, peer: &Peer, n
             st.mark_save(true);
             update_slots_with(st, node_id, *config_epoch, slots);
         }
-        // FAILOVER_AUTH_REQUEST/ACK, MFSTART, MODULE: understood, acted on once failover
-        // (and modules) exist.
+        (MsgType::FailoverAuthRequest, Body::Empty) => {
+            if let Some(s) = sender {
+                super::failover::on_request(st, &s, h, now);
+            }
+        }
+        (MsgType::FailoverAuthAck, Body::Empty) => {
+            if let Some(s) = sender {
+                super::failover::on_ack(st, &s, h, now);
+            }
+        }
+        (MsgType::MfStart, Body::Empty) => {
+            if let Some(s) = sender {
+                super::failover::on_mfstart(st, &s, now);
+            }
+        }
+        // MODULE: understood, dropped (there are no modules).
         _ => {}
     }
 }

@@ -28,6 +28,7 @@ pub fn my_header(st: &ClusterState, t: MsgType) -> Header {
     h.config_epoch = config_epoch;
     h.myslots = slots;
     h.replicaof = me.primary;
+    h.offset = st.repl.offset;
     h.myip = st.settings.announce_ip.clone();
     h.flags = me.flags | EXTENSIONS_SUPPORTED;
     h.state = match st.health {
@@ -124,8 +125,12 @@ pub fn send_ping(st: &mut ClusterState, link: LinkId, t: MsgType, now: u64) {
         }
     }
     let entries = pick_gossip(st, receiver);
+    let mut header = my_header(st, t);
+    if receiver.is_some_and(|r| super::failover::paused_for(st, &r, now)) {
+        header.mflags[0] |= wire::mflags0::PAUSED;
+    }
     let msg = Message {
-        header: my_header(st, t),
+        header,
         body: Body::Gossip {
             entries,
             extensions: extensions(st, receiver_ext, now),
@@ -146,6 +151,28 @@ pub fn broadcast(st: &mut ClusterState, t: MsgType, frame: &[u8]) {
     for l in links {
         st.send(l, t as usize, frame.to_vec());
     }
+}
+
+/// A PONG to every connected node: my new configuration, at once (after a promotion).
+pub fn broadcast_pong(st: &mut ClusterState, now: u64) {
+    let links: Vec<LinkId> = st
+        .nodes
+        .iter()
+        .filter(|n| !n.has(flag::MYSELF | flag::HANDSHAKE))
+        .filter_map(|n| n.link)
+        .collect();
+    for l in links {
+        send_ping(st, l, MsgType::Pong, now);
+    }
+}
+
+/// Asks my primary to start a manual failover (it pauses writes and sends its offset).
+pub fn send_mfstart(st: &mut ClusterState, link: LinkId) {
+    let msg = Message {
+        header: my_header(st, MsgType::MfStart),
+        body: Body::Empty,
+    };
+    st.send(link, MsgType::MfStart as usize, wire::encode(&msg));
 }
 
 /// Tells everybody that `failing` is FAIL.

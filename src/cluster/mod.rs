@@ -20,6 +20,7 @@
 pub mod bus;
 pub mod cron;
 pub mod epoch;
+pub mod failover;
 pub mod failure;
 pub mod form;
 pub mod gossip;
@@ -61,11 +62,19 @@ pub struct Effects {
     pub lost_slots: Vec<u16>,
     /// The routing snapshot changed since the cron last looked (shard channels re-checked).
     pub topology_changed: bool,
+    /// The replication link must change (a promotion, CLUSTER REPLICATE, a lost shard).
+    pub follow: Option<failover::Follow>,
+    /// Writes pause until this unix ms (a manual failover this primary serves).
+    pub pause_until: Option<u64>,
 }
 
 impl Effects {
     pub fn is_empty(&self) -> bool {
-        self.publish.is_empty() && self.lost_slots.is_empty() && !self.topology_changed
+        self.publish.is_empty()
+            && self.lost_slots.is_empty()
+            && !self.topology_changed
+            && self.follow.is_none()
+            && self.pause_until.is_none()
     }
 }
 
@@ -173,6 +182,8 @@ impl Cluster {
             publish: std::mem::take(&mut st.inbox),
             lost_slots: std::mem::take(&mut st.lost_slots),
             topology_changed: false,
+            follow: st.follow.take(),
+            pause_until: st.failover.pause_until.take(),
         }
     }
 }

@@ -20,6 +20,12 @@ pub fn update_slots_with(
         return;
     };
     let my_idx = st.my_idx();
+    // My shard's primary: myself, or the primary I replicate.
+    let cur_primary = match st.me().primary {
+        Some(p) if st.me().is_replica() => st.idx(&p),
+        _ => Some(my_idx),
+    };
+    let mut moved_from_mine = 0;
     let mut changed = false;
     for slot in 0..SLOTS as u16 {
         let owner = st.slots[slot as usize];
@@ -40,6 +46,9 @@ pub fn update_slots_with(
             if owner as usize == my_idx {
                 st.lost_slots.push(slot);
             }
+            if Some(owner as usize) == cur_primary {
+                moved_from_mine += 1;
+            }
             st.del_slot(slot);
             st.add_slot(slot, sender_idx);
             st.owner_not_claiming.clear(slot);
@@ -48,6 +57,13 @@ pub fn update_slots_with(
             // Keep the binding (fewer client errors) but stop vouching for it in UPDATEs.
             st.owner_not_claiming.set(slot);
         }
+    }
+    // My shard lost its last slot to the sender (a failover, or its slots moved away): follow
+    // the sender as its replica (Redis 7.0's clusterUpdateSlotsConfigWith).
+    let emptied = cur_primary.is_some_and(|i| st.nodes[i].numslots == 0);
+    if moved_from_mine > 0 && emptied && st.nodes[sender_idx].is_primary() {
+        tracing::warn!(node_id = %super::node::id_str(sender), "Configuration change detected. Reconfiguring myself as a replica of the node that took my slots");
+        super::failover::set_my_primary(st, *sender);
     }
     if changed {
         tracing::info!(node_id = %super::node::id_str(sender), epoch = sender_epoch, "slot ownership updated");

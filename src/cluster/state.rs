@@ -35,6 +35,10 @@ pub struct Settings {
     pub preferred_endpoint: EndpointType,
     /// cluster-link-sendbuf-limit: a link with more queued bytes is freed (0 = no limit).
     pub link_sendbuf_limit: u64,
+    /// cluster-replica-validity-factor, cluster-replica-no-failover, repl-ping-replica-period.
+    pub replica_validity_factor: u64,
+    pub replica_no_failover: bool,
+    pub repl_ping_period_s: u64,
     /// The client port and bus port this process listens on.
     pub port: u16,
     pub cport: u16,
@@ -135,6 +139,12 @@ pub struct ClusterState {
     pub owner_not_claiming: super::node::SlotBits,
     /// Bus PUBLISH / PUBLISHSHARD received: (shard, channel, message), delivered outside the lock.
     pub inbox: Vec<(bool, bytes::Bytes, bytes::Bytes)>,
+    /// Replica promotion (failover.rs).
+    pub failover: super::failover::Failover,
+    /// This node's replication, as the host last reported it.
+    pub repl: super::failover::ReplView,
+    /// A role change for the host's replication link, applied outside the lock.
+    pub follow: Option<super::failover::Follow>,
 }
 
 impl ClusterState {
@@ -166,6 +176,9 @@ impl ClusterState {
             lost_slots: Vec::new(),
             cron_iterations: 0,
             pings_built: 0,
+            failover: Default::default(),
+            repl: Default::default(),
+            follow: None,
             owner_not_claiming: Default::default(),
             inbox: Vec::new(),
         }

@@ -313,12 +313,17 @@ pub(crate) fn check_replicate(
     Ok(())
 }
 
-/// CLUSTER REPLICATE <node-id>: Redis's refusals; otherwise replication is not available yet.
+/// CLUSTER REPLICATE <node-id>: this node becomes a replica of that primary (the replication
+/// link follows once the state is unlocked).
 pub fn cluster_replicate(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let cluster = cluster_of(ctx)?;
     let db_empty = ctx.store.db(0).is_empty();
-    check_replicate(&cluster.lock(), &a[2], db_empty)?;
-    Err(ErrorReply::cluster_replication_unavailable())
+    let mut st = cluster.lock();
+    check_replicate(&st, &a[2], db_empty)?;
+    let id = st.node_by_name(&a[2]).expect("checked").id;
+    crate::cluster::failover::set_my_primary(&mut st, id);
+    cluster.wake.notify_one();
+    Ok(Reply::Ok)
 }
 
 /// CLUSTER FAILOVER's checks, in Redis's order (`force` also for TAKEOVER); Ok(()) means
@@ -348,8 +353,39 @@ pub fn cluster_failover(ctx: &mut Ctx, a: &[Bytes]) -> R {
         Some(w) if is(w, "force") || is(w, "takeover") => true,
         Some(_) => return Err(ErrorReply::syntax()),
     };
-    check_failover(&cluster.lock(), force)?;
-    Err(ErrorReply::cluster_failover_unavailable())
+    let mut st = cluster.lock();
+    check_failover(&st, force)?;
+    let now = ctx.now_ms;
+    let takeover = a.get(2).is_some_and(|w| is(w, "takeover"));
+    if takeover {
+        // No vote: a new epoch of my own, and my primary's slots (Redis's
+        // clusterBumpConfigEpochWithoutConsensus + failoverReplaceYourMaster).
+        st.current_epoch += 1;
+        let epoch = st.current_epoch;
+        st.me_mut().config_epoch = epoch;
+        tracing::warn!(epoch, "Taking over the primary (CLUSTER FAILOVER TAKEOVER)");
+        crate::cluster::failover::promote(&mut st, epoch, now);
+    } else {
+        st.failover.manual = Some(crate::cluster::failover::Manual {
+            end: now + crate::cluster::failover::MANUAL_TIMEOUT_MS,
+            force,
+            primary_offset: None,
+        });
+        if !force {
+            let link = st
+                .me()
+                .primary
+                .and_then(|p| st.node(&p))
+                .and_then(|p| p.link);
+            if let Some(l) = link {
+                crate::cluster::messages::send_mfstart(&mut st, l);
+            }
+        }
+        tracing::info!(force, "Manual failover user request accepted.");
+    }
+    drop(st);
+    cluster.wake.notify_one();
+    Ok(Reply::Ok)
 }
 
 /// CLUSTER COUNT-FAILURE-REPORTS <node-id>: reports still valid (2 x node-timeout).

@@ -360,6 +360,9 @@ impl Config {
                 _ => EndpointType::Ip,
             },
             link_sendbuf_limit: self.num("cluster-link-sendbuf-limit") as u64,
+            replica_validity_factor: self.num("cluster-replica-validity-factor") as u64,
+            replica_no_failover: self.flag("cluster-replica-no-failover"),
+            repl_ping_period_s: self.num("repl-ping-replica-period") as u64,
             port,
             cport,
             // Relative to `dir`, which main() has made the working directory.

@@ -425,7 +425,6 @@ fixed! {
     cluster_replicate_myself => "ERR Can't replicate myself";
     cluster_replicate_replica => "ERR I can only replicate a master, not a replica.";
     cluster_replicate_not_empty => "ERR To set a master the node must be empty and without assigned slots.";
-    cluster_replication_unavailable => "ERR CLUSTER REPLICATE is not available: slotcache does not implement replication yet, so this node can't become a replica.";
     cluster_not_a_primary => "ERR The specified node is not a master";
     cluster_flushslots_not_empty => "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.";
     cluster_reset_with_keys => "ERR CLUSTER RESET can't be called with master nodes containing keys";
@@ -437,7 +436,6 @@ fixed! {
     cluster_failover_on_primary => "ERR You should send CLUSTER FAILOVER to a replica";
     cluster_failover_primary_unknown => "ERR I'm a replica but my master is unknown to me";
     cluster_failover_primary_down => "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE";
-    cluster_failover_unavailable => "ERR CLUSTER FAILOVER is not available: slotcache does not implement replication yet.";
 }
 
 /// User input echoed by Redis's `addReplyErrorFormat("%s")`: up to a NUL, CR/LF as spaces.

@@ -3,6 +3,7 @@
 //! subscribers, delete the keys of slots this node lost, and drop shard-channel subscriptions
 //! of slots it no longer serves (subscribers get `sunsubscribe`, as in Redis).
 use crate::cluster::bus::Host;
+use crate::cluster::failover::{Follow, ReplView};
 use crate::cluster::Effects;
 use crate::slot::key_slot;
 use crate::state::{now_ms, Shared};
@@ -15,6 +16,27 @@ impl Host for ServerHost {
     fn settings(&self) -> crate::cluster::state::Settings {
         let port = self.0.bound_port.load(Relaxed);
         self.0.config().cluster_settings(port)
+    }
+
+    fn replication(&self) -> ReplView {
+        let sh = &self.0;
+        let offset = sh.repl.offset();
+        let st = sh.repl.state();
+        match &st.primary {
+            None => ReplView {
+                offset,
+                ..Default::default()
+            },
+            Some(p) => ReplView {
+                offset,
+                following: Some((p.host.clone(), p.port)),
+                link_up: p.link == crate::replication::LinkState::Connected,
+                down_ms: match p.down_since_ms {
+                    0 => 0,
+                    t => now_ms().saturating_sub(t),
+                },
+            },
+        }
     }
 
     fn apply(&self, effects: Effects) {
@@ -39,6 +61,26 @@ impl Host for ServerHost {
                 }
             }
             crate::replication::propagate::flush(sh, &mut store);
+        }
+        if let Some(f) = effects.follow {
+            let mut store = sh.lock_store();
+            match f {
+                Follow::Primary => {
+                    if sh.repl.is_replica() {
+                        crate::replication::link::stop_following(sh, &mut store);
+                    }
+                }
+                Follow::Replicate { ip, port } => {
+                    tracing::info!(primary = %format!("{ip}:{port}"), "Cluster: replicating");
+                    crate::replication::link::follow(sh, &mut store, ip, port);
+                }
+            }
+        }
+        if let Some(until) = effects.pause_until {
+            sh.set_pause(crate::state::Pause {
+                until_ms: until,
+                write_only: true,
+            });
         }
         if effects.topology_changed {
             if let Some(c) = &sh.cluster {
