@@ -626,3 +626,44 @@ fn cluster_form_command_forms_empty_nodes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
 }
+
+/// `--cluster-form --replicas 1` (what scripts/local.sh runs): 3 primaries with a replica each,
+/// every replica linked and in CLUSTER NODES as the replica of its primary; running it again
+/// changes nothing.
+#[test]
+fn cluster_form_with_replicas() {
+    let nodes: Vec<Node> = (0..6).map(|_| Node::start(kind())).collect();
+    let addrs: Vec<String> = nodes.iter().map(|n| n.addr()).collect();
+    let form = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_slotcache-server"))
+            .args(["--cluster-form", "--replicas", "1"])
+            .args(&addrs)
+            .output()
+            .expect("run slotcache-server --cluster-form")
+    };
+    let out = form();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in 0..3 {
+        let primary = nodes[i].id();
+        let replica = &nodes[i + 3];
+        wait_until("replica role agreed", CLUSTER_DEADLINE, || {
+            let lines = nodes[i].try_nodes()?;
+            let ok = lines
+                .iter()
+                .any(|l| l.id == replica.id() && l.has_flag("slave") && l.primary == primary);
+            ok.then_some(()).ok_or_else(|| "not yet".to_string())
+        });
+        let info: String = replica.query(&["INFO", "replication"]);
+        assert!(info.contains("master_link_status:up"), "{info}");
+    }
+    let again = form();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

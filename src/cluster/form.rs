@@ -1,8 +1,10 @@
-//! `slotcache-server --cluster-form host:port ...`: forms a cluster of primaries from running,
-//! empty nodes, the way `redis-cli --cluster create --cluster-replicas 0` does (slots split
-//! evenly, distinct config epochs, every node MEETs the first), then waits until every node
-//! says `cluster_state:ok` and knows all the others. A plain blocking RESP client over std::net,
-//! so a machine without redis-cli can start a local cluster (scripts/local.sh).
+//! `slotcache-server --cluster-form [--replicas N] host:port ...`: forms a cluster from running,
+//! empty nodes, the way `redis-cli --cluster create --cluster-replicas N` does: the first
+//! `count / (N + 1)` nodes are primaries (slots split evenly, distinct config epochs), every
+//! node MEETs the first, the others become replicas of the primaries in turn (CLUSTER
+//! REPLICATE); then it waits until every node says `cluster_state:ok`, knows all the others,
+//! and every replica's link is up. A plain blocking RESP client over std::net, so a machine
+//! without redis-cli can start a local cluster (scripts/local.sh).
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -90,19 +92,90 @@ impl Conn {
     }
 }
 
+const USAGE: &str =
+    "usage: slotcache-server --cluster-form [--replicas N] host:port [host:port ...]";
+
 /// Forms the cluster; returns a description for the user or an error.
-pub fn form(addrs: &[String], timeout: Duration) -> Result<String, String> {
-    if addrs.is_empty() {
-        return Err("usage: slotcache-server --cluster-form host:port [host:port ...]".into());
+pub fn form(args: &[String], timeout: Duration) -> Result<String, String> {
+    let (replicas, addrs) = match args {
+        [flag, n, rest @ ..] if flag == "--replicas" => {
+            (n.parse::<usize>().map_err(|_| USAGE.to_string())?, rest)
+        }
+        _ => (0, args),
+    };
+    if addrs.is_empty() || addrs.len() < replicas + 1 {
+        return Err(USAGE.into());
     }
-    let mut conns = addrs
+    let primaries = addrs.len() / (replicas + 1);
+    let (out, formed_before) = form_primaries(&addrs[..primaries], &addrs[primaries..], timeout)?;
+    if primaries == addrs.len() || formed_before {
+        // An existing cluster (nodes restarted from their nodes.conf) keeps its roles.
+        return Ok(out);
+    }
+    attach_replicas(&addrs[..primaries], &addrs[primaries..], timeout).map(|r| out + &r)
+}
+
+/// Every replica address REPLICATEs a primary in turn, then its link must come up.
+fn attach_replicas(
+    primaries: &[String],
+    replicas: &[String],
+    timeout: Duration,
+) -> Result<String, String> {
+    let ids = primaries
+        .iter()
+        .map(|a| Conn::open(a)?.ok(&["CLUSTER", "MYID"]))
+        .collect::<Result<Vec<_>, _>>()?;
+    let deadline = Instant::now() + timeout;
+    let mut out = String::new();
+    for (i, a) in replicas.iter().enumerate() {
+        let mut c = Conn::open(a)?;
+        let p = i % primaries.len();
+        let cmd = ["CLUSTER", "REPLICATE", ids[p].as_str()];
+        // The replica may not have heard of the primary yet (gossip): retry until it has.
+        loop {
+            match c.call(&cmd)? {
+                Reply::Ok(_) => break,
+                Reply::Err(e) if Instant::now() > deadline => {
+                    return Err(format!("{a} CLUSTER REPLICATE: {e}"))
+                }
+                Reply::Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+        out.push_str(&format!("{a} replicates {}\n", primaries[p]));
+    }
+    for a in replicas {
+        let mut c = Conn::open(a)?;
+        loop {
+            let info = c.ok(&["INFO", "replication"])?;
+            if info.contains("master_link_status:up") {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{a}: the replication link did not come up in time"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    out.push_str("[OK] Every replica is in sync with its primary.\n");
+    Ok(out)
+}
+
+/// Slots to `addrs`, and every node of `addrs` and `others` MEETs the first.
+fn form_primaries(
+    addrs: &[String],
+    others: &[String],
+    timeout: Duration,
+) -> Result<(String, bool), String> {
+    let all: Vec<String> = addrs.iter().chain(others).cloned().collect();
+    let mut conns = all
         .iter()
         .map(|a| Conn::open(a))
         .collect::<Result<Vec<_>, _>>()?;
-    let n = conns.len();
+    let total = conns.len();
+    let n = addrs.len();
     let already = conns
         .iter_mut()
-        .map(|c| Ok(c.info_field("cluster_known_nodes")? == n.to_string()))
+        .map(|c| Ok(c.info_field("cluster_known_nodes")? == total.to_string()))
         .collect::<Result<Vec<bool>, String>>()?;
     if !already.iter().all(|&a| a) {
         for (i, c) in conns.iter_mut().enumerate() {
@@ -111,6 +184,9 @@ pub fn form(addrs: &[String], timeout: Duration) -> Result<String, String> {
                     "{} is not empty: it holds keys or already knows other nodes",
                     c.addr
                 ));
+            }
+            if i >= n {
+                continue;
             }
             let start = i * 16384 / n;
             let end = (i + 1) * 16384 / n - 1;
@@ -134,7 +210,7 @@ pub fn form(addrs: &[String], timeout: Duration) -> Result<String, String> {
         let mut ready = true;
         for c in conns.iter_mut() {
             ready &= c.info_field("cluster_state")? == "ok"
-                && c.info_field("cluster_known_nodes")? == n.to_string();
+                && c.info_field("cluster_known_nodes")? == total.to_string();
         }
         if ready {
             break;
@@ -153,5 +229,5 @@ pub fn form(addrs: &[String], timeout: Duration) -> Result<String, String> {
         ));
     }
     out.push_str("[OK] All 16384 slots covered; cluster_state:ok on every node.\n");
-    Ok(out)
+    Ok((out, already.iter().all(|&a| a)))
 }
