@@ -452,3 +452,78 @@ fn chained_replicas() {
     assert_in_sync(&a, &b);
     assert_in_sync(&a, &c);
 }
+
+/// FAILOVER (standalone, coordinated): the primary pauses writes, waits for its replica, and
+/// the two swap roles with a partial resync; Redis's refusals around it.
+#[test]
+fn coordinated_failover_swaps_roles() {
+    let a = Server::start(FAST);
+    let b = Server::start(FAST);
+    let mut pa = a.client();
+    let err = redis::cmd("FAILOVER").query::<Value>(&mut pa).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("FAILOVER requires connected replicas."),
+        "{err}"
+    );
+    let err = redis::cmd("FAILOVER")
+        .arg("ABORT")
+        .query::<Value>(&mut pa)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("No failover in progress."),
+        "{err}"
+    );
+    replicate(&b, &a);
+    tricky_writes(&mut pa);
+    assert_in_sync(&a, &b);
+    let mut pb = b.client();
+    let err = redis::cmd("FAILOVER").query::<Value>(&mut pb).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("not valid when server is a replica"),
+        "{err}"
+    );
+    let err = redis::cmd("FAILOVER")
+        .arg("TO")
+        .arg("127.0.0.1")
+        .arg(b.port)
+        .arg("FORCE")
+        .query::<Value>(&mut pa)
+        .unwrap_err();
+    assert!(err.to_string().contains("requires both a timeout"), "{err}");
+
+    let _: String = q(
+        &mut pa,
+        &[
+            "FAILOVER",
+            "TO",
+            "127.0.0.1",
+            &b.port.to_string(),
+            "TIMEOUT",
+            "10000",
+        ],
+    );
+    wait_for("roles swapped", || {
+        let ra = info_field(&mut pa, "role")?;
+        let rb = info_field(&mut pb, "role")?;
+        (ra == "slave" && rb == "master").then_some(())
+    });
+    wait_for("failover state cleared", || {
+        (info_field(&mut pa, "master_failover_state")? == "no-failover").then_some(())
+    });
+    let _: () = q(&mut pb, &["SET", "after-failover", "1"]);
+    assert_in_sync(&b, &a);
+    assert_eq!(
+        stat(&mut pb, "sync_partial_ok"),
+        1,
+        "the old primary continued partially"
+    );
+    // Writes are no longer paused on the old primary: it refuses them as a replica.
+    let err = redis::cmd("SET")
+        .arg("x")
+        .arg("1")
+        .query::<Value>(&mut pa)
+        .unwrap_err();
+    assert_eq!(err.kind(), redis::ErrorKind::ReadOnly);
+}

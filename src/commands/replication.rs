@@ -14,6 +14,9 @@ pub fn replicaof(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if ctx.shared.cluster.is_some() {
         return Err(ErrorReply::replicaof_cluster());
     }
+    if ctx.shared.repl.state().failover != crate::replication::failover::State::None {
+        return Err(ErrorReply::err("REPLICAOF not allowed while failing over."));
+    }
     if is(&a[1], "no") && is(&a[2], "one") {
         if ctx.shared.repl.is_replica() {
             link::stop_following(ctx.shared, ctx.store);
@@ -113,6 +116,9 @@ fn begin_sync(ctx: &mut Ctx, plan: primary::Plan) -> R {
     if ctx.client.replica_hello.as_ref().is_some_and(|h| h.synced) {
         return Ok(Reply::NoReply);
     }
+    if ctx.shared.repl.state().failover != crate::replication::failover::State::None {
+        return Err(ErrorReply::no_master_link_failing_over());
+    }
     let linked = ctx
         .shared
         .repl
@@ -131,9 +137,24 @@ fn begin_sync(ctx: &mut Ctx, plan: primary::Plan) -> R {
     Ok(Reply::NoReply)
 }
 
-/// PSYNC replid offset.
+/// PSYNC replid offset [FAILOVER].
 pub fn psync(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let offset = parse_i64(&a[2]).ok_or_else(ErrorReply::not_integer)?;
+    if a.len() > 3 && is(&a[3], "failover") {
+        // Our primary hands over (coordinated failover): promote, then answer as a primary.
+        tracing::warn!(replid = %String::from_utf8_lossy(&a[1]), "Failover request received");
+        let st = ctx.shared.repl.state();
+        if st.primary.is_none() {
+            return Err(ErrorReply::err("PSYNC FAILOVER can't be sent to a master."));
+        }
+        if st.replid.as_bytes() != a[1] {
+            return Err(ErrorReply::err(
+                "PSYNC FAILOVER replid must match my replid.",
+            ));
+        }
+        drop(st);
+        link::stop_following(ctx.shared, ctx.store);
+    }
     let plan = primary::decide(ctx.shared, &a[1], offset);
     begin_sync(ctx, plan)
 }
@@ -195,11 +216,75 @@ pub fn replconf(ctx: &mut Ctx, a: &[Bytes]) -> R {
     Ok(Reply::Ok)
 }
 
-/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]: not served yet (see the closing notes
-/// of the replication issue); answers as Redis does when no replica can take over.
-pub fn failover(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (replication/failover.rs does it).
+pub fn failover(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    use crate::replication::failover::{self as fo, State};
     if ctx.shared.cluster.is_some() {
-        return Err(ErrorReply::err("FAILOVER not allowed in cluster mode."));
+        return Err(ErrorReply::err(
+            "FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead.",
+        ));
     }
-    Err(ErrorReply::err("FAILOVER requires connected replicas."))
+    if a.len() == 2 && is(&a[1], "abort") {
+        if ctx.shared.repl.state().failover == State::None {
+            return Err(ErrorReply::err("No failover in progress."));
+        }
+        fo::abort(ctx.shared, ctx.store, "Failover manually aborted");
+        return Ok(Reply::Ok);
+    }
+    let (mut timeout, mut force, mut target) = (0i64, false, None);
+    let mut j = 1;
+    while j < a.len() {
+        if is(&a[j], "timeout") && j + 1 < a.len() && timeout == 0 {
+            timeout = parse_i64(&a[j + 1]).ok_or_else(ErrorReply::not_integer)?;
+            if timeout <= 0 {
+                return Err(ErrorReply::err("FAILOVER timeout must be greater than 0"));
+            }
+            j += 2;
+        } else if is(&a[j], "to") && j + 2 < a.len() && target.is_none() {
+            let port = parse_i64(&a[j + 2]).ok_or_else(ErrorReply::not_integer)?;
+            target = Some((String::from_utf8_lossy(&a[j + 1]).into_owned(), port));
+            j += 3;
+        } else if is(&a[j], "force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return Err(ErrorReply::syntax());
+        }
+    }
+    let st = ctx.shared.repl.state();
+    if st.failover != State::None {
+        return Err(ErrorReply::err("FAILOVER already in progress."));
+    }
+    if st.primary.is_some() {
+        return Err(ErrorReply::err(
+            "FAILOVER is not valid when server is a replica.",
+        ));
+    }
+    if st.replicas.is_empty() {
+        return Err(ErrorReply::err("FAILOVER requires connected replicas."));
+    }
+    if force && (timeout == 0 || target.is_none()) {
+        return Err(ErrorReply::err(
+            "FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ));
+    }
+    let target = match target {
+        None => None,
+        Some((host, port)) => {
+            let r = st
+                .replicas
+                .values()
+                .find(|r| r.ip == host && r.port as i64 == port)
+                .ok_or_else(|| {
+                    ErrorReply::err("FAILOVER target HOST and PORT is not a replica.")
+                })?;
+            if r.state != crate::replication::ReplicaState::Online {
+                return Err(ErrorReply::err("FAILOVER target replica is not online."));
+            }
+            Some((host, port as u16))
+        }
+    };
+    drop(st);
+    fo::start(ctx.shared, target, timeout as u64, force);
+    Ok(Reply::Ok)
 }

@@ -91,7 +91,7 @@ pub fn section(sh: &Shared, out: &mut String) {
             r.ack_offset
         );
     }
-    field!(out, "master_failover_state:no-failover");
+    field!(out, "master_failover_state:{}", st.failover.name());
     field!(out, "master_replid:{}", st.replid);
     field!(out, "master_replid2:{}", st.replid2);
     field!(out, "master_repl_offset:{end}");

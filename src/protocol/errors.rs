@@ -30,6 +30,7 @@ fixed! {
     no_replicas => "NOREPLICAS Not enough good replicas to write.";
     master_down => "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
     no_master_link => "NOMASTERLINK Can't SYNC while not connected with my master";
+    no_master_link_failing_over => "NOMASTERLINK Can't SYNC while failing over";
     replicaof_cluster => "ERR REPLICAOF not allowed in cluster mode.";
     wait_on_replica => "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
     replica_sync_refused => "ERR Replica can't interact with the keyspace";

@@ -36,6 +36,7 @@ pub async fn acquire(sh: &Shared) {
 pub fn begin(sh: &Shared, id: u64) -> Started {
     let mut store = sh.lock_store();
     sh.repl.ensure_backlog();
+    store.propagation.enabled = true;
     let replid = sh.repl.state().replid.clone();
     let offset = {
         let mut b = sh.repl.backlog();

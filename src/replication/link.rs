@@ -27,6 +27,8 @@ type Res<T> = Result<T, String>;
 /// lock; the link task starts once it is released).
 pub fn follow(sh: &Arc<Shared>, store: &mut Store, host: String, port: u16) {
     store.propagation.expiry = ExpiryMode::Hide;
+    // Once promoted, this node's writes feed its replicas.
+    store.propagation.enabled = true;
     sh.repl.state().primary = Some(super::PrimaryInfo {
         host: host.clone(),
         port,
@@ -161,7 +163,17 @@ async fn session(sh: &Arc<Shared>, host: &str, port: u16, generation: u64) -> Re
     set_link(sh, generation, LinkState::Handshake);
     handshake(sh, &mut c).await?;
     let (replid, offset) = psync_args(sh);
-    c.send(&["PSYNC", &replid, &offset.to_string()]).await?;
+    let failing_over = matches!(
+        sh.repl.state().failover,
+        super::failover::State::InProgress { .. }
+    );
+    let offset = offset.to_string();
+    let mut psync = vec!["PSYNC", replid.as_str(), offset.as_str()];
+    if failing_over {
+        // FAILOVER: the target promotes itself before answering (coordinated failover).
+        psync.push("FAILOVER");
+    }
+    c.send(&psync).await?;
     // Newlines keep the link alive while the primary prepares the sync.
     let reply = loop {
         let l = c.line().await?;
@@ -171,6 +183,18 @@ async fn session(sh: &Arc<Shared>, host: &str, port: u16, generation: u64) -> Re
     };
     if !current(sh, generation) {
         return Ok(());
+    }
+    if failing_over {
+        if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
+            super::failover::clear(sh);
+        } else {
+            super::failover::abort(
+                sh,
+                &mut sh.lock_store(),
+                "Failover target rejected psync request",
+            );
+            return Err(format!("PSYNC FAILOVER refused: {reply}"));
+        }
     }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut it = rest.split_whitespace();

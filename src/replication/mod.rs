@@ -8,6 +8,7 @@
 //! Lock order: the store lock before `state` before `backlog`. The backlog is only appended to
 //! while the store lock is held, so the stream is in execution order.
 pub mod backlog;
+pub mod failover;
 pub mod fullsync;
 pub mod link;
 pub mod primary;
@@ -98,6 +99,8 @@ pub struct ReplState {
     /// The database our primary's stream last selected: kept across a link drop, since a
     /// partial resync continues the stream where it was (Redis keeps the cached master).
     pub primary_db: usize,
+    /// A coordinated failover (FAILOVER) in progress.
+    pub failover: failover::State,
 }
 
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -152,6 +155,7 @@ impl Replication {
                 primary: None,
                 replicas: BTreeMap::new(),
                 primary_db: 0,
+                failover: failover::State::None,
             }),
             backlog: Mutex::new(Backlog::new(backlog_size)),
             live: AtomicBool::new(false),

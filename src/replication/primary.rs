@@ -298,15 +298,38 @@ fn read_acks(
     }
 }
 
-/// Once a second: PING into the stream every `repl-ping-replica-period` (so replicas can
-/// tell a live primary from a dead link), and the min-replicas-to-write mirror.
+/// Every 100 ms a coordinated failover's progress; once a second: PING into the stream every
+/// `repl-ping-replica-period` (so replicas can tell a live primary from a dead link), the
+/// min-replicas-to-write mirror, the backlog's size and replica limit.
 pub async fn cron(sh: Arc<Shared>) {
     let mut since_ping = 0u64;
+    let mut ticks = 0u64;
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Every 100 ms: a coordinated failover; every second: the rest.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        super::failover::tick(&sh);
+        ticks += 1;
+        if ticks % 10 != 0 {
+            continue;
+        }
         sh.repl
             .min_replicas
             .store(super::config_u64(&sh, "min-replicas-to-write", 0), Relaxed);
+        let (size, hard) = {
+            let c = sh.config();
+            let size = c.get("repl-backlog-size").and_then(|v| v.parse().ok());
+            (size.unwrap_or(1 << 20), c.hot.obuf_replica.hard)
+        };
+        {
+            let mut b = sh.repl.backlog();
+            b.size = size;
+            // client-output-buffer-limit replica <hard>: 0 means no limit.
+            b.replica_limit = if hard == 0 {
+                usize::MAX / 4
+            } else {
+                hard as usize
+            };
+        }
         since_ping += 1;
         let period = super::config_u64(&sh, "repl-ping-replica-period", 10).max(1);
         if since_ping < period {

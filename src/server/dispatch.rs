@@ -63,13 +63,11 @@ fn admit(
         writes_allowed(sh, now)?;
     }
     if sh.repl.role_replica.load(Relaxed) {
-        if store.eviction.maxmemory > 0 {
-            // A replica never evicts: its primary's DELs keep it in step.
-            return Ok(());
-        }
         if r.flags & flag::STALE == 0 && stale_refused(sh) {
             return Err(ErrorReply::master_down());
         }
+        // A replica never evicts (replica-ignore-maxmemory): its primary's DELs keep it in step.
+        return Ok(());
     }
     if store.eviction.maxmemory > 0 {
         let _ = now;

@@ -35,11 +35,17 @@ pub struct Propagation {
     /// empty keyspace, PUBLISH).
     forced: bool,
     pub expiry: ExpiryMode,
+    /// A replication stream exists (a replica attached once, or this node follows a
+    /// primary): until then nothing is recorded, so a lone primary pays nothing per write.
+    pub enabled: bool,
 }
 
 impl Propagation {
     /// A deletion the store made by itself (expiry, eviction, slot handover).
     pub fn deleted(&mut self, db: usize, key: &[u8]) {
+        if !self.enabled {
+            return;
+        }
         self.ops.push(Op {
             db,
             args: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
@@ -49,7 +55,9 @@ impl Propagation {
     /// A handler's effective form of the running command (call once per command it
     /// stands for): the command as received is then not propagated.
     pub fn replace(&mut self, db: usize, args: Vec<Bytes>) {
-        self.ops.push(Op { db, args });
+        if self.enabled {
+            self.ops.push(Op { db, args });
+        }
         self.replaced = true;
     }
 
@@ -60,7 +68,7 @@ impl Propagation {
     /// After a command ran: queue it as received if it wrote (or was forced) and no handler
     /// replaced it. Resets the per-command flags.
     pub fn command_done(&mut self, db: usize, args: &[Bytes], wrote: bool) {
-        if (wrote || self.forced) && !self.replaced {
+        if (wrote || self.forced) && !self.replaced && self.enabled {
             self.ops.push(Op {
                 db,
                 args: args.to_vec(),
@@ -94,6 +102,15 @@ impl Propagation {
 mod tests {
     use super::*;
 
+    #[test]
+    fn nothing_is_recorded_without_a_stream() {
+        let mut p = Propagation::default();
+        p.deleted(0, b"k");
+        p.replace(0, vec![Bytes::from_static(b"SREM")]);
+        p.command_done(0, &[Bytes::from_static(b"SET")], true);
+        assert!(p.is_empty());
+    }
+
     fn args(v: &[&str]) -> Vec<Bytes> {
         v.iter()
             .map(|s| Bytes::copy_from_slice(s.as_bytes()))
@@ -102,7 +119,10 @@ mod tests {
 
     #[test]
     fn command_is_queued_after_the_deletions_it_caused() {
-        let mut p = Propagation::default();
+        let mut p = Propagation {
+            enabled: true,
+            ..Default::default()
+        };
         p.deleted(0, b"old");
         p.command_done(0, &args(&["SET", "k", "v"]), true);
         let ops = p.take();
@@ -114,7 +134,10 @@ mod tests {
 
     #[test]
     fn replaced_and_read_commands_are_not_queued_as_received() {
-        let mut p = Propagation::default();
+        let mut p = Propagation {
+            enabled: true,
+            ..Default::default()
+        };
         p.replace(0, args(&["SREM", "s", "a"]));
         p.command_done(0, &args(&["SPOP", "s"]), true);
         p.command_done(0, &args(&["GET", "k"]), false);
