@@ -29,6 +29,11 @@ pub fn append_ops(b: &mut Backlog, ops: &[Op]) {
     let mut out = Vec::new();
     let wrap = ops.len() > 1;
     if wrap {
+        // MULTI runs in the first command's database, so its SELECT comes first (as Redis).
+        if b.last_db != Some(ops[0].db) {
+            encode(&mut out, &["SELECT", &ops[0].db.to_string()]);
+            b.last_db = Some(ops[0].db);
+        }
         encode(&mut out, &["MULTI"]);
     }
     for op in ops {

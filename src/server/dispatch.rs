@@ -59,7 +59,10 @@ fn admit(
     if let Some((_, topo)) = &client.topology {
         super::route::check(sh, topo, store, client, r, args, now)?;
     }
-    if r.flags & flag::WRITE != 0 {
+    // Commands inside EXEC were admitted when queued; EXEC is a write if its queue holds one.
+    let writes = r.flags & flag::WRITE != 0
+        || (r.spec.name == "exec" && client.multi.as_ref().is_some_and(|m| queue_writes(sh, m)));
+    if writes && !client.in_exec {
         writes_allowed(sh, now)?;
     }
     if sh.repl.role_replica.load(Relaxed) {
@@ -97,6 +100,13 @@ fn writes_allowed(sh: &Shared, now: u64) -> Result<(), ErrorReply> {
         }
     }
     Ok(())
+}
+
+fn queue_writes(sh: &Shared, m: &crate::state::Multi) -> bool {
+    m.queue.iter().any(|q| match sh.commands.lookup(q) {
+        Lookup::Found(r) | Lookup::Container(r) => r.flags & flag::WRITE != 0,
+        _ => false,
+    })
 }
 
 /// replica-serve-stale-data no, with the link to the primary down.
@@ -166,8 +176,9 @@ fn runs_inside_multi(name: &str) -> bool {
 pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
     let out = run(sh, store, client, args);
     if !client.in_exec {
-        if client.primary_link {
-            // A replica forwards the primary's bytes instead (replication/link.rs).
+        if client.primary_link || sh.repl.role_replica.load(Relaxed) {
+            // A replica forwards the primary's bytes instead (replication/link.rs); its own
+            // clients' writes (replica-read-only no) stay local, as in Redis.
             store.propagation.discard();
         } else {
             let end = crate::replication::propagate::flush(sh, store);
