@@ -554,6 +554,16 @@ fn colliding_config_epochs_are_resolved_and_bumpepoch() {
     );
 }
 
+/// `slotcache-server --cluster-form <options> <addrs>`.
+fn run_form(options: &[&str], addrs: &[String]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_slotcache-server"))
+        .arg("--cluster-form")
+        .args(options)
+        .args(addrs)
+        .output()
+        .expect("run slotcache-server --cluster-form")
+}
+
 /// The project's own formation command (`slotcache-server --cluster-form`, what
 /// scripts/local.sh uses): empty nodes become a healthy cluster of primaries splitting the slots
 /// evenly; running it again on a formed cluster changes nothing. The tool speaks plain RESP, so
@@ -562,13 +572,7 @@ fn colliding_config_epochs_are_resolved_and_bumpepoch() {
 fn cluster_form_command_forms_empty_nodes() {
     let nodes: Vec<Node> = (0..3).map(|_| Node::start(kind())).collect();
     let addrs: Vec<String> = nodes.iter().map(|n| n.addr()).collect();
-    let form = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_slotcache-server"))
-            .arg("--cluster-form")
-            .args(&addrs)
-            .output()
-            .expect("run slotcache-server --cluster-form")
-    };
+    let form = || run_form(&[], &addrs);
     let out = form();
     assert!(
         out.status.success(),
@@ -618,11 +622,7 @@ fn cluster_form_command_forms_empty_nodes() {
             Some(_) => Ok(()),
         },
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slotcache-server"))
-        .arg("--cluster-form")
-        .arg(extra.addr())
-        .output()
-        .unwrap();
+    let out = run_form(&[], &[extra.addr()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
 }
@@ -634,13 +634,7 @@ fn cluster_form_command_forms_empty_nodes() {
 fn cluster_form_with_replicas() {
     let nodes: Vec<Node> = (0..6).map(|_| Node::start(kind())).collect();
     let addrs: Vec<String> = nodes.iter().map(|n| n.addr()).collect();
-    let form = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_slotcache-server"))
-            .args(["--cluster-form", "--replicas", "1"])
-            .args(&addrs)
-            .output()
-            .expect("run slotcache-server --cluster-form")
-    };
+    let form = || run_form(&["--replicas", "1"], &addrs);
     let out = form();
     assert!(
         out.status.success(),

@@ -1,49 +1,20 @@
 //! Unit tests of the election (failover.rs) with an injected clock: scheduling by rank, vote
 //! requests, the voting rules of primaries, promotion on a majority, expiry.
 use super::*;
-use crate::cluster::node::Node;
-use crate::cluster::state::Settings;
+use crate::cluster::test_support::{add, new_state, outbound, Rx, NOW};
 use crate::cluster::wire::{self, decode};
-use std::ops::Range;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-const NOW: u64 = 1_700_000_000_000;
 const ME: NodeId = [b'5'; 40];
 const P: NodeId = [b'a'; 40];
 const Q: NodeId = [b'b'; 40];
 const R: NodeId = [b'c'; 40];
 const SIB: NodeId = [b'd'; 40];
 
-fn new_state(me: NodeId) -> ClusterState {
-    let settings = Settings {
-        node_timeout: 1000,
-        port: 7000,
-        cport: 17000,
-        ..Default::default()
-    };
-    ClusterState::new(me, settings, NOW - 60_000)
+fn link(st: &mut ClusterState, node: NodeId) -> Rx {
+    outbound(st, node).1
 }
 
-fn add(st: &mut ClusterState, id: NodeId, flags: u16, epoch: u64, slots: Range<u16>) {
-    let mut n = Node::new(id, flags, NOW - 60_000);
-    n.ip = "10.0.0.7".into();
-    n.port = 7001;
-    n.cport = 17001;
-    n.config_epoch = epoch;
-    let i = st.add_node(n);
-    for s in slots {
-        st.add_slot(s, i);
-    }
-}
-
-fn link(st: &mut ClusterState, node: NodeId) -> UnboundedReceiver<Vec<u8>> {
-    let (tx, rx) = unbounded_channel();
-    let (l, _) = st.add_link(Some(node), true, tx, NOW);
-    st.node_mut(&node).unwrap().link = Some(l);
-    rx
-}
-
-fn sent_types(rx: &mut UnboundedReceiver<Vec<u8>>) -> Vec<MsgType> {
+fn sent_types(rx: &mut Rx) -> Vec<MsgType> {
     let mut out = Vec::new();
     while let Ok(f) = rx.try_recv() {
         out.push(decode(&f).expect("valid frame").header.msg_type);
@@ -156,7 +127,7 @@ fn an_attempt_without_majority_expires() {
 }
 
 /// Me: primary Q with slots; P failed; S is P's replica asking for votes.
-fn voter_setup() -> (ClusterState, UnboundedReceiver<Vec<u8>>) {
+fn voter_setup() -> (ClusterState, Rx) {
     let mut st = new_state(ME);
     add(&mut st, P, flag::MASTER | flag::FAIL, 1, 0..100);
     add(&mut st, SIB, flag::SLAVE, 0, 0..0);

@@ -4,13 +4,13 @@
 //! is Redis 7.0's `clusterProcessPacket`.
 use super::*;
 use crate::cluster::node::random_id;
-use crate::cluster::state::{Settings, NONE};
+use crate::cluster::state::NONE;
 use crate::cluster::wire::{self, set_slot_bit};
 use bytes::Bytes;
 use std::ops::Range;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::unbounded_channel;
 
-const NOW: u64 = 1_700_000_000_000;
+use crate::cluster::test_support::{add, new_state, outbound, NOW};
 
 /// Node names: 40 times one hex digit, so their order is known.
 const ME: NodeId = [b'5'; 40];
@@ -19,30 +19,7 @@ const B: NodeId = [b'b'; 40];
 const C: NodeId = [b'c'; 40];
 const X: NodeId = [b'e'; 40];
 
-type Rx = UnboundedReceiver<Vec<u8>>;
-
-fn new_state(me: NodeId) -> ClusterState {
-    let settings = Settings {
-        node_timeout: 1000,
-        port: 7000,
-        cport: 17000,
-        ..Default::default()
-    };
-    ClusterState::new(me, settings, NOW - 60_000)
-}
-
-/// A node with an address, a configEpoch and slots.
-fn add(st: &mut ClusterState, id: NodeId, flags: u16, epoch: u64, slots: Range<u16>) {
-    let mut n = Node::new(id, flags, NOW - 60_000);
-    n.ip = "10.0.0.7".into();
-    n.port = 7001;
-    n.cport = 17001;
-    n.config_epoch = epoch;
-    let i = st.add_node(n);
-    for s in slots {
-        st.add_slot(s, i);
-    }
-}
+use crate::cluster::test_support::Rx;
 
 fn give_me(st: &mut ClusterState, epoch: u64, slots: Range<u16>) {
     st.me_mut().config_epoch = epoch;
@@ -50,14 +27,6 @@ fn give_me(st: &mut ClusterState, epoch: u64, slots: Range<u16>) {
     for s in slots {
         st.add_slot(s, i);
     }
-}
-
-/// Outbound link to `node` (recorded as its link), as the cron opens them.
-fn outbound(st: &mut ClusterState, node: NodeId) -> (LinkId, Rx) {
-    let (tx, rx) = unbounded_channel();
-    let (l, _) = st.add_link(Some(node), true, tx, NOW);
-    st.node_mut(&node).expect("known").link = Some(l);
-    (l, rx)
 }
 
 /// Inbound link, not yet attached to a node, as the listener accepts them.

@@ -142,26 +142,23 @@ pub fn send_ping(st: &mut ClusterState, link: LinkId, t: MsgType, now: u64) {
 /// Sends an encoded frame on every connected node's outbound link (Redis's
 /// `clusterBroadcastMessage`: not myself, not handshake nodes).
 pub fn broadcast(st: &mut ClusterState, t: MsgType, frame: &[u8]) {
-    let links: Vec<LinkId> = st
-        .nodes
-        .iter()
-        .filter(|n| !n.has(flag::MYSELF | flag::HANDSHAKE))
-        .filter_map(|n| n.link)
-        .collect();
-    for l in links {
+    for l in broadcast_links(st) {
         st.send(l, t as usize, frame.to_vec());
     }
 }
 
-/// A PONG to every connected node: my new configuration, at once (after a promotion).
-pub fn broadcast_pong(st: &mut ClusterState, now: u64) {
-    let links: Vec<LinkId> = st
-        .nodes
+/// Outbound links of every node but myself and handshake nodes.
+fn broadcast_links(st: &ClusterState) -> Vec<LinkId> {
+    st.nodes
         .iter()
         .filter(|n| !n.has(flag::MYSELF | flag::HANDSHAKE))
         .filter_map(|n| n.link)
-        .collect();
-    for l in links {
+        .collect()
+}
+
+/// A PONG to every connected node: my new configuration, at once (after a promotion).
+pub fn broadcast_pong(st: &mut ClusterState, now: u64) {
+    for l in broadcast_links(st) {
         send_ping(st, l, MsgType::Pong, now);
     }
 }

@@ -31,6 +31,8 @@ pub mod nodes_conf;
 pub mod ownership;
 pub mod routing;
 pub mod state;
+#[cfg(test)]
+mod test_support;
 pub mod topology;
 pub mod wire;
 
