@@ -274,10 +274,14 @@ fn kill_primary_under_load(kinds: [Kind; 6], wait: bool) -> (Duration, usize) {
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
-    assert!(
-        recovered <= Duration::from_millis(NODE_TIMEOUT_MS + 3000),
-        "slots served again after {recovered:?}"
-    );
+    // The bound the issue sets, for an all-slotcache cluster (in mixed ones part of the
+    // detection and the vote is Redis's; scripts/bench-failover.sh compares timings).
+    if kinds.iter().all(|k| *k == Kind::Slotcache) {
+        assert!(
+            recovered <= Duration::from_millis(NODE_TIMEOUT_MS + 3000),
+            "slots served again after {recovered:?}"
+        );
+    }
     let cutoff = if wait {
         None
     } else {
@@ -422,4 +426,56 @@ fn restarted_replica_resyncs() {
     let d1: String = six.nodes[p].query(&["DEBUG", "DIGEST"]);
     let d2: String = six.nodes[r].query(&["DEBUG", "DIGEST"]);
     assert_eq!(d1, d2);
+}
+
+/// `redis-cli --cluster add-node --cluster-slave --cluster-master-id`: the new node replicates
+/// the given primary; CLUSTER FAILOVER TAKEOVER then makes it the primary without a vote, and
+/// the old primary follows it.
+#[test]
+fn add_node_as_replica_then_takeover() {
+    let c = common::cluster::Cluster::start_opts(3, Kind::Slotcache, &opts());
+    let new = Node::start_with(Kind::Slotcache, &opts());
+    let primary = &c.nodes[1];
+    let myself = |n: &Node| {
+        n.nodes()
+            .into_iter()
+            .find(|l| l.has_flag("myself"))
+            .unwrap()
+    };
+    let slots_before = myself(primary).slots;
+    let out = redis_cli(&[
+        "--cluster",
+        "add-node",
+        &new.addr(),
+        &c.nodes[0].addr(),
+        "--cluster-slave",
+        "--cluster-master-id",
+        &primary.id(),
+    ]);
+    assert!(out.status.success(), "add-node: {}", stdout(&out));
+    wait_until("replica linked", CLUSTER_DEADLINE, || {
+        let info: String = new.try_query(&["INFO", "replication"])?;
+        info.contains("master_link_status:up")
+            .then_some(())
+            .ok_or(info)
+    });
+    wait_until("the primary lists its replica", CLUSTER_DEADLINE, || {
+        let listed: Vec<redis::Value> =
+            primary.try_query(&["CLUSTER", "REPLICAS", &primary.id()])?;
+        (listed.len() == 1)
+            .then_some(())
+            .ok_or_else(|| format!("{listed:?}"))
+    });
+    assert_eq!(new.call(&["CLUSTER", "FAILOVER", "TAKEOVER"]), "+OK\r\n");
+    wait_until("old primary follows the new one", CLUSTER_DEADLINE, || {
+        let mine = primary
+            .try_nodes()?
+            .into_iter()
+            .find(|l| l.has_flag("myself"))
+            .unwrap();
+        (mine.primary == new.id())
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    });
+    assert_eq!(myself(&new).slots, slots_before);
 }

@@ -61,7 +61,9 @@ fn admit(
     }
     // Commands inside EXEC were admitted when queued; EXEC is a write if its queue holds one.
     let writes = r.flags & flag::WRITE != 0
-        || (r.spec.name == "exec" && client.multi.as_ref().is_some_and(|m| queue_writes(sh, m)));
+        || (client.multi.is_some()
+            && r.spec.name == "exec"
+            && client.multi.as_ref().is_some_and(|m| queue_writes(sh, m)));
     if writes && !client.in_exec {
         writes_allowed(sh, now)?;
     }
