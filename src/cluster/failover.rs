@@ -435,6 +435,10 @@ pub fn set_my_primary(st: &mut ClusterState, primary: NodeId) {
     for s in mine {
         st.del_slot(s);
     }
+    if st.me().is_primary() {
+        // A replica has no open slots (Redis's clusterCloseAllSlots).
+        st.migration.reset();
+    }
     let me = st.me_mut();
     me.flags = (me.flags & !(flag::MASTER | flag::MIGRATE_TO)) | flag::SLAVE;
     me.primary = Some(primary);

@@ -61,7 +61,11 @@ pub fn update_slots_with(
     // My shard lost its last slot to the sender (a failover, or its slots moved away): follow
     // the sender as its replica (Redis 7.0's clusterUpdateSlotsConfigWith).
     let emptied = cur_primary.is_some_and(|i| st.nodes[i].numslots == 0);
-    if moved_from_mine > 0 && emptied && st.nodes[sender_idx].is_primary() {
+    if moved_from_mine > 0
+        && emptied
+        && st.nodes[sender_idx].is_primary()
+        && st.settings.allow_replica_migration
+    {
         tracing::warn!(node_id = %super::node::id_str(sender), "Configuration change detected. Reconfiguring myself as a replica of the node that took my slots");
         super::failover::set_my_primary(st, *sender);
     }

@@ -39,6 +39,8 @@ pub struct Settings {
     pub replica_validity_factor: u64,
     pub replica_no_failover: bool,
     pub repl_ping_period_s: u64,
+    /// cluster-allow-replica-migration: a primary left without slots follows their new owner.
+    pub allow_replica_migration: bool,
     /// The client port and bus port this process listens on.
     pub port: u16,
     pub cport: u16,

@@ -15,6 +15,7 @@ pub fn new_state(me: NodeId) -> ClusterState {
         node_timeout: 1000,
         port: 7000,
         cport: 17000,
+        allow_replica_migration: true,
         ..Default::default()
     };
     ClusterState::new(me, settings, NOW - 60_000)

@@ -6,9 +6,8 @@
 use super::cluster_cmd::{changed, cluster_of, drop_unserved_shard_channels};
 use super::{is, Ctx};
 use crate::cluster::migration::Event;
-use crate::cluster::node::{flag, LinkId, NodeId};
+use crate::cluster::node::NodeId;
 use crate::cluster::state::{ClusterState, NONE};
-use crate::cluster::wire::MsgType;
 use crate::cluster::{epoch, messages};
 use crate::protocol::{ErrorReply, Reply};
 use crate::slot::SLOTS;
@@ -263,7 +262,8 @@ fn setslot_node(
     now: u64,
 ) -> Result<(), ErrorReply> {
     let me = st.myself;
-    if st.owner_id(slot) == Some(me) && n != me && keys_in_slot != 0 {
+    let was_mine = st.owner_id(slot) == Some(me);
+    if was_mine && n != me && keys_in_slot != 0 {
         return Err(ErrorReply::cluster_slot_has_keys(slot));
     }
     if keys_in_slot == 0 {
@@ -278,23 +278,14 @@ fn setslot_node(
         if epoch::bump(st).0 {
             tracing::info!(slot, "configEpoch updated after importing slot");
         }
-        broadcast_pong(st, now);
+        messages::broadcast_pong(st, now);
+    }
+    // A primary left without slots follows the node that took its last one (Redis 7.0).
+    if was_mine && n != me && st.me().numslots == 0 && st.settings.allow_replica_migration {
+        tracing::warn!(node_id = %crate::cluster::node::id_str(&n), "Configuration change detected. Reconfiguring myself as a replica");
+        crate::cluster::failover::set_my_primary(st, n);
     }
     Ok(())
-}
-
-/// Redis's `clusterBroadcastPong(CLUSTER_BROADCAST_ALL)`: every connected node but myself and
-/// nodes still in handshake.
-fn broadcast_pong(st: &mut ClusterState, now: u64) {
-    let links: Vec<LinkId> = st
-        .nodes
-        .iter()
-        .filter(|n| !n.has(flag::MYSELF | flag::HANDSHAKE))
-        .filter_map(|n| n.link)
-        .collect();
-    for l in links {
-        messages::send_ping(st, l, MsgType::Pong, now);
-    }
 }
 
 pub fn cluster_setslot(ctx: &mut Ctx, a: &[Bytes]) -> R {

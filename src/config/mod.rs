@@ -363,6 +363,7 @@ impl Config {
             replica_validity_factor: self.num("cluster-replica-validity-factor") as u64,
             replica_no_failover: self.flag("cluster-replica-no-failover"),
             repl_ping_period_s: self.num("repl-ping-replica-period") as u64,
+            allow_replica_migration: self.flag("cluster-allow-replica-migration"),
             port,
             cport,
             // Relative to `dir`, which main() has made the working directory.
