@@ -20,6 +20,11 @@ COMMANDS = {
     # replication
     "replicaof": None, "slaveof": None, "psync": None, "sync": None, "replconf": None,
     "wait": None, "failover": None,
+    # scripting and functions
+    "eval": None, "evalsha": None, "eval_ro": None, "evalsha_ro": None, "fcall": None,
+    "fcall_ro": None,
+    "script": ["debug", "exists", "flush", "help", "kill", "load"],
+    "function": ["delete", "dump", "flush", "help", "kill", "list", "load", "restore", "stats"],
     # persistence
     "save": None, "bgsave": None, "lastsave": None, "dump": None, "restore": None,
     "restore-asking": None, "migrate": None,
@@ -103,6 +108,12 @@ EXTRAS = {
                               summary="Returns the shard ID of a node.",
                               since="7.2.0", group="cluster", complexity="O(1)"),
 }
+
+# Flags Redis 7.0 declares but COMMAND INFO hides (from src/commands/*.json): scripts refuse
+# may_replicate commands in read-only mode. COMMAND INFO output filters them again.
+HIDDEN_FLAGS = {"eval": ["may_replicate"], "evalsha": ["may_replicate"], "fcall": ["may_replicate"],
+                "pfcount": ["may_replicate"], "publish": ["may_replicate"],
+                "spublish": ["may_replicate"]}
 
 class Resp:
     def __init__(self, port):
@@ -192,7 +203,7 @@ def spec(info, docs, name, subs):
     d = ("map", [(k, v) for k, v in docs[1] if k[1] != "subcommands"])
     return ("CommandSpec { name: %s, arity: %d, flags: %s, first_key: %d, last_key: %d, step: %d, "
             "acl: %s, tips: %s, key_specs: &[%s], subcommands: &[%s], docs: %s, handler: %s }") % (
-        q(name), f[1][1], strs(f[2]), f[3][1], f[4][1], f[5][1], strs(f[6]), strs(f[7]),
+        q(name), f[1][1], strs(("arr", f[2][1] + [("simple", x) for x in HIDDEN_FLAGS.get(name, [])])), f[3][1], f[4][1], f[5][1], strs(f[6]), strs(f[7]),
         ", ".join(keyspec(k) for k in f[8][1]), ", ".join(sub_specs), doc(d),
         "None" if subs is not None and name != "command" else handler(name))
 

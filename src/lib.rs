@@ -10,6 +10,7 @@ pub mod observability;
 pub mod persist;
 pub mod protocol;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod slot;
 pub mod state;

@@ -56,4 +56,7 @@ fn main() {
         eprintln!("Could not start: {e}");
         std::process::exit(1);
     }
+    // Exit without waiting for the runtime's threads: one may be inside a script that only
+    // SHUTDOWN NOSAVE ends (Redis exits the same way).
+    std::process::exit(0);
 }

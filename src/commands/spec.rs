@@ -106,6 +106,8 @@ pub mod flag {
     pub const ALLOW_BUSY: u32 = 1 << 15;
     /// Served in an importing slot without a preceding ASKING (RESTORE-ASKING).
     pub const ASKING: u32 = 1 << 16;
+    /// May propagate without writing (PUBLISH...): refused in read-only scripts.
+    pub const MAY_REPLICATE: u32 = 1 << 17;
 
     pub fn from_names(names: &[&str]) -> u32 {
         names
@@ -128,11 +130,15 @@ pub mod flag {
                 "movablekeys" => MOVABLE_KEYS,
                 "allow_busy" => ALLOW_BUSY,
                 "asking" => ASKING,
+                "may_replicate" => MAY_REPLICATE,
                 _ => 0,
             })
             .fold(0, |a, b| a | b)
     }
 }
+
+/// Flags Redis keeps internal (`may_replicate`): COMMAND INFO does not show them.
+const HIDDEN_FLAGS: &[&str] = &["may_replicate"];
 
 /// Where a key sits in `args` (index) and the key-spec flags that apply to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +275,13 @@ impl CommandSpec {
         Reply::Array(vec![
             Reply::bulk_static(self.name),
             Reply::Int(self.arity as i64),
-            strs(self.flags),
+            Reply::Set(
+                self.flags
+                    .iter()
+                    .filter(|f| !HIDDEN_FLAGS.contains(f))
+                    .map(|s| Reply::Status(s))
+                    .collect(),
+            ),
             Reply::Int(self.first_key as i64),
             Reply::Int(self.last_key as i64),
             Reply::Int(self.step as i64),

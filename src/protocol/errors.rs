@@ -586,3 +586,56 @@ mod tests {
         assert_eq!(ErrorReply::syntax().code(), "ERR");
     }
 }
+
+// Scripting and functions (script.c, eval.c, functions.c).
+fixed! {
+    no_script => "NOSCRIPT No matching script. Please use EVAL.";
+    busy_eval => "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    busy_function => "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+    not_busy => "NOTBUSY No scripts in execution right now.";
+    unkillable_from_primary => "UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.";
+    unkillable_dirty => "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+    numkeys_too_many => "ERR Number of keys can't be greater than number of args";
+    numkeys_negative => "ERR Number of keys can't be negative";
+    bad_numkeys => "ERR Bad number of keys provided";
+    function_not_found => "ERR Function not found";
+    library_not_found => "ERR Library not found";
+    library_name_missing => "ERR library name argument was not given";
+    script_flush_option => "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+    function_flush_option => "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
+    restore_policy => "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
+    script_no_cluster => "ERR Can not run script on cluster, 'no-cluster' flag is set.";
+    script_stale => "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script.";
+    script_readonly_replica => "READONLY Can not run script with write flag on readonly replica";
+    script_misconf => "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.";
+    script_write_in_ro => "ERR Can not execute a script with write flag using *_ro command.";
+    script_oom => "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'";
+    script_debug_option => "ERR Use SCRIPT DEBUG YES/SYNC/NO";
+    // Refusals of a command called from a script (scriptCall).
+    script_unknown_command => "ERR Unknown Redis command called from script";
+    script_wrong_arity => "ERR Wrong number of args calling Redis command from script";
+    script_noscript_command => "ERR This Redis command is not allowed from script";
+    script_stale_command => "ERR Can not execute the command on a stale replica";
+    script_write_from_ro => "ERR Write commands are not allowed from read-only scripts.";
+    script_cluster_down_ro => "ERR Script attempted to execute a write command while the cluster is down and readonly";
+    script_cluster_down => "ERR Script attempted to execute a command while the cluster is down";
+    script_non_local_key => "ERR Script attempted to access a non local key in a cluster node";
+    script_cross_slot => "ERR Script attempted to access keys that do not hash to the same slot";
+}
+
+impl ErrorReply {
+    /// An error whose text a script produced (error_reply, a runtime error, `{err=...}`).
+    pub fn script(text: String) -> Self {
+        ErrorReply(Cow::Owned(text))
+    }
+
+    /// A script-engine message (compile errors, FUNCTION LOAD errors) with the ERR code.
+    pub fn script_err(msg: &str) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR {msg}")))
+    }
+
+    /// FUNCTION LIST/RESTORE argument errors that echo the argument.
+    pub fn unknown_argument(arg: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!("ERR Unknown argument {}", lossy(arg))))
+    }
+}

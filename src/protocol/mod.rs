@@ -2,7 +2,7 @@
 //! `Reply` value every handler returns, and `ErrorReply`, the only place error text lives.
 //! No I/O here: the server feeds bytes in and writes the encoded bytes out.
 pub mod errors;
-mod inline;
+pub mod inline;
 pub use inline::split_args as inline_args;
 pub mod parser;
 pub mod reply;

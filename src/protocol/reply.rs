@@ -41,6 +41,10 @@ pub enum Reply {
     Bool(bool),
     /// Verbatim string (`=len\r\ntxt:...` in RESP3, bulk in RESP2).
     Verbatim(Bytes),
+    /// Verbatim string with its 3-byte format (a script's `verbatim_string` reply).
+    VerbatimFmt([u8; 3], Bytes),
+    /// Big number (`(digits` in RESP3, bulk in RESP2): a script's `big_number` reply.
+    BigNumber(Bytes),
     /// Out-of-band push (`>` in RESP3, array in RESP2).
     Push(Vec<Reply>),
     /// Nothing is written (CLIENT REPLY OFF/SKIP, QUIT after its reply ...).
@@ -162,6 +166,24 @@ impl Reply {
                     out.put_slice(b"txt:");
                     out.put_slice(b);
                     out.put_slice(b"\r\n");
+                } else {
+                    bulk(out, b);
+                }
+            }
+            Reply::VerbatimFmt(fmt, b) => {
+                if ver == RespVersion::Resp3 {
+                    int_line(out, b'=', b.len() as i64 + 4);
+                    out.put_slice(fmt);
+                    out.put_slice(b":");
+                    out.put_slice(b);
+                    out.put_slice(b"\r\n");
+                } else {
+                    bulk(out, b);
+                }
+            }
+            Reply::BigNumber(b) => {
+                if ver == RespVersion::Resp3 {
+                    line(out, b'(', b);
                 } else {
                     bulk(out, b);
                 }

@@ -245,3 +245,43 @@ pub fn config_u64(sh: &Shared, name: &str, default: u64) -> u64 {
 pub fn config_yes(sh: &Shared, name: &str) -> bool {
     sh.config().get(name) == Some("yes")
 }
+
+/// Writes are refused on a read-only replica, after a failed background save (MISCONF), and
+/// without enough good replicas (min-replicas-to-write).
+pub fn writes_allowed(sh: &Shared, now: u64) -> Result<(), crate::protocol::ErrorReply> {
+    use crate::protocol::ErrorReply;
+    if sh.repl.role_replica.load(Relaxed) && config_yes(sh, "replica-read-only") {
+        return Err(ErrorReply::read_only_replica());
+    }
+    if crate::persist::writes_refused(sh) {
+        return Err(ErrorReply::misconf());
+    }
+    if !enough_replicas(sh, now) {
+        return Err(ErrorReply::no_replicas());
+    }
+    Ok(())
+}
+
+/// min-replicas-to-write is met (or not configured, or this node is a replica).
+pub fn enough_replicas(sh: &Shared, now: u64) -> bool {
+    let min = sh.repl.min_replicas.load(Relaxed);
+    if min == 0 || sh.repl.role_replica.load(Relaxed) {
+        return true;
+    }
+    let lag = config_u64(sh, "min-replicas-max-lag", 10);
+    lag == 0 || (sh.repl.good_replicas(now, lag) as u64) >= min
+}
+
+/// replica-serve-stale-data no, with the link to the primary down.
+pub fn stale_refused(sh: &Shared) -> bool {
+    if !sh.repl.role_replica.load(Relaxed) {
+        return false;
+    }
+    let up = sh
+        .repl
+        .state()
+        .primary
+        .as_ref()
+        .is_some_and(|p| p.link == LinkState::Connected);
+    !up && sh.config().get("replica-serve-stale-data") == Some("no")
+}

@@ -268,6 +268,18 @@ impl Connection<'_> {
         while i < batch.len() {
             let mut paused_until = None;
             let mut fenced = None;
+            if self.sh.scripting.run.running() {
+                let sh = self.sh.clone();
+                match super::busy::wait(&sh, &batch[i]).await {
+                    super::busy::Busy::Proceed => {}
+                    super::busy::Busy::Reply(r) => {
+                        self.emit(r, out);
+                        i += 1;
+                        continue;
+                    }
+                    super::busy::Busy::Shutdown => return Some(End::Shutdown),
+                }
+            }
             {
                 let sh = self.sh.clone();
                 let mut store = sh.lock_store();

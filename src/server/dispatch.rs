@@ -51,6 +51,10 @@ fn admit(
     if r.flags & flag::LOADING == 0 && sh.persist.loading.load(Relaxed) {
         return Err(ErrorReply::loading());
     }
+    if client.script {
+        // A script's command passed the script checks (server/script_call.rs).
+        return Ok(());
+    }
     if client.primary_link {
         // The primary's commands are not redirected, refused or evicted for (Redis's
         // "obey client"); a replica ignores maxmemory (replica-ignore-maxmemory).
@@ -84,24 +88,8 @@ fn admit(
     Ok(())
 }
 
-/// Writes are refused on a read-only replica, after a failed background save (MISCONF), and
-/// without enough good replicas (min-replicas-to-write).
 fn writes_allowed(sh: &Shared, now: u64) -> Result<(), ErrorReply> {
-    if sh.repl.role_replica.load(Relaxed) && crate::replication::config_yes(sh, "replica-read-only")
-    {
-        return Err(ErrorReply::read_only_replica());
-    }
-    if crate::persist::writes_refused(sh) {
-        return Err(ErrorReply::misconf());
-    }
-    let min = sh.repl.min_replicas.load(Relaxed);
-    if min > 0 && !sh.repl.role_replica.load(Relaxed) {
-        let lag = crate::replication::config_u64(sh, "min-replicas-max-lag", 10);
-        if lag > 0 && (sh.repl.good_replicas(now, lag) as u64) < min {
-            return Err(ErrorReply::no_replicas());
-        }
-    }
-    Ok(())
+    crate::replication::writes_allowed(sh, now)
 }
 
 fn queue_writes(sh: &Shared, m: &crate::state::Multi) -> bool {
@@ -111,24 +99,22 @@ fn queue_writes(sh: &Shared, m: &crate::state::Multi) -> bool {
     })
 }
 
-/// replica-serve-stale-data no, with the link to the primary down.
 fn stale_refused(sh: &Shared) -> bool {
-    let up = sh
-        .repl
-        .state()
-        .primary
-        .as_ref()
-        .is_some_and(|p| p.link == crate::replication::LinkState::Connected);
-    !up && sh.config().get("replica-serve-stale-data") == Some("no")
+    crate::replication::stale_refused(sh)
 }
 
 fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
+    let who = if client.script {
+        "lua".to_string()
+    } else {
+        client.handle.addr.to_string()
+    };
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         now / 1000,
         (now % 1000) * 1000,
         client.db,
-        client.handle.addr
+        who
     );
     for a in args {
         line.push_str(" \"");
@@ -199,7 +185,7 @@ pub fn apply_from_primary(sh: &Shared, store: &mut Store, client: &mut Client, a
     }
 }
 
-fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
+pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
     let now = now_ms();
     let r = match resolve(sh, args) {
         Ok(r) => r,
@@ -223,7 +209,7 @@ fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> O
         }
     }
     let stat = sh.stats.command(r.id);
-    if let (Some(cluster), false) = (&sh.cluster, client.primary_link) {
+    if let (Some(cluster), false) = (&sh.cluster, client.primary_link || client.script) {
         cluster.refresh(&mut client.topology);
     }
     if let Err(e) = admit(sh, store, client, &r, args, now) {

@@ -12,10 +12,12 @@
 //! ```
 //! Nothing else depends on this module.
 mod background;
+mod busy;
 mod cluster_host;
 mod conn;
 mod dispatch;
 mod route;
+mod script_call;
 
 use crate::config::Config;
 use crate::state::Shared;
@@ -93,6 +95,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let replicaof = config.replicaof.clone();
     let shared = Shared::new(config, cluster.as_ref().map(|(c, _)| c.clone())).start();
     let _ = shared.repl.apply.set(dispatch::apply_from_primary);
+    let _ = shared.scripting.call.set(script_call::call);
     shared
         .bound_port
         .store(port, std::sync::atomic::Ordering::Relaxed);

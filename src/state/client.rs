@@ -85,6 +85,9 @@ pub struct Client {
     pub multi: Option<Multi>,
     /// True while EXEC runs the queued commands (blocking commands must not block then).
     pub in_exec: bool,
+    /// The client scripts run their commands as (MONITOR shows it as `lua`; the script
+    /// checked the command already, scripting/run.rs).
+    pub script: bool,
     /// Present once the client has subscribed to something.
     pub sub: Option<Subscriptions>,
     /// CLIENT TRACKING is on (its options live in the store's tracking table).
@@ -146,6 +149,7 @@ impl Client {
             after: None,
             multi: None,
             in_exec: false,
+            script: false,
             sub: None,
             tracking: false,
             caching: None,

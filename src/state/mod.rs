@@ -64,6 +64,8 @@ pub struct Shared {
     pub migrate: crate::migrate::Cache,
     /// Replication: role, IDs, the stream's backlog, replicas.
     pub repl: crate::replication::Replication,
+    /// Lua scripts and functions, and the state of a running script.
+    pub scripting: crate::scripting::Scripting,
     /// This value's own `Arc` (set once by `Shared::start`), for work that outlives a command.
     me: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }
@@ -108,6 +110,7 @@ impl Shared {
             persist: persist::PersistState::new(now_ms() / 1000),
             migrate: Default::default(),
             repl: crate::replication::Replication::new(backlog_size),
+            scripting: Default::default(),
             me: std::sync::OnceLock::new(),
         }
     }
@@ -131,8 +134,27 @@ impl Shared {
         self.config.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    ///
+    /// While a Lua script runs it holds this lock for its whole run (scripting/mod.rs): a
+    /// task that must wait then hands its worker to the runtime (`block_in_place`), so the
+    /// bus, cron and the other connections keep running. Connections wait for scripts on
+    /// `scripting.run` instead (server/busy.rs).
     pub fn lock_store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        match self.store.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                let lock = || self.store.lock().unwrap_or_else(|e| e.into_inner());
+                let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                });
+                if self.scripting.run.running() && multi_thread {
+                    tokio::task::block_in_place(lock)
+                } else {
+                    lock()
+                }
+            }
+        }
     }
 
     /// Bytes currently allocated by the process (the counting allocator); used memory is this

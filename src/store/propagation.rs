@@ -85,6 +85,24 @@ impl Propagation {
         std::mem::take(&mut self.ops)
     }
 
+    /// The running command is not propagated as received (EVAL/FCALL: the script's commands
+    /// were queued instead).
+    pub fn skip_self(&mut self) {
+        self.replaced = true;
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Forgets what was queued after `mark` (a `len()`): a script's command run with
+    /// redis.set_repl(redis.REPL_NONE).
+    pub fn truncate(&mut self, mark: usize) {
+        self.ops.truncate(mark);
+        self.replaced = false;
+        self.forced = false;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }

@@ -462,3 +462,22 @@ pub fn payload_value(p: &[u8], limits: &Limits) -> Result<Value> {
     let t = r.read_u8()?;
     r.read_value(t, limits)
 }
+
+/// The library codes of a FUNCTION DUMP payload already verified (functionRestoreCommand):
+/// FUNCTION2 records until the 10-byte trailer. Errors are Redis's texts.
+pub fn function_payload_codes(p: &[u8]) -> std::result::Result<Vec<Vec<u8>>, &'static str> {
+    let body = &p[..p.len() - 10];
+    let mut r = Reader::from_slice(body);
+    let mut codes = Vec::new();
+    while (r.offset() as usize) < body.len() {
+        let t = r.read_u8().map_err(|_| "can not read data type")?;
+        if t != RDB_OPCODE_FUNCTION2 {
+            return Err("given type is not a function");
+        }
+        let code = r
+            .read_string()
+            .map_err(|_| "failed loading the given functions payload")?;
+        codes.push(code);
+    }
+    Ok(codes)
+}

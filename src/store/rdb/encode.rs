@@ -365,3 +365,17 @@ pub fn dump_payload(v: &Value, opts: &Options) -> Vec<u8> {
     out.extend_from_slice(&crc.to_le_bytes());
     out
 }
+
+/// One function library as RDB_OPCODE_FUNCTION2 and its code (rdbSaveFunctions).
+pub fn write_function(out: &mut Vec<u8>, code: &[u8], opts: &Options) {
+    out.push(RDB_OPCODE_FUNCTION2);
+    write_string(out, code, opts);
+}
+
+/// Appends the DUMP trailer (RDB version, CRC64) to a payload body.
+pub fn seal_payload(mut out: Vec<u8>) -> Vec<u8> {
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = CRC64.checksum(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
