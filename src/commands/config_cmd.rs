@@ -59,6 +59,14 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
         cfg.hot.slowlog_slower_than,
         std::sync::atomic::Ordering::Relaxed,
     );
+    let min_replicas = cfg
+        .get("min-replicas-to-write")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    ctx.shared
+        .repl
+        .min_replicas
+        .store(min_replicas, std::sync::atomic::Ordering::Relaxed);
     if let Some(c) = &ctx.shared.cluster {
         // cluster-* settings apply at once, as in Redis (the bus cron would see them too).
         let port = ctx

@@ -9,7 +9,10 @@ type R = Result<Reply, ErrorReply>;
 
 fn engine<T>(ctx: &Ctx, f: impl FnOnce(&mut functions::FunctionEngine) -> T) -> T {
     let mut g = ctx.shared.scripting.engines();
-    f(&mut g.as_mut().expect("created by engines()").functions)
+    let e = &mut g.as_mut().expect("created by engines()").functions;
+    let r = f(e);
+    ctx.shared.scripting.note_counts(e);
+    r
 }
 
 /// FUNCTION LOAD [REPLACE] function-code
@@ -60,7 +63,8 @@ pub fn function_stats(ctx: &mut Ctx, _args: &[Bytes]) -> R {
     stats_reply(ctx.shared)
 }
 
-/// FUNCTION STATS's reply; also served while a script is busy (server/busy.rs).
+/// FUNCTION STATS's reply; also served while a script is busy (server/busy.rs), so it
+/// reads nothing behind the engines' lock the script holds.
 pub fn stats_reply(sh: &crate::state::Shared) -> R {
     let running = sh
         .scripting
@@ -84,7 +88,7 @@ pub fn stats_reply(sh: &crate::state::Shared) -> R {
             ),
         ]),
     };
-    let m = sh.scripting.memory();
+    let (libraries, functions) = sh.scripting.counts();
     Ok(Reply::Map(vec![
         (Reply::bulk_static("running_script"), running),
         (
@@ -94,11 +98,11 @@ pub fn stats_reply(sh: &crate::state::Shared) -> R {
                 Reply::Map(vec![
                     (
                         Reply::bulk_static("libraries_count"),
-                        Reply::Int(m.library_count as i64),
+                        Reply::Int(libraries as i64),
                     ),
                     (
                         Reply::bulk_static("functions_count"),
-                        Reply::Int(m.function_count as i64),
+                        Reply::Int(functions as i64),
                     ),
                 ]),
             )]),

@@ -214,7 +214,16 @@ pub fn debug_reload(ctx: &mut Ctx, a: &[Bytes]) -> R {
         persist::load::Dup::Refuse
     };
     let path = persist::rdb_path(ctx.shared);
-    match persist::load::load_file_locked(ctx.shared, ctx.store, &path, dup) {
+    use crate::scripting::functions::RestorePolicy;
+    let policy = match (flush, merge) {
+        (true, _) => RestorePolicy::Flush,
+        (false, false) => RestorePolicy::Append,
+        (false, true) => RestorePolicy::Replace,
+    };
+    let loaded = persist::load::load_file_locked(ctx.shared, ctx.store, &path, dup)
+        .map_err(|e| e.to_string())
+        .and_then(|sum| ctx.shared.scripting.load_libraries(&sum.functions, policy));
+    match loaded {
         Ok(_) => {
             tracing::info!("DB reloaded by DEBUG RELOAD");
             Ok(Reply::Ok)

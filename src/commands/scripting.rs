@@ -173,6 +173,7 @@ fn script_client<'a>(ctx: &Ctx, slot: &'a mut Option<Client>) -> &'a mut Client 
         c
     });
     c.db = ctx.client.db;
+    c.time_snapshot = Some(ctx.now_ms);
     c.resp = RespVersion::Resp2;
     c.asking = ctx.client.asking;
     c.readonly = ctx.client.readonly;
@@ -223,6 +224,7 @@ fn run_with(
         state,
         start: std::time::Instant::now(),
         threshold_ms,
+        left_worker: false,
     };
     let result = body(&mut run);
     sh.scripting.run.end();

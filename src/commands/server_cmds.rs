@@ -117,9 +117,24 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     match (sub.as_str(), a.len()) {
+        ("sleep", 3) if ctx.client.script => {
+            // Inside a script the server itself sleeps, as Redis's DEBUG SLEEP always does.
+            let secs = float_arg(&a[2])?;
+            std::thread::sleep(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+            Ok(Reply::Ok)
+        }
         ("sleep", 3) => {
             let secs = float_arg(&a[2])?;
             ctx.client.after = Some(After::Sleep(Duration::from_secs_f64(secs.max(0.0))));
+            Ok(Reply::Ok)
+        }
+        ("protocol", 3) => debug_protocol(ctx, &a[2]),
+        ("set-disable-deny-scripts", 3) => {
+            let on = super::int_arg(&a[2])? != 0;
+            ctx.shared
+                .scripting
+                .allow_noscript
+                .store(on, std::sync::atomic::Ordering::Relaxed);
             Ok(Reply::Ok)
         }
         ("set-active-expire", 3) => {
@@ -129,7 +144,9 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
         ("object", 3) => {
             let clock = ctx.store.lru_clock();
-            let Some(e) = ctx.store.lookup(ctx.client.db, &a[2], ctx.now_ms, false) else {
+            // Like Redis's, DEBUG OBJECT looks at the dictionary: an expired key not yet
+            // deleted is still shown.
+            let Some(e) = ctx.store.db(ctx.client.db).get(&a[2]) else {
                 return Err(ErrorReply::no_such_key());
             };
             let len = e.value.as_bytes().map_or(0, |b| b.len());
@@ -210,4 +227,52 @@ fn debug_populate(ctx: &mut Ctx, a: &[Bytes]) -> R {
         ctx.store.insert(db, &key, value, crate::store::Ttl::Clear);
     }
     Ok(Reply::Ok)
+}
+
+/// DEBUG PROTOCOL <type>: one reply of each RESP type, for client and script tests.
+fn debug_protocol(ctx: &mut Ctx, kind: &[u8]) -> R {
+    let resp3 = ctx.client.resp == crate::protocol::RespVersion::Resp3;
+    let ints = || (0..3).map(Reply::Int).collect::<Vec<_>>();
+    let kind = String::from_utf8_lossy(kind).to_ascii_lowercase();
+    Ok(match kind.as_str() {
+        "string" => Reply::bulk_static("Hello World"),
+        "integer" => Reply::Int(12345),
+        "double" => Reply::Double(3.141),
+        "bignum" => Reply::BigNumber(Bytes::from_static(b"1234567999999999999999999999999999999")),
+        "null" => Reply::Nil,
+        "array" => Reply::Array(ints()),
+        "set" => Reply::Set(ints()),
+        "map" => Reply::Map((0..3).map(|j| (Reply::Int(j), Reply::Bool(j == 1))).collect()),
+        "attrib" => {
+            let real = Reply::bulk_static("Some real reply following the attribute");
+            if resp3 {
+                Reply::Attribute(
+                    vec![(
+                        Reply::bulk_static("key-popularity"),
+                        Reply::Array(vec![Reply::bulk_static("key:123"), Reply::Int(90)]),
+                    )],
+                    Box::new(real),
+                )
+            } else {
+                real
+            }
+        }
+        "push" => {
+            if !resp3 {
+                return Err(ErrorReply::err("RESP2 is not supported by this command"));
+            }
+            Reply::Many(vec![
+                Reply::Push(vec![Reply::bulk_static("server-cpu-usage"), Reply::Int(42)]),
+                Reply::bulk_static("Some real reply following the push reply"),
+            ])
+        }
+        "verbatim" => Reply::Verbatim(Bytes::from_static(b"This is a verbatim\nstring")),
+        "true" => Reply::Bool(true),
+        "false" => Reply::Bool(false),
+        _ => {
+            return Err(ErrorReply::err(
+                "Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+            ))
+        }
+    })
 }

@@ -126,14 +126,15 @@ impl Item {
 fn sort_generic(ctx: &mut Ctx, a: &[Bytes], readonly: bool) -> R {
     let mut args = parse_args(ctx, a, readonly)?;
     let limits = super::zsets::limits(ctx);
+    let from_script = ctx.client.script;
     let (mut items, start, end) = match ctx.read_value(&a[1]) {
         None => (Vec::new(), -1, -2),
         Some(v) => {
             match v {
                 Value::List(_) => {}
-                // A set has no order of its own: when storing, sort it so the result is
-                // deterministic.
-                Value::Set(_) if args.dontsort && args.store.is_some() => {
+                // A set has no order of its own: when storing, or for a script, sort it so
+                // the result is deterministic.
+                Value::Set(_) if args.dontsort && (args.store.is_some() || from_script) => {
                     args.dontsort = false;
                     args.alpha = true;
                     args.by = None;

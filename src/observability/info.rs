@@ -146,6 +146,7 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
             field!(out, "mem_allocator:libc");
             field!(out, "lazyfree_pending_objects:{}", st.lazyfree_pending());
             field!(out, "lazyfreed_objects:{}", st.lazyfreed_objects());
+            scripting_memory(sh, out);
         }
         "persistence" => {
             let _ = uptime;
@@ -332,5 +333,30 @@ fn persistence(sh: &Shared, st: &Store, out: &mut String) {
         },
         s.saves,
         s.loading_keys,
+    );
+}
+
+/// The Lua fields of INFO memory, as Redis 7.0 names them (`used_memory_lua` is the old name
+/// of `used_memory_vm_eval`; the function engine's state exists from startup in Redis, here
+/// from the first script or function).
+fn scripting_memory(sh: &Shared, out: &mut String) {
+    let m = sh.scripting.memory();
+    let vm_total = m.lua_eval + m.lua_functions;
+    field!(out, "used_memory_lua:{}", m.lua_eval);
+    field!(out, "used_memory_vm_eval:{}", m.lua_eval);
+    field!(out, "used_memory_lua_human:{}", human(m.lua_eval));
+    field!(out, "used_memory_scripts_eval:{}", m.scripts);
+    field!(out, "number_of_cached_scripts:{}", m.cached_scripts);
+    field!(out, "number_of_functions:{}", m.function_count);
+    field!(out, "number_of_libraries:{}", m.library_count);
+    field!(out, "used_memory_vm_functions:{}", m.lua_functions);
+    field!(out, "used_memory_vm_total:{vm_total}");
+    field!(out, "used_memory_vm_total_human:{}", human(vm_total));
+    field!(out, "used_memory_functions:{}", m.functions);
+    field!(out, "used_memory_scripts:{}", m.scripts + m.functions);
+    field!(
+        out,
+        "used_memory_scripts_human:{}",
+        human(m.scripts + m.functions)
     );
 }

@@ -86,6 +86,12 @@ pub fn load_file_batched(sh: &Shared, path: &Path) -> Result<Option<rdb::load::S
         Ok(())
     })?;
     flush(&mut batch, size)?;
+    if let Err(e) = sh.scripting.load_libraries(
+        &sum.functions,
+        crate::scripting::functions::RestorePolicy::Flush,
+    ) {
+        tracing::warn!(error = %e, "The function libraries in the RDB failed to load");
+    }
     sum.keys = keys;
     sh.persist.status().loading_keys = keys;
     Ok(Some(sum))

@@ -85,6 +85,9 @@ pub fn snapshot_head(
     let mut head = Vec::new();
     let used = store.used_memory(sh.allocated()) as u64;
     encode::write_header(&mut head, now_ms() / 1000, used, repl, &opts);
+    for code in sh.scripting.library_codes() {
+        encode::write_function(&mut head, &code, &opts);
+    }
     // Preserved versions of keys written during the save may use a tenth of the dataset.
     head.extend_from_slice(&store.snapshot_begin(opts, (used / 10) as usize));
     (head, opts, checksum)

@@ -45,6 +45,8 @@ pub enum Reply {
     VerbatimFmt([u8; 3], Bytes),
     /// Big number (`(digits` in RESP3, bulk in RESP2): a script's `big_number` reply.
     BigNumber(Bytes),
+    /// Attributes (`|` in RESP3, left out in RESP2) before the reply they describe.
+    Attribute(Vec<(Reply, Reply)>, Box<Reply>),
     /// Out-of-band push (`>` in RESP3, array in RESP2).
     Push(Vec<Reply>),
     /// Nothing is written (CLIENT REPLY OFF/SKIP, QUIT after its reply ...).
@@ -190,6 +192,16 @@ impl Reply {
             }
             Reply::NoReply => {}
             Reply::Many(items) => items.iter().for_each(|r| r.encode(ver, out)),
+            Reply::Attribute(attrs, reply) => {
+                if ver == RespVersion::Resp3 {
+                    int_line(out, b'|', attrs.len() as i64);
+                    for (k, v) in attrs {
+                        k.encode(ver, out);
+                        v.encode(ver, out);
+                    }
+                }
+                reply.encode(ver, out);
+            }
         }
     }
 }

@@ -34,7 +34,14 @@ pub unsafe fn push_reply(l: *mut lua_State, r: &Reply, resp: RespVersion) {
                 ffi::lua_pushboolean(l, 0)
             }
         }
-        Reply::Array(items) | Reply::Push(items) | Reply::Many(items) => push_array(l, items, resp),
+        Reply::Array(items) | Reply::Push(items) => push_array(l, items, resp),
+        // Several replies (a push before the real reply): the script sees the last one.
+        Reply::Many(items) => match items.last() {
+            Some(r) => push_reply(l, r, resp),
+            None => ffi::lua_pushnil(l),
+        },
+        // Attributes are not exposed to scripts (Redis parses and drops them).
+        Reply::Attribute(_, r) => push_reply(l, r, resp),
         Reply::Set(items) if r3 => {
             ffi::lua_createtable(l, 0, 1);
             ffi::lua_createtable(l, 0, items.len() as i32);
@@ -153,10 +160,17 @@ pub fn error_text(text: &[u8]) -> Vec<u8> {
 
 /// Converts the value on top of the stack into the reply for the caller and pops it.
 /// `script_resp` is the script's protocol (booleans differ), as in luaReplyToRedisReply.
-pub unsafe fn pop_reply(l: *mut lua_State, script_resp: RespVersion) -> Reply {
+/// The flag says the reply is an error table a command already counted in errorstats.
+pub unsafe fn pop_reply(l: *mut lua_State, script_resp: RespVersion) -> (Reply, bool) {
+    let counted = ffi::lua_type(l, -1) == ffi::LUA_TTABLE && {
+        lua::raw_get_field(l, -1, b"ignore_error_stats_update");
+        let b = ffi::lua_toboolean(l, -1) != 0;
+        ffi::lua_pop(l, 1);
+        b
+    };
     let r = to_reply(l, script_resp, 0);
     ffi::lua_pop(l, 1);
-    r
+    (r, counted)
 }
 
 unsafe fn to_reply(l: *mut lua_State, resp: RespVersion, depth: usize) -> Reply {

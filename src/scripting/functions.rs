@@ -35,8 +35,8 @@ pub struct FunctionEngine {
     state: State,
     /// By library name.
     libraries: BTreeMap<String, Library>,
-    /// Function name -> library name.
-    index: BTreeMap<String, String>,
+    /// Lowercased function name -> (library name, function name as registered).
+    index: BTreeMap<String, (String, String)>,
     calls: u32,
 }
 
@@ -101,10 +101,11 @@ impl FunctionEngine {
         self.libraries.values()
     }
 
+    /// Function names are case-insensitive (Redis's functions dict); library names are not.
     pub fn function(&self, name: &[u8]) -> Option<&Function> {
-        let name = std::str::from_utf8(name).ok()?;
-        let lib = self.index.get(name)?;
-        self.libraries.get(lib)?.functions.get(name)
+        let key = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let (lib, fname) = self.index.get(&key)?;
+        self.libraries.get(lib)?.functions.get(fname)
     }
 
     /// FUNCTION FLUSH: a fresh engine.
@@ -129,7 +130,7 @@ impl FunctionEngine {
 
     fn unlink(&mut self, l: &Library) {
         for f in l.functions.keys() {
-            self.index.remove(f);
+            self.index.remove(&f.to_ascii_lowercase());
         }
     }
 
@@ -155,10 +156,11 @@ impl FunctionEngine {
         if functions.is_empty() {
             return Err("No functions registered".into());
         }
-        if let Some(f) = functions
-            .keys()
-            .find(|f| self.index.get(*f).is_some_and(|l| *l != name))
-        {
+        if let Some(f) = functions.keys().find(|f| {
+            self.index
+                .get(&f.to_ascii_lowercase())
+                .is_some_and(|(l, _)| *l != name)
+        }) {
             let msg = format!("Function {f} already exists");
             self.release(functions);
             return Err(msg);
@@ -168,7 +170,8 @@ impl FunctionEngine {
             self.release(old.functions);
         }
         for f in functions.keys() {
-            self.index.insert(f.clone(), name.clone());
+            self.index
+                .insert(f.to_ascii_lowercase(), (name.clone(), f.clone()));
         }
         self.libraries.insert(
             name.clone(),
@@ -236,12 +239,7 @@ impl FunctionEngine {
         argv: &[Bytes],
         ctx: &mut RunCtx,
     ) -> Result<Reply, ErrorReply> {
-        let Some(f) = self
-            .index
-            .get(name)
-            .and_then(|lib| self.libraries.get(lib))
-            .and_then(|lib| lib.functions.get(name))
-        else {
+        let Some(f) = self.function(name.as_bytes()) else {
             return Err(ErrorReply::function_not_found());
         };
         let l = self.state.0;
@@ -278,11 +276,11 @@ impl FunctionEngine {
                 return Err(format!("Library {n} already exists"));
             }
         }
-        for f in staged.index.keys() {
+        for (key, (_, f)) in &staged.index {
             if self
                 .index
-                .get(f)
-                .is_some_and(|lib| !staged.libraries.contains_key(lib))
+                .get(key)
+                .is_some_and(|(lib, _)| !staged.libraries.contains_key(lib))
             {
                 return Err(format!("Function {f} already exists"));
             }

@@ -184,6 +184,12 @@ pub struct Scripting {
     pub call: OnceLock<run::CallFn>,
     /// math.random's rand48 state (one per server, as Redis's).
     rand: AtomicU64,
+    /// Libraries and functions loaded, readable while a script holds the engines
+    /// (FUNCTION STATS during a busy script).
+    libraries: AtomicU64,
+    functions: AtomicU64,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: `noscript` commands allowed in scripts (tests).
+    pub allow_noscript: AtomicBool,
 }
 
 impl Default for Scripting {
@@ -193,6 +199,9 @@ impl Default for Scripting {
             run: RunState::default(),
             call: OnceLock::new(),
             rand: AtomicU64::new(0x1234_ABCD_330E),
+            libraries: AtomicU64::new(0),
+            functions: AtomicU64::new(0),
+            allow_noscript: AtomicBool::new(false),
         }
     }
 }
@@ -235,6 +244,50 @@ impl Scripting {
                 library_count: e.functions.library_count(),
             },
         }
+    }
+
+    /// Records the function engine's counts after a change (FUNCTION STATS reads them).
+    pub fn note_counts(&self, f: &functions::FunctionEngine) {
+        self.libraries.store(f.library_count() as u64, SeqCst);
+        self.functions.store(f.function_count() as u64, SeqCst);
+    }
+
+    /// (libraries, functions), without the engines' lock.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.libraries.load(SeqCst), self.functions.load(SeqCst))
+    }
+
+    /// The code of every function library (for snapshots), without creating the engines.
+    pub fn library_codes(&self) -> Vec<Bytes> {
+        let g = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_ref()
+            .map(|e| e.functions.libraries().map(|l| l.code.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The libraries of a loaded snapshot: they replace the current ones at startup and on a
+    /// full sync (`Flush`); DEBUG RELOAD NOFLUSH appends them (`Append`, an existing library
+    /// is an error) or with MERGE replaces same-named ones (`Replace`).
+    pub fn load_libraries(
+        &self,
+        codes: &[Vec<u8>],
+        policy: functions::RestorePolicy,
+    ) -> Result<(), String> {
+        if codes.is_empty()
+            && self
+                .engines
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none()
+        {
+            return Ok(());
+        }
+        let mut g = self.engines();
+        let f = &mut g.as_mut().expect("created by engines()").functions;
+        let codes = codes.iter().map(|c| Bytes::copy_from_slice(c)).collect();
+        let r = f.restore(codes, policy);
+        self.note_counts(f);
+        r
     }
 
     pub fn rand48(&self) -> i32 {

@@ -38,6 +38,8 @@ pub struct RunCtx<'a> {
     pub start: Instant,
     /// busy-reply-threshold in ms (0: never).
     pub threshold_ms: u64,
+    /// The run handed its tokio worker back (see `leave_worker`).
+    pub left_worker: bool,
 }
 
 /// The context of the running script, or None outside a run (e.g. while FUNCTION LOAD runs
@@ -52,6 +54,10 @@ pub unsafe fn ctx<'a>(l: *mut lua_State) -> Option<&'a mut RunCtx<'a>> {
 pub unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
     let killed = match ctx(l) {
         Some(c) => {
+            if !c.left_worker {
+                c.left_worker = true;
+                leave_worker();
+            }
             let elapsed = c.start.elapsed().as_millis() as u64;
             if c.threshold_ms > 0 && elapsed >= c.threshold_ms {
                 c.sh.scripting.run.enter_timed_out(elapsed);
@@ -65,6 +71,21 @@ pub unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua
         ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKLINE, 0);
         convert::push_error(l, b"Script killed by user with SCRIPT KILL...", false);
         ffi::lua_error(l);
+    }
+}
+
+/// A script still running after 100k instructions gives its tokio worker back to the
+/// runtime (`block_in_place`), so I/O, timers and the cluster bus keep being served while it
+/// runs; the script goes on on this thread, which leaves the worker pool when the connection
+/// task next yields. Short scripts never get here and pay nothing. The brief sleep lets the
+/// replacement thread take over the worker's core before the script continues.
+fn leave_worker() {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        let _ = std::panic::catch_unwind(|| {
+            tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(1)))
+        });
     }
 }
 
@@ -82,14 +103,15 @@ pub unsafe fn call(
     let handler_idx = -(nargs + 2);
     let base = ffi::lua_gettop(l) + handler_idx;
     lua::save_pointer(l, CTX_KEY, ctx as *mut RunCtx as *mut std::ffi::c_void);
-    if ctx.threshold_ms > 0 {
-        ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKCOUNT, 100_000);
-    }
+    ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKCOUNT, 100_000);
     let err = ffi::lua_pcall(l, nargs, 1, handler_idx);
     let reply = if err != 0 {
         error_reply(l, name)
     } else {
-        Ok(convert::pop_reply(l, ctx.client.resp))
+        match convert::pop_reply(l, ctx.client.resp) {
+            (Reply::Error(e), false) => Err(e),
+            (r, _) => Ok(r),
+        }
     };
     ffi::lua_sethook(l, None, 0, 0);
     lua::save_pointer(l, CTX_KEY, std::ptr::null_mut());

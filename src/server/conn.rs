@@ -79,15 +79,16 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     .run()
     .await;
     sh.clients.unregister(handle.id);
+    if let End::Shutdown = end {
+        // First: SHUTDOWN NOSAVE during a busy script must not wait for the store below.
+        sh.shutdown.notify_one();
+    }
     {
         let mut store = sh.lock_store();
         store.watches.unwatch_all(handle.id);
         store.tracking.disable(handle.id);
     }
     crate::commands::pubsub::unsubscribe_all(&sh, &mut client);
-    if let End::Shutdown = end {
-        sh.shutdown.notify_one();
-    }
 }
 
 fn socket2_keepalive(stream: &TcpStream, secs: u64) -> std::io::Result<()> {

@@ -186,7 +186,7 @@ pub fn apply_from_primary(sh: &Shared, store: &mut Store, client: &mut Client, a
 }
 
 pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
-    let now = now_ms();
+    let now = client.time_snapshot.unwrap_or_else(now_ms);
     let r = match resolve(sh, args) {
         Ok(r) => r,
         Err(e) => return Outcome::Reply(reject(sh, client, e)),
@@ -274,7 +274,14 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     sh.stats.commands_processed.fetch_add(1, Relaxed);
     slowlog(sh, client, &r, args, us);
     match result {
-        Ok(reply) => Outcome::Reply(reply),
+        Ok(reply) => {
+            if let Reply::Error(_) = reply {
+                // An error a nested command already counted (a script's): failed, but not
+                // counted twice in errorstats (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE).
+                stat.failed.fetch_add(1, Relaxed);
+            }
+            Outcome::Reply(reply)
+        }
         Err(e) => {
             stat.failed.fetch_add(1, Relaxed);
             Outcome::Reply(error(sh, e))

@@ -70,7 +70,7 @@ fn check(
     if !arity_ok(r.spec, args.len()) {
         return Err(ErrorReply::script_wrong_arity());
     }
-    if r.flags & flag::NOSCRIPT != 0 {
+    if r.flags & flag::NOSCRIPT != 0 && !sh.scripting.allow_noscript.load(Relaxed) {
         return Err(ErrorReply::script_noscript_command());
     }
     if r.flags & flag::STALE == 0 && crate::replication::stale_refused(sh) {

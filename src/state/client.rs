@@ -88,6 +88,9 @@ pub struct Client {
     /// The client scripts run their commands as (MONITOR shows it as `lua`; the script
     /// checked the command already, scripting/run.rs).
     pub script: bool,
+    /// For the script client: the time its commands see (Redis freezes the clock for a
+    /// script's whole run, so a key cannot expire half-way).
+    pub time_snapshot: Option<u64>,
     /// Present once the client has subscribed to something.
     pub sub: Option<Subscriptions>,
     /// CLIENT TRACKING is on (its options live in the store's tracking table).
@@ -150,6 +153,7 @@ impl Client {
             multi: None,
             in_exec: false,
             script: false,
+            time_snapshot: None,
             sub: None,
             tracking: false,
             caching: None,

@@ -1,7 +1,7 @@
 //! Reading a whole RDB stream (`rdbLoadRioWithLoadingCtx`): the "REDIS" magic and version
 //! (1-10), then opcodes until EOF, then the CRC64 trailer. Each key goes to the caller's
 //! `on_key`; AUX fields are collected. Module AUX data is skipped (there are no modules);
-//! function libraries (FUNCTION2) are skipped with a warning until Lua functions exist.
+//! function libraries (FUNCTION2) are returned as their code for the caller to load.
 use super::decode::Reader;
 use super::encode::Access;
 use super::*;
@@ -23,7 +23,8 @@ pub struct Summary {
     pub version: u16,
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     pub keys: u64,
-    pub skipped_functions: u64,
+    /// The code of each function library (RDB_OPCODE_FUNCTION2), in stream order.
+    pub functions: Vec<Vec<u8>>,
 }
 
 impl Summary {
@@ -102,11 +103,7 @@ pub fn load<R: Read>(
                 r.skip_module_value()?;
             }
             RDB_OPCODE_FUNCTION2 => {
-                r.read_string()?;
-                sum.skipped_functions += 1;
-                tracing::warn!(
-                    "RDB holds a function library; functions are not supported yet, skipped"
-                );
+                sum.functions.push(r.read_string()?);
             }
             RDB_OPCODE_FUNCTION => {
                 return r.corrupt("pre-release function format (7.0 rc1/rc2) is not supported");
