@@ -33,6 +33,11 @@
 #   CLUSTER_RUN_TIMEOUT=120   seconds before a hung cluster redis-benchmark run is killed
 set -euo pipefail
 
+# The script rows: the release script of redis-py's Lock / Redlock (compare-and-delete), and a
+# script making 10 redis.call()s (5 SET + 5 GET of its key).
+UNLOCK_SCRIPT="if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+TEN_CALLS_SCRIPT="for i = 1, 5 do redis.call('set', KEYS[1], ARGV[1]) redis.call('get', KEYS[1]) end return 1"
+
 ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-}
 REQUESTS_PIPELINED=${REQUESTS_PIPELINED:-}
@@ -197,6 +202,9 @@ run_bench() {
     # Tests redis-benchmark has no -t name for run as an explicit command line.
     local what=(-t "$test")
     [[ $test == zrange ]] && what=(ZRANGE bench:zset 0 9 WITHSCORES)
+    # Scripts (loaded by SCRIPT LOAD below): a lock release and a 10-call script, by EVALSHA.
+    [[ $test == evalsha_unlock ]] && what=(EVALSHA "$SHA_UNLOCK" 1 lock:__rand_int__ token)
+    [[ $test == evalsha_10calls ]] && what=(EVALSHA "$SHA_TEN" 1 key:__rand_int__ value)
     if ! taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" \
         -r "$KEYSPACE" -d "$DATA_SIZE" -P "$pipeline" --csv "${what[@]}" >"$out" 2>&1; then
         log "  redis-benchmark failed against $name ($test P$pipeline):"; sed 's/^/    /' "$out" >&2
@@ -211,7 +219,9 @@ run_bench() {
     if grep -qi 'error' "$out"; then
         note "$name $test P$pipeline: $(grep -i -m1 'error' "$out")"
     fi
-    rps=$(awk -F'","' -v t="${test^^}" 'index($1, "\"" t) == 1 { gsub(/"/, "", $2); print $2; exit }' "$out")
+    local csv_name="${test^^}"
+    [[ $test == evalsha_* ]] && csv_name=EVALSHA
+    rps=$(awk -F'","' -v t="$csv_name" 'index($1, "\"" t) == 1 { gsub(/"/, "", $2); print $2; exit }' "$out")
     [[ -n $rps ]] || { log "  no $test row in redis-benchmark output:"; cat "$out" >&2; return 0; }
     cpu_s=$(awk -v a="$after" -v b="$before" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (a - b) / hz }')
     local row="${test^^} P$pipeline"
@@ -480,6 +490,8 @@ if [[ $CLUSTER_ONLY != 1 ]]; then
         # ZRANGE reads a fixed 100-member sorted set.
         # shellcheck disable=SC2046 # the member list is meant to split
         redis-cli -p "${PORT[$n]}" ZADD bench:zset $(seq 1 100 | awk '{ print $1, "member:" $1 }') >/dev/null
+        SHA_UNLOCK=$(redis-cli -p "${PORT[$n]}" SCRIPT LOAD "$UNLOCK_SCRIPT")
+        SHA_TEN=$(redis-cli -p "${PORT[$n]}" SCRIPT LOAD "$TEN_CALLS_SCRIPT")
     done
     log "redis pid ${PID[redis]} port ${PORT[redis]}; slotcache pid ${PID[slotcache]} port ${PORT[slotcache]}"
 
@@ -488,6 +500,7 @@ if [[ $CLUSTER_ONLY != 1 ]]; then
     log "requests per run: $REQUESTS (pipeline 1), $REQUESTS_PIPELINED (pipeline 16)"
 
     TESTS=("set 1" "get 1" "set 16" "get 16" "incr 1")
+    TESTS+=("evalsha_unlock 1" "evalsha_10calls 1" "evalsha_unlock 16")
     for t in lpush lpop sadd hset zadd zrange; do
         if has_command slotcache "$t"; then
             TESTS+=("$t 1")

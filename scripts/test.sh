@@ -12,6 +12,10 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
   ($SUDO service redis-server stop || $SUDO systemctl stop redis-server || true) >/dev/null 2>&1
 fi
 redis-server --version
+if ! python3 -c "import redis" 2>/dev/null; then
+  echo "== installing redis-py (the lock tests of tests/scripting.rs use it)"
+  python3 -m pip install -q redis 2>/dev/null || python3 -m pip install -q --break-system-packages redis
+fi
 echo "== cargo test"
 # Black-box tests start many servers; two test threads keep a 2-core machine responsive.
 # (RUST_TEST_THREADS rather than --test-threads: the criterion benches, run once in test
