@@ -348,7 +348,8 @@ impl Ctx<'_> {
         self.store.dirty += 1;
         self.store.watches.touch(self.client.db, key);
         self.store.blocked.signal(self.client.db, key);
-        self.store.tracking.invalidate(key, self.client.id);
+        let writer = self.client.acting_for.unwrap_or(self.client.id);
+        self.store.tracking.invalidate(key, writer);
     }
 
     pub fn db(&self) -> usize {

@@ -77,7 +77,7 @@ fn eval_generic(ctx: &mut Ctx, args: &[Bytes], by_sha: bool, ro: bool) -> R {
     };
     let script_flags = engines.eval.get(&sha).map(|s| s.flags).unwrap_or(0);
     let run_flags = prepare(ctx, script_flags, ro)? | flags::EVAL_MODE;
-    let client = script_client(ctx, &mut engines.client);
+    let client = script_client(ctx, &mut engines.client, keys);
     let eval = &mut engines.eval;
     let name = sha.clone();
     run_with(ctx, client, run_flags, keys, args, &name, |run| {
@@ -95,7 +95,7 @@ fn fcall_generic(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> R {
     };
     let (keys, argv) = split_keys(args, ErrorReply::bad_numkeys())?;
     let run_flags = prepare(ctx, script_flags, ro)?;
-    let client = script_client(ctx, &mut engines.client);
+    let client = script_client(ctx, &mut engines.client, keys);
     let functions = &mut engines.functions;
     run_with(ctx, client, run_flags, keys, args, &name, |run| {
         functions.call(&name, keys, argv, run)
@@ -162,7 +162,7 @@ fn over_maxmemory(ctx: &mut Ctx) -> bool {
 }
 
 /// The script client, set up for this caller: its database, RESP2, its cluster view.
-fn script_client<'a>(ctx: &Ctx, slot: &'a mut Option<Client>) -> &'a mut Client {
+fn script_client<'a>(ctx: &Ctx, slot: &'a mut Option<Client>, keys: &[Bytes]) -> &'a mut Client {
     let c = slot.get_or_insert_with(|| {
         let any = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
         let (handle, _rx) = ctx.shared.clients.register(any, any);
@@ -174,6 +174,11 @@ fn script_client<'a>(ctx: &Ctx, slot: &'a mut Option<Client>) -> &'a mut Client 
     });
     c.db = ctx.client.db;
     c.time_snapshot = Some(ctx.now_ms);
+    c.acting_for = Some(ctx.client.id);
+    c.script_keys.clear();
+    if ctx.client.tracking {
+        c.script_keys.extend_from_slice(keys);
+    }
     c.resp = RespVersion::Resp2;
     c.asking = ctx.client.asking;
     c.readonly = ctx.client.readonly;

@@ -176,7 +176,7 @@ impl ErrorInfo {
         info.msg = field_string(l, b"err").unwrap_or_default();
         info.source = field_string(l, b"source");
         info.line = field_string(l, b"line");
-        lua::get_field(l, -1, b"ignore_error_stats_update");
+        lua::raw_get_field(l, -1, b"ignore_error_stats_update");
         info.counted = ffi::lua_toboolean(l, -1) != 0;
         ffi::lua_pop(l, 1);
         info
@@ -187,9 +187,10 @@ unsafe fn string_at_top(l: *mut lua_State) -> Option<String> {
     lua::to_bytes(l, -1).map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
-/// `t[field]` of the table on top, if it is a string (or number).
+/// `t[field]` of the table on top, if it is a string (or number). Raw: this runs outside
+/// any protected call, where a metamethod raising an error would abort the process.
 unsafe fn field_string(l: *mut lua_State, field: &[u8]) -> Option<String> {
-    lua::get_field(l, -1, field);
+    lua::raw_get_field(l, -1, field);
     let v = if ffi::lua_isstring(l, -1) != 0 {
         string_at_top(l)
     } else {

@@ -283,7 +283,9 @@ impl Connection<'_> {
             }
             {
                 let sh = self.sh.clone();
-                let mut store = sh.lock_store();
+                let Some(mut store) = sh.lock_store_unless_script() else {
+                    continue;
+                };
                 while i < batch.len() {
                     match execute(&sh, &mut store, self.client, &batch[i]) {
                         Outcome::Paused(until) => {

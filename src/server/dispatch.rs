@@ -266,6 +266,8 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     store.propagation.command_done(client.db, args, wrote);
     if client.tracking {
         track_reads(store, client, &r, args, result.is_ok());
+    } else if let Some(caller) = client.acting_for {
+        track_script_reads(store, caller, &client.script_keys, &r, result.is_ok());
     }
     publish_events(sh, store, now);
     deliver_invalidations(sh, store, now);
@@ -380,7 +382,8 @@ fn track_reads(store: &mut Store, client: &mut Client, r: &Resolved, args: &[Byt
     } else {
         client.caching.take()
     };
-    if !ok || r.flags & flag::READONLY == 0 {
+    // A script's declared keys are tracked when the script reads (track_script_reads).
+    if !ok || r.flags & flag::READONLY == 0 || r.spec.acl.contains(&"@scripting") {
         return;
     }
     let Some(o) = store.tracking.options(client.id) else {
@@ -398,6 +401,23 @@ fn track_reads(store: &mut Store, client: &mut Client, r: &Resolved, args: &[Byt
     if wanted {
         for k in r.spec.keys(args).unwrap_or_default() {
             store.tracking.remember(client.id, &args[k.index]);
+        }
+    }
+}
+
+/// A read-only command inside a script makes the tracking caller track the keys it declared
+/// to the script (Redis's trackingRememberKeys on the script caller).
+fn track_script_reads(store: &mut Store, caller: u64, keys: &[Bytes], r: &Resolved, ok: bool) {
+    if !ok || keys.is_empty() || r.flags & flag::READONLY == 0 {
+        return;
+    }
+    let wanted = store
+        .tracking
+        .options(caller)
+        .is_some_and(|o| !o.bcast && !o.optin);
+    if wanted {
+        for k in keys {
+            store.tracking.remember(caller, k);
         }
     }
 }

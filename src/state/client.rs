@@ -91,6 +91,10 @@ pub struct Client {
     /// For the script client: the time its commands see (Redis freezes the clock for a
     /// script's whole run, so a key cannot expire half-way).
     pub time_snapshot: Option<u64>,
+    /// For the script client: the caller it acts for (tracking: NOLOOP and the keys a
+    /// script's reads make the caller track) and the keys the caller declared.
+    pub acting_for: Option<u64>,
+    pub script_keys: Vec<bytes::Bytes>,
     /// Present once the client has subscribed to something.
     pub sub: Option<Subscriptions>,
     /// CLIENT TRACKING is on (its options live in the store's tracking table).
@@ -154,6 +158,8 @@ impl Client {
             in_exec: false,
             script: false,
             time_snapshot: None,
+            acting_for: None,
+            script_keys: Vec::new(),
             sub: None,
             tracking: false,
             caching: None,

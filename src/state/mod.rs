@@ -33,7 +33,7 @@ pub struct Pause {
 
 pub struct Shared {
     pub config: RwLock<Config>,
-    pub store: Mutex<Store>,
+    pub store: parking_lot::Mutex<Store>,
     pub commands: CommandIndex,
     pub clients: ClientRegistry,
     pub stats: Stats,
@@ -89,7 +89,7 @@ impl Shared {
             .unwrap_or(1 << 20);
         Shared {
             config: RwLock::new(config),
-            store: Mutex::new(store),
+            store: parking_lot::Mutex::new(store),
             stats: Stats::new(commands.all.len()),
             commands,
             clients: ClientRegistry::default(),
@@ -134,25 +134,36 @@ impl Shared {
         self.config.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The keyspace lock (parking_lot: no poisoning; a panicking command is contained by the
+    /// dispatcher, and connections need its timed wait, `lock_store_unless_script`).
     ///
     /// While a Lua script runs it holds this lock for its whole run (scripting/mod.rs): a
     /// task that must wait then hands its worker to the runtime (`block_in_place`), so the
     /// bus, cron and the other connections keep running. Connections wait for scripts on
     /// `scripting.run` instead (server/busy.rs).
-    pub fn lock_store(&self) -> std::sync::MutexGuard<'_, Store> {
-        match self.store.try_lock() {
-            Ok(g) => g,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                let lock = || self.store.lock().unwrap_or_else(|e| e.into_inner());
-                let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|h| {
-                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-                });
-                if self.scripting.run.running() && multi_thread {
-                    tokio::task::block_in_place(lock)
-                } else {
-                    lock()
-                }
+    pub fn lock_store(&self) -> parking_lot::MutexGuard<'_, Store> {
+        if let Some(g) = self.store.try_lock() {
+            return g;
+        }
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if self.scripting.run.running() && multi_thread {
+            tokio::task::block_in_place(|| self.store.lock())
+        } else {
+            self.store.lock()
+        }
+    }
+
+    /// The store lock for a connection's batch, or None once a script runs (the connection
+    /// then waits for it without the lock, server/busy.rs). Waits in short timed slices so a
+    /// script that starts while we wait is noticed.
+    pub fn lock_store_unless_script(&self) -> Option<parking_lot::MutexGuard<'_, Store>> {
+        loop {
+            if self.scripting.run.running() {
+                return None;
+            }
+            if let Some(g) = self.store.try_lock_for(std::time::Duration::from_millis(5)) {
+                return Some(g);
             }
         }
     }
