@@ -70,7 +70,10 @@ fn check(
     if !arity_ok(r.spec, args.len()) {
         return Err(ErrorReply::script_wrong_arity());
     }
-    if r.flags & flag::NOSCRIPT != 0 && !sh.scripting.allow_noscript.load(Relaxed) {
+    // Scripting commands stay refused even under DEBUG SET-DISABLE-DENY-SCRIPTS: the engine
+    // is in use by the running script.
+    let scripting = r.spec.acl.contains(&"@scripting");
+    if r.flags & flag::NOSCRIPT != 0 && (scripting || !sh.scripting.allow_noscript.load(Relaxed)) {
         return Err(ErrorReply::script_noscript_command());
     }
     if r.flags & flag::STALE == 0 && crate::replication::stale_refused(sh) {
