@@ -67,6 +67,12 @@ COMMANDS = {
     "geosearch": None, "geosearchstore": None,
     # sort
     "sort": None, "sort_ro": None,
+    # streams
+    "xadd": None, "xrange": None, "xrevrange": None, "xlen": None, "xdel": None, "xtrim": None,
+    "xsetid": None, "xread": None, "xreadgroup": None, "xack": None, "xpending": None,
+    "xclaim": None, "xautoclaim": None,
+    "xgroup": ["create", "setid", "destroy", "createconsumer", "delconsumer", "help"],
+    "xinfo": ["stream", "groups", "consumers", "help"],
     # hyperloglog
     "pfadd": None, "pfcount": None, "pfmerge": None,
     # transactions

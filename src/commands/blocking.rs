@@ -53,6 +53,17 @@ pub(super) fn deadline(ctx: &Ctx, arg: &[u8]) -> Result<u64, ErrorReply> {
 
 /// Nothing to pop: wait on `keys` until `deadline_ms`, then answer `on_timeout`.
 pub(super) fn block_on(ctx: &mut Ctx, keys: &[Bytes], deadline_ms: u64, on_timeout: Reply) -> R {
+    block_on_retrying(ctx, keys, deadline_ms, on_timeout, None)
+}
+
+/// `block_on`, running `retry` (instead of the command received) on each wake-up.
+pub(super) fn block_on_retrying(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    deadline_ms: u64,
+    on_timeout: Reply,
+    retry: Option<Vec<Bytes>>,
+) -> R {
     if ctx.client.in_exec {
         return Ok(on_timeout);
     }
@@ -65,6 +76,7 @@ pub(super) fn block_on(ctx: &mut Ctx, keys: &[Bytes], deadline_ms: u64, on_timeo
         keys: keys.to_vec(),
         deadline_ms,
         on_timeout,
+        retry,
     });
     Ok(Reply::NoReply)
 }

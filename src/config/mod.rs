@@ -60,6 +60,8 @@ pub struct Hot {
     pub set_max_intset_entries: usize,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -443,6 +445,8 @@ impl Config {
             set_max_intset_entries: self.num("set-max-intset-entries") as usize,
             zset_max_listpack_entries: self.num("zset-max-listpack-entries") as usize,
             zset_max_listpack_value: self.num("zset-max-listpack-value") as usize,
+            stream_node_max_bytes: self.num("stream-node-max-bytes") as usize,
+            stream_node_max_entries: self.num("stream-node-max-entries") as usize,
         };
     }
 
@@ -497,6 +501,8 @@ impl Hot {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }

@@ -639,3 +639,84 @@ impl ErrorReply {
         ErrorReply(Cow::Owned(format!("ERR Unknown argument {}", lossy(arg))))
     }
 }
+
+// streams (t_stream.c, blocked.c)
+fixed! {
+    stream_invalid_id => "ERR Invalid stream ID specified as stream command argument";
+    stream_maxlen_minid => "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
+    stream_maxlen_negative => "ERR The MAXLEN argument must be >= 0.";
+    stream_limit_negative => "ERR The LIMIT argument must be >= 0.";
+    stream_limit_without_strategy => "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy";
+    stream_xtrim_needs_strategy => "ERR syntax error, XTRIM must be called with a trimming strategy";
+    stream_limit_without_approx => "ERR syntax error, LIMIT cannot be used without the special ~ option";
+    stream_id_zero => "ERR The ID specified in XADD must be greater than 0-0";
+    stream_exhausted => "ERR The stream has exhausted the last possible ID, unable to add more items";
+    stream_id_too_small => "ERR The ID specified in XADD is equal or smaller than the target stream top item";
+    stream_too_large => "ERR Elements are too large to be stored";
+    stream_bad_start => "ERR invalid start ID for the interval";
+    stream_bad_end => "ERR invalid end ID for the interval";
+    stream_unbalanced => "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+    stream_group_only_readgroup => "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
+    stream_noack_only_readgroup => "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.";
+    stream_missing_group => "ERR Missing GROUP option for XREADGROUP";
+    stream_dollar_in_readgroup => "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.";
+    stream_gt_only_readgroup => "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
+    stream_entries_read => "ERR value for ENTRIESREAD must be positive or -1";
+    stream_needs_key => "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+    stream_busy_group => "BUSYGROUP Consumer Group name already exists";
+    stream_entries_added => "ERR entries_added must be positive";
+    stream_setid_below_max_deleted => "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
+    stream_setid_below_top => "ERR The ID specified in XSETID is smaller than the target stream top item";
+    stream_setid_below_length => "ERR The entries_added specified in XSETID is smaller than the target stream length";
+    stream_xclaim_min_idle => "ERR Invalid min-idle-time argument for XCLAIM";
+    stream_xclaim_idle => "ERR Invalid IDLE option argument for XCLAIM";
+    stream_xclaim_time => "ERR Invalid TIME option argument for XCLAIM";
+    stream_xclaim_retrycount => "ERR Invalid RETRYCOUNT option argument for XCLAIM";
+    stream_xautoclaim_min_idle => "ERR Invalid min-idle-time argument for XAUTOCLAIM";
+    stream_xautoclaim_count => "ERR COUNT must be > 0";
+    stream_key_deleted => "UNBLOCKED the stream key no longer exists";
+    stream_group_gone => "NOGROUP the consumer group this client was blocked on no longer exists";
+}
+
+impl ErrorReply {
+    pub fn stream_block_in_script(cmd: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            lossy(cmd)
+        )))
+    }
+
+    /// XREADGROUP on a missing key or group.
+    pub fn stream_nogroup_readgroup(key: &[u8], group: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+            lossy(key),
+            lossy(group)
+        )))
+    }
+
+    /// XPENDING / XCLAIM / XAUTOCLAIM on a missing key or group.
+    pub fn stream_nogroup(key: &[u8], group: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "NOGROUP No such key '{}' or consumer group '{}'",
+            lossy(key),
+            lossy(group)
+        )))
+    }
+
+    /// XGROUP / XINFO CONSUMERS naming a missing group.
+    pub fn stream_nogroup_for_key(group: &[u8], key: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "NOGROUP No such consumer group '{}' for key name '{}'",
+            lossy(group),
+            lossy(key)
+        )))
+    }
+
+    pub fn stream_xclaim_option(opt: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Unrecognized XCLAIM option '{}'",
+            lossy(opt)
+        )))
+    }
+}

@@ -370,12 +370,11 @@ impl Connection<'_> {
                     keys,
                     deadline_ms,
                     on_timeout,
+                    retry,
                 }) => {
                     self.flush(out).await;
-                    if let Some(end) = self
-                        .block(&batch[i - 1], keys, deadline_ms, on_timeout, out)
-                        .await
-                    {
+                    let args = retry.as_deref().unwrap_or(&batch[i - 1]);
+                    if let Some(end) = self.block(args, keys, deadline_ms, on_timeout, out).await {
                         return Some(end);
                     }
                 }

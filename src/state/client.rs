@@ -33,6 +33,9 @@ pub enum After {
         keys: Vec<Bytes>,
         deadline_ms: u64,
         on_timeout: crate::protocol::Reply,
+        /// The command to run on wake-ups when it differs from the one received (XREAD's `$`
+        /// stands for the last ID at the time it blocked).
+        retry: Option<Vec<Bytes>>,
     },
     /// Run a MIGRATE's network part outside the store lock, then finish it under the lock
     /// and reply (commands/migrate.rs).

@@ -3,6 +3,7 @@
 //! Redis's) holding the same data give the same answer. Ordered data (keys' values, list
 //! elements) is mixed in (`mix`: digest = SHA1(digest xor SHA1(data))); unordered
 //! collections xor their elements' digests so their iteration order does not matter.
+use super::types::stream::StreamId;
 use super::value::Entry;
 use super::{Store, Value};
 use sha1_smol::Sha1;
@@ -31,6 +32,7 @@ fn type_code(v: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -65,6 +67,16 @@ pub fn value_digest(d: &mut Digest, e: &Entry) {
                 mix(&mut ele, &f.bytes());
                 mix(&mut ele, &v.bytes());
                 xor(d, &ele);
+            }
+        }
+        Value::Stream(st) => {
+            // Entries in order: "<ms>.<seq>", then each field and value (groups not included).
+            for (id, fields) in st.range(StreamId::MIN, StreamId::MAX, 0, false) {
+                mix(d, format!("{}.{}", id.ms, id.seq).as_bytes());
+                for (f, v) in fields {
+                    mix(d, &f);
+                    mix(d, &v);
+                }
             }
         }
     }

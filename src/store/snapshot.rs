@@ -105,6 +105,7 @@ fn is_big(v: &Value) -> bool {
         Value::Set(s) => s.len() > BIG_ELEMENTS,
         Value::ZSet(z) => z.len() > BIG_ELEMENTS,
         Value::Hash(h) => h.len() > BIG_ELEMENTS,
+        Value::Stream(st) => st.len() > BIG_ELEMENTS as u64,
     }
 }
 

@@ -1,11 +1,11 @@
 //! The values a key can hold and the per-key entry. Strings come in three representations that
 //! mirror Redis's encodings: `Int` ("int"), `Str` (immutable, "embstr" up to 44 bytes else
 //! "raw") and `Raw` (a growable buffer after APPEND/SETRANGE/SETBIT, always "raw").
-//! Collections (lists, hashes, sets, sorted sets) sit behind a `CowBox`: a reference-counted
+//! Collections (lists, hashes, sets, sorted sets, streams) sit behind a `CowBox`: a reference-counted
 //! box copied on write, so a snapshot can hold a collection while writers go on (see
 //! `persist`); with one owner it behaves as a `Box`.
 use super::bytes::SmallBytes;
-use super::types::{hash::Hash, list::List, set::Set, zset::ZSet};
+use super::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -58,6 +58,7 @@ pub enum Value {
     List(CowBox<List>),
     Set(CowBox<Set>),
     ZSet(CowBox<ZSet>),
+    Stream(CowBox<Stream>),
 }
 
 impl Value {
@@ -79,6 +80,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -91,6 +93,7 @@ impl Value {
             Value::List(l) => l.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -107,6 +110,7 @@ impl Value {
     }
 
     /// A collection with no elements (never stored: loading skips it, RESTORE refuses it).
+    /// Streams may be empty (XADD ... MAXLEN 0, XGROUP CREATE ... MKSTREAM), as in Redis.
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::List(l) => l.is_empty(),
@@ -154,6 +158,7 @@ impl Value {
             Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
             Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
+            Value::Stream(s) => std::mem::size_of::<Stream>() + s.heap_size(),
         }
     }
 }

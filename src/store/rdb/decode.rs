@@ -86,7 +86,7 @@ impl<R: Read> Reader<R> {
         Ok(b[0])
     }
 
-    fn read_array<const N: usize>(&mut self) -> Result<[u8; N]> {
+    pub(super) fn read_array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let mut b = [0u8; N];
         self.read_exact(&mut b)?;
         Ok(b)
@@ -211,10 +211,7 @@ impl<R: Read> Reader<R> {
                 Value::Hash(CowBox::new(self.read_packed_hash(t, limits)?))
             }
             RDB_TYPE_STREAM_LISTPACKS | RDB_TYPE_STREAM_LISTPACKS_2 => {
-                return Err(RdbError::Unsupported {
-                    offset: self.pos,
-                    what: "stream values".into(),
-                })
+                Value::Stream(CowBox::new(self.read_stream(t)?))
             }
             RDB_TYPE_MODULE | RDB_TYPE_MODULE_2 => {
                 return Err(RdbError::Unsupported {

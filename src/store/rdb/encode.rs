@@ -146,6 +146,7 @@ pub fn value_type(v: &Value) -> u8 {
             Hash::Pack(_) => RDB_TYPE_HASH_LISTPACK,
             Hash::Dict(_) => RDB_TYPE_HASH,
         },
+        Value::Stream(_) => RDB_TYPE_STREAM_LISTPACKS_2,
     }
 }
 
@@ -159,6 +160,7 @@ pub fn write_value(out: &mut impl Sink, v: &Value, opts: &Options) {
         Value::Set(s) => write_set(out, s, opts),
         Value::ZSet(z) => write_zset(out, z, opts),
         Value::Hash(h) => write_hash(out, h, opts),
+        Value::Stream(st) => super::stream::write_stream(out, st, opts),
     }
 }
 

@@ -4,8 +4,8 @@
 //! back-length, the terminator) before anything is built from it.
 use crate::store::types::dict::Elem;
 
-const HEADER: usize = 6;
-const EOF: u8 = 0xff;
+pub const HEADER: usize = 6;
+pub const EOF: u8 = 0xff;
 /// Redis's listpack element-count field saturates here (count unknown, walk to count).
 const NUMELE_UNKNOWN: u16 = u16::MAX;
 
@@ -44,48 +44,13 @@ impl Builder {
     /// Appends a string element; a canonical integer text is stored as an integer, as
     /// `lpAppend` does.
     pub fn push_str(&mut self, s: &[u8]) {
-        if s.len() <= 20 {
-            if let Some(v) = crate::util::num::parse_i64(s) {
-                return self.push_int(v);
-            }
-        }
-        let start = self.buf.len();
-        let n = s.len();
-        if n < 64 {
-            self.buf.push(0x80 | n as u8);
-        } else if n < 4096 {
-            self.buf.push(0xe0 | (n >> 8) as u8);
-            self.buf.push(n as u8);
-        } else {
-            self.buf.push(0xf0);
-            self.buf.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-        self.buf.extend_from_slice(s);
-        self.finish_entry(start);
+        encode_str(&mut self.buf, s);
+        self.count += 1;
     }
 
     pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        if (0..=127).contains(&v) {
-            self.buf.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = (v as u64 & 0x1fff) as u16;
-            self.buf.push(0xc0 | (u >> 8) as u8);
-            self.buf.push(u as u8);
-        } else if (-32768..=32767).contains(&v) {
-            self.buf.push(0xf1);
-            self.buf.extend_from_slice(&(v as i16).to_le_bytes());
-        } else if (-8388608..=8388607).contains(&v) {
-            self.buf.push(0xf2);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if i32::try_from(v).is_ok() {
-            self.buf.push(0xf3);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes());
-        } else {
-            self.buf.push(0xf4);
-            self.buf.extend_from_slice(&v.to_le_bytes());
-        }
-        self.finish_entry(start);
+        encode_int(&mut self.buf, v);
+        self.count += 1;
     }
 
     pub fn push_elem(&mut self, e: Elem) {
@@ -93,33 +58,6 @@ impl Builder {
             Elem::Int(i) => self.push_int(i),
             Elem::Str(s) => self.push_str(s),
         }
-    }
-
-    fn finish_entry(&mut self, start: usize) {
-        let l = self.buf.len() - start;
-        // lpEncodeBacklen: big-endian 7-bit groups, every byte but the first flagged 0x80.
-        if l <= 127 {
-            self.buf.push(l as u8);
-        } else if l < 16383 {
-            self.buf.push((l >> 7) as u8);
-            self.buf.push((l & 127) as u8 | 128);
-        } else if l < 2097151 {
-            self.buf.push((l >> 14) as u8);
-            self.buf.push(((l >> 7) & 127) as u8 | 128);
-            self.buf.push((l & 127) as u8 | 128);
-        } else if l < 268435455 {
-            self.buf.push((l >> 21) as u8);
-            self.buf.push(((l >> 14) & 127) as u8 | 128);
-            self.buf.push(((l >> 7) & 127) as u8 | 128);
-            self.buf.push((l & 127) as u8 | 128);
-        } else {
-            self.buf.push((l >> 28) as u8);
-            self.buf.push(((l >> 21) & 127) as u8 | 128);
-            self.buf.push(((l >> 14) & 127) as u8 | 128);
-            self.buf.push(((l >> 7) & 127) as u8 | 128);
-            self.buf.push((l & 127) as u8 | 128);
-        }
-        self.count += 1;
     }
 
     pub fn finish(mut self) -> Vec<u8> {
@@ -133,6 +71,82 @@ impl Builder {
         };
         self.buf[4..6].copy_from_slice(&n.to_le_bytes());
         self.buf
+    }
+}
+
+/// Appends one string element (with its back-length) to `buf`; a canonical integer text is
+/// stored as an integer, as `lpAppend` does. Shared by `Builder` and the stream nodes, which
+/// keep their listpacks in this exact format (store::types::stream).
+pub fn encode_str(buf: &mut Vec<u8>, s: &[u8]) {
+    if s.len() <= 20 {
+        if let Some(v) = crate::util::num::parse_i64(s) {
+            return encode_int(buf, v);
+        }
+    }
+    let start = buf.len();
+    let n = s.len();
+    if n < 64 {
+        buf.push(0x80 | n as u8);
+    } else if n < 4096 {
+        buf.push(0xe0 | (n >> 8) as u8);
+        buf.push(n as u8);
+    } else {
+        buf.push(0xf0);
+        buf.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+    buf.extend_from_slice(s);
+    encode_backlen(buf, start);
+}
+
+/// Appends one integer element (with its back-length) to `buf`.
+pub fn encode_int(buf: &mut Vec<u8>, v: i64) {
+    let start = buf.len();
+    if (0..=127).contains(&v) {
+        buf.push(v as u8);
+    } else if (-4096..=4095).contains(&v) {
+        let u = (v as u64 & 0x1fff) as u16;
+        buf.push(0xc0 | (u >> 8) as u8);
+        buf.push(u as u8);
+    } else if (-32768..=32767).contains(&v) {
+        buf.push(0xf1);
+        buf.extend_from_slice(&(v as i16).to_le_bytes());
+    } else if (-8388608..=8388607).contains(&v) {
+        buf.push(0xf2);
+        buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+    } else if i32::try_from(v).is_ok() {
+        buf.push(0xf3);
+        buf.extend_from_slice(&(v as i32).to_le_bytes());
+    } else {
+        buf.push(0xf4);
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+    encode_backlen(buf, start);
+}
+
+/// lpEncodeBacklen for the element that starts at `start`: big-endian 7-bit groups, every
+/// byte but the first flagged 0x80.
+fn encode_backlen(buf: &mut Vec<u8>, start: usize) {
+    let l = buf.len() - start;
+    if l <= 127 {
+        buf.push(l as u8);
+    } else if l < 16383 {
+        buf.push((l >> 7) as u8);
+        buf.push((l & 127) as u8 | 128);
+    } else if l < 2097151 {
+        buf.push((l >> 14) as u8);
+        buf.push(((l >> 7) & 127) as u8 | 128);
+        buf.push((l & 127) as u8 | 128);
+    } else if l < 268435455 {
+        buf.push((l >> 21) as u8);
+        buf.push(((l >> 14) & 127) as u8 | 128);
+        buf.push(((l >> 7) & 127) as u8 | 128);
+        buf.push((l & 127) as u8 | 128);
+    } else {
+        buf.push((l >> 28) as u8);
+        buf.push(((l >> 21) & 127) as u8 | 128);
+        buf.push(((l >> 14) & 127) as u8 | 128);
+        buf.push(((l >> 7) & 127) as u8 | 128);
+        buf.push((l & 127) as u8 | 128);
     }
 }
 
@@ -168,7 +182,7 @@ fn read_backlen(buf: &[u8], end: usize, max: usize) -> Option<(usize, usize)> {
 }
 
 /// Parses one entry at `pos`: the element and the position after its back-length.
-fn entry(buf: &[u8], pos: usize) -> Option<(Elem<'_>, usize)> {
+pub fn entry(buf: &[u8], pos: usize) -> Option<(Elem<'_>, usize)> {
     let b = *buf.get(pos)?;
     let take = |from: usize, n: usize| buf.get(from..from.checked_add(n)?);
     let (elem, enc_end) = if b & 0x80 == 0 {

@@ -27,6 +27,7 @@ pub mod encode;
 pub mod listpack;
 pub mod load;
 pub mod lzf;
+pub mod stream;
 pub mod ziplist;
 
 use crate::store::types::{hash, list::ChunkLimit, zset};
