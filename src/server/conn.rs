@@ -458,6 +458,7 @@ impl Connection<'_> {
                 _ = topology_changed(&sh) => {}
                 _ = tokio::time::sleep(Duration::from_millis(wait)) => {
                     finish(&mut sh.lock_store());
+                    super::dispatch::count_unblocked(&sh, args, false);
                     self.emit(on_timeout, out);
                     return None;
                 }
@@ -477,6 +478,7 @@ impl Connection<'_> {
             }
             if let Some(with_error) = handle.take_unblock() {
                 finish(&mut sh.lock_store());
+                super::dispatch::count_unblocked(&sh, args, with_error);
                 let r = if with_error {
                     Reply::Error(ErrorReply::unblocked())
                 } else {

@@ -185,6 +185,18 @@ pub fn apply_from_primary(sh: &Shared, store: &mut Store, client: &mut Client, a
     }
 }
 
+/// A blocked command answered without running again (timeout, CLIENT UNBLOCK): counted
+/// now, as Redis's updateStatsOnUnblock does.
+pub(super) fn count_unblocked(sh: &Shared, args: &[Bytes], failed: bool) {
+    if let Ok(r) = resolve(sh, args) {
+        let stat = sh.stats.command(r.id);
+        stat.calls.fetch_add(1, Relaxed);
+        if failed {
+            stat.failed.fetch_add(1, Relaxed);
+        }
+    }
+}
+
 pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
     let now = client.time_snapshot.unwrap_or_else(now_ms);
     let r = match resolve(sh, args) {
@@ -271,10 +283,15 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     }
     publish_events(sh, store, now);
     deliver_invalidations(sh, store, now);
-    stat.calls.fetch_add(1, Relaxed);
-    stat.usec.fetch_add(us, Relaxed);
     sh.stats.commands_processed.fetch_add(1, Relaxed);
-    slowlog(sh, client, &r, args, us);
+    // A command that blocked is counted once, by the run that answers it (Redis's
+    // updateStatsOnUnblock), not also when it starts waiting.
+    let blocked = matches!(client.after, Some(crate::state::After::Block { .. }));
+    if !blocked {
+        stat.calls.fetch_add(1, Relaxed);
+        stat.usec.fetch_add(us, Relaxed);
+        slowlog(sh, client, &r, args, us);
+    }
     match result {
         Ok(reply) => {
             if let Reply::Error(_) = reply {

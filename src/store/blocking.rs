@@ -48,6 +48,19 @@ impl Blocked {
         }
     }
 
+    /// Database `db` was flushed or swapped: wake the first waiter of each of its keys, so
+    /// clients whose key is gone learn it (XREADGROUP fails with UNBLOCKED) and the others
+    /// re-check.
+    pub fn signal_db(&mut self, db: usize) {
+        for ((d, _), q) in &self.by_key {
+            if *d == db {
+                if let Some((_, n)) = q.front() {
+                    n.notify_one();
+                }
+            }
+        }
+    }
+
     /// Number of blocked clients (INFO blocked_clients counts clients, not keys).
     pub fn clients(&self) -> usize {
         let mut ids: Vec<u64> = self

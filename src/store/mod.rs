@@ -272,6 +272,7 @@ impl Store {
         self.tracking.invalidate_all();
         for i in range {
             self.watches.touch_db(i);
+            self.blocked.signal_db(i);
             removed += self.dbs[i].len();
             let old = self.dbs[i].take_all();
             if lazy {
@@ -285,6 +286,8 @@ impl Store {
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.watches.touch_db(a);
         self.watches.touch_db(b);
+        self.blocked.signal_db(a);
+        self.blocked.signal_db(b);
         self.dbs.swap(a, b);
     }
 
