@@ -9,6 +9,8 @@
 //!
 //! Kept short on purpose (`sample_size(20)`, ~2 s per benchmark) so `cargo bench` stays within a
 //! few minutes on a 2-core machine.
+mod common;
+
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use redis_protocol::resp2::{decode as rp_decode, encode as rp_encode, types::OwnedFrame};
@@ -213,13 +215,8 @@ fn encode(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    // No HTML plots: rendering them with the plotters backend costs more than the measuring.
-    Criterion::default()
-        .without_plots()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500))
+fn config() -> criterion::Criterion {
+    common::config(Duration::from_millis(1500))
 }
 
 criterion_group! {

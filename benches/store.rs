@@ -11,6 +11,8 @@
 //!
 //! Kept short on purpose (`sample_size(20)`, short measurement; 10 flat samples for the 1M fill)
 //! so `cargo bench` stays within a few minutes on a 2-core machine.
+mod common;
+
 use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput,
 };
@@ -160,13 +162,8 @@ fn lookup(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    // No HTML plots: rendering them with the plotters backend costs more than the measuring.
-    Criterion::default()
-        .without_plots()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+fn config() -> criterion::Criterion {
+    common::config(Duration::from_secs(2))
 }
 
 criterion_group! {

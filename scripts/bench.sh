@@ -205,6 +205,10 @@ run_bench() {
     # Scripts (loaded by SCRIPT LOAD below): a lock release and a 10-call script, by EVALSHA.
     [[ $test == evalsha_unlock ]] && what=(EVALSHA "$SHA_UNLOCK" 1 lock:__rand_int__ token)
     [[ $test == evalsha_10calls ]] && what=(EVALSHA "$SHA_TEN" 1 key:__rand_int__ value)
+    # Streams: appends capped near 100k entries, and reads of 10 entries from a stream kept
+    # at 1000 (both prefilled below).
+    [[ $test == xadd ]] && what=(XADD bench:stream MAXLEN '~' 100000 '*' field __rand_int__)
+    [[ $test == xrange ]] && what=(XRANGE bench:stream:read - + COUNT 10)
     if ! taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" \
         -r "$KEYSPACE" -d "$DATA_SIZE" -P "$pipeline" --csv "${what[@]}" >"$out" 2>&1; then
         log "  redis-benchmark failed against $name ($test P$pipeline):"; sed 's/^/    /' "$out" >&2
@@ -492,6 +496,8 @@ if [[ $CLUSTER_ONLY != 1 ]]; then
         redis-cli -p "${PORT[$n]}" ZADD bench:zset $(seq 1 100 | awk '{ print $1, "member:" $1 }') >/dev/null
         SHA_UNLOCK=$(redis-cli -p "${PORT[$n]}" SCRIPT LOAD "$UNLOCK_SCRIPT")
         SHA_TEN=$(redis-cli -p "${PORT[$n]}" SCRIPT LOAD "$TEN_CALLS_SCRIPT")
+        for i in $(seq 1 1000); do echo "XADD bench:stream:read $i-1 name user$i score $i"; done |
+            redis-cli -p "${PORT[$n]}" >/dev/null
     done
     log "redis pid ${PID[redis]} port ${PORT[redis]}; slotcache pid ${PID[slotcache]} port ${PORT[slotcache]}"
 
@@ -501,6 +507,7 @@ if [[ $CLUSTER_ONLY != 1 ]]; then
 
     TESTS=("set 1" "get 1" "set 16" "get 16" "incr 1")
     TESTS+=("evalsha_unlock 1" "evalsha_10calls 1" "evalsha_unlock 16")
+    TESTS+=("xadd 1" "xadd 16" "xrange 1")
     for t in lpush lpop sadd hset zadd zrange; do
         if has_command slotcache "$t"; then
             TESTS+=("$t 1")

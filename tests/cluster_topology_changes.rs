@@ -1,5 +1,5 @@
 //! What clients see when the topology changes under them: a client blocked on a key whose slot
-//! moves away gets MOVED (not an endless wait), and the cluster-announce-* /
+//! moves away (BLPOP, XREAD) gets MOVED (not an endless wait), and the cluster-announce-* /
 //! cluster-preferred-endpoint-type settings show up in redirections, CLUSTER SLOTS and CLUSTER
 //! NODES after CONFIG SET. Node kind: `CLUSTER_KIND` (see `common::cluster`).
 mod common;
@@ -13,9 +13,14 @@ fn blocked_client_is_redirected_when_its_slot_moves() {
     let (a, b) = (&c.nodes[0], &c.nodes[1]);
     let mut blocked = Conn::connect_timeout(a.port, CLUSTER_DEADLINE).unwrap();
     blocked.send(&["BLPOP", &key, "0"]).unwrap();
-    wait_until("the client to block", CLUSTER_DEADLINE, || {
+    // A stream reader blocked on the same (missing) key is redirected the same way.
+    let mut reader = Conn::connect_timeout(a.port, CLUSTER_DEADLINE).unwrap();
+    reader
+        .send(&["XREAD", "BLOCK", "0", "STREAMS", &key, "$"])
+        .unwrap();
+    wait_until("the clients to block", CLUSTER_DEADLINE, || {
         let info = a.call(&["INFO", "clients"]);
-        if info.contains("blocked_clients:1") {
+        if info.contains("blocked_clients:2") {
             Ok(())
         } else {
             Err(info)
@@ -27,11 +32,13 @@ fn blocked_client_is_redirected_when_its_slot_moves() {
         a.call(&["CLUSTER", "SETSLOT", &slot, "NODE", &b_id]),
         "+OK\r\n"
     );
-    let reply = blocked.read_frame().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&reply),
-        format!("-MOVED {slot} 127.0.0.1:{}\r\n", b.port)
-    );
+    for conn in [&mut blocked, &mut reader] {
+        let reply = conn.read_frame().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&reply),
+            format!("-MOVED {slot} 127.0.0.1:{}\r\n", b.port)
+        );
+    }
     assert_eq!(
         b.call(&["CLUSTER", "SETSLOT", &slot, "NODE", &b_id]),
         "+OK\r\n"

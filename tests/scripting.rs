@@ -7,7 +7,7 @@
 mod common;
 
 use common::cluster::{self, wait_until, Cluster, Node, Opts, CLUSTER_DEADLINE};
-use common::{wait_for, Server};
+use common::{run_python_ok, wait_for, Server};
 use redis::{Connection, Value};
 use std::time::Duration;
 
@@ -132,19 +132,9 @@ fn in_sync(primary: &Server, replica: &Server) {
 
 #[test]
 fn script_effects_and_functions_replicate() {
-    let fast = ["--repl-diskless-sync-delay", "0"];
-    let primary = Server::start(&fast);
-    let replica = Server::start(&fast);
-    let mut r = replica.client();
-    let _: String = q(
-        &mut r,
-        &["REPLICAOF", "127.0.0.1", &primary.port.to_string()],
-    );
     // Linked first: writes made before the full sync would arrive through the snapshot.
-    wait_for("replica linked", || {
-        let info: String = q(&mut r, &["INFO", "replication"]);
-        info.contains("master_link_status:up").then_some(())
-    });
+    let (primary, replica) = common::primary_and_replica();
+    let mut r = replica.client();
     let mut p = primary.client();
     // Non-deterministic effects: the replica gets the values, not the script.
     let _: Value = q(
@@ -386,15 +376,5 @@ for i in range(20):
 print("ok")
 "#
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python_ok(&script);
 }

@@ -7,7 +7,7 @@
 mod common;
 
 use common::cluster::{self, Cluster};
-use common::{wait_for, Server};
+use common::{run_python_ok, wait_for, Server};
 use redis::{Connection, Value};
 
 fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
@@ -29,6 +29,27 @@ fn in_background(s: &Server, args: &[&str]) -> std::thread::JoinHandle<Result<Va
         }
         cmd.query::<Value>(&mut c).map_err(|e| e.to_string())
     })
+}
+
+/// XREADGROUP GROUP g <consumer> BLOCK 0 STREAMS s > on its own connection.
+fn blocked_group_read(
+    s: &Server,
+    consumer: &str,
+) -> std::thread::JoinHandle<Result<Value, String>> {
+    in_background(
+        s,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            consumer,
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    )
 }
 
 fn blocked_clients(c: &mut Connection) -> usize {
@@ -82,35 +103,9 @@ fn blocked_readers_are_served_in_arrival_order() {
     }
     // Two group readers on `>`: each new entry goes to the first one still waiting.
     let _: String = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$"]);
-    let a = in_background(
-        &s,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "alice",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    let a = blocked_group_read(&s, "alice");
     wait_blocked(&mut c, 1);
-    let b = in_background(
-        &s,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "bob",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    let b = blocked_group_read(&s, "bob");
     wait_blocked(&mut c, 2);
     let _: String = q(&mut c, &["XADD", "s", "3-0", "f", "x"]);
     assert_eq!(ids_of(&a.join().unwrap().unwrap()), vec!["3-0"]);
@@ -134,20 +129,7 @@ fn blocked_group_readers_fail_when_their_group_or_key_goes() {
     let s = Server::start(&[]);
     let mut c = s.client();
     let _: String = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
-    let r = in_background(
-        &s,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    let r = blocked_group_read(&s, "c");
     wait_blocked(&mut c, 1);
     let _: i64 = q(&mut c, &["XGROUP", "DESTROY", "s", "g"]);
     let e = r.join().unwrap().unwrap_err();
@@ -157,20 +139,7 @@ fn blocked_group_readers_fail_when_their_group_or_key_goes() {
     );
 
     let _: String = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$"]);
-    let r = in_background(
-        &s,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "g",
-            "c",
-            "BLOCK",
-            "0",
-            "STREAMS",
-            "s",
-            ">",
-        ],
-    );
+    let r = blocked_group_read(&s, "c");
     // A plain reader survives the key's deletion and gets what comes later.
     let plain = in_background(&s, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
     wait_blocked(&mut c, 2);
@@ -390,18 +359,8 @@ fn streams_survive_restart_and_travel_to_and_from_redis() {
 
 #[test]
 fn group_reads_and_claims_replicate() {
-    let fast = ["--repl-diskless-sync-delay", "0"];
-    let primary = Server::start(&fast);
-    let replica = Server::start(&fast);
+    let (primary, replica) = common::primary_and_replica();
     let mut r = replica.client();
-    let _: String = q(
-        &mut r,
-        &["REPLICAOF", "127.0.0.1", &primary.port.to_string()],
-    );
-    wait_for("replica linked", || {
-        let info: String = q(&mut r, &["INFO", "replication"]);
-        info.contains("master_link_status:up").then_some(())
-    });
     let mut p = primary.client();
     let _: String = q(&mut p, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
     for _ in 0..20 {
@@ -507,15 +466,5 @@ except redis.exceptions.ClusterCrossSlotError:
 print("ok")
 "#
     );
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python_ok(&script);
 }

@@ -83,6 +83,7 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
 pub fn config_resetstat(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     ctx.shared.stats.reset();
     ctx.store.stats = Default::default();
+    ctx.store.reset_lazyfreed_objects();
     ctx.shared
         .slowlog
         .lock()

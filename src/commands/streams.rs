@@ -450,6 +450,7 @@ pub fn xsetid(ctx: &mut Ctx, a: &[Bytes]) -> R {
             return Err(ErrorReply::stream_setid_below_length());
         }
     }
+    s.drop_tombstone_nodes();
     s.last_id = id;
     if let Some(n) = entries_added {
         s.entries_added = n;

@@ -328,6 +328,37 @@ fn parse_claim_opts(a: &[Bytes], mut j: usize, now: u64) -> Result<ClaimOpts, Er
     Ok(o)
 }
 
+/// A pending entry whose stream entry was deleted leaves the PEL; replicas get the XCLAIM
+/// that makes theirs drop it too.
+fn drop_deleted(g: &mut Group, key: &Bytes, name: &Bytes, id: StreamId) -> Vec<Bytes> {
+    let p = g.pel[&id].clone();
+    let prop = xclaim_prop(
+        key,
+        name,
+        &p.consumer,
+        id,
+        p.delivery_time,
+        p.delivery_count,
+        g.last_id,
+    );
+    g.ack(id);
+    prop
+}
+
+/// The end of XCLAIM / XAUTOCLAIM: the consumer creation event, one dirty change per
+/// propagated XCLAIM, which replicas get instead of the command.
+fn finish_claims(ctx: &mut Ctx, key: &[u8], created_consumer: bool, props: Vec<Vec<Bytes>>) {
+    if created_consumer {
+        ctx.store.dirty += 1;
+        ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
+    }
+    ctx.store.dirty += props.len() as u64;
+    for p in props {
+        ctx.propagate_as(p);
+    }
+    ctx.store.propagation.skip_self();
+}
+
 /// Moves pending entry `id` to `consumer` (creating the consumer once); true if it was
 /// created.
 fn claim_one(
@@ -382,17 +413,8 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> R {
         let g = s.groups.get_mut(name.as_ref()).expect("group checked");
         let pending = g.pel.get(&id).cloned();
         if !exists {
-            if let Some(p) = pending {
-                props.push(xclaim_prop(
-                    key,
-                    name,
-                    &p.consumer,
-                    id,
-                    p.delivery_time,
-                    p.delivery_count,
-                    g.last_id,
-                ));
-                g.ack(id);
+            if pending.is_some() {
+                props.push(drop_deleted(g, key, name, id));
             }
             continue;
         }
@@ -430,15 +452,7 @@ pub fn xclaim(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if propagate_last {
         props.push(setid_prop(key, name, s));
     }
-    if created_consumer {
-        ctx.store.dirty += 1;
-        ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
-    }
-    ctx.store.dirty += props.len() as u64;
-    for p in props {
-        ctx.propagate_as(p);
-    }
-    ctx.store.propagation.skip_self();
+    finish_claims(ctx, key, created_consumer, props);
     Ok(Reply::Array(out))
 }
 
@@ -489,16 +503,7 @@ pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> R {
         let g = s.groups.get_mut(name.as_ref()).expect("group checked");
         let p = g.pel[&id].clone();
         if !exists {
-            props.push(xclaim_prop(
-                key,
-                name,
-                &p.consumer,
-                id,
-                p.delivery_time,
-                p.delivery_count,
-                g.last_id,
-            ));
-            g.ack(id);
+            props.push(drop_deleted(g, key, name, id));
             deleted.push(id_reply(id));
             count -= 1;
             continue;
@@ -521,15 +526,7 @@ pub fn xautoclaim(ctx: &mut Ctx, a: &[Bytes]) -> R {
         });
         count -= 1;
     }
-    if created_consumer {
-        ctx.store.dirty += 1;
-        ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
-    }
-    ctx.store.dirty += props.len() as u64;
-    for p in props {
-        ctx.propagate_as(p);
-    }
-    ctx.store.propagation.skip_self();
+    finish_claims(ctx, key, created_consumer, props);
     Ok(Reply::Array(vec![
         id_reply(next_cursor),
         Reply::Array(out),

@@ -16,36 +16,6 @@ fn stream_or_nokey<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<&'c mut Stream, E
     read_stream(ctx, key)?.ok_or_else(ErrorReply::no_such_key)
 }
 
-/// Nodes of Redis's radix tree over the stream's node keys (16-byte big-endian master IDs):
-/// a compressed node per run of shared bytes, a branching node where keys diverge and a leaf
-/// per key, as rax builds it for keys inserted in order.
-fn rax_nodes(keys: &[[u8; 16]], depth: usize) -> u64 {
-    if keys.is_empty() {
-        return 1;
-    }
-    if depth == 16 {
-        return 1;
-    }
-    let first = &keys[0];
-    let last = &keys[keys.len() - 1];
-    let mut common = depth;
-    while common < 16 && first[common] == last[common] {
-        common += 1;
-    }
-    if common > depth {
-        return 1 + rax_nodes(keys, common);
-    }
-    let mut n = 1;
-    let mut i = 0;
-    while i < keys.len() {
-        let b = keys[i][depth];
-        let j = i + keys[i..].iter().take_while(|k| k[depth] == b).count();
-        n += rax_nodes(&keys[i..j], depth + 1);
-        i = j;
-    }
-    n
-}
-
 fn lag_reply(s: &Stream, g: &crate::store::types::stream::Group) -> Reply {
     s.group_lag(g).map_or(Reply::Nil, Reply::Int)
 }
@@ -74,11 +44,10 @@ pub fn xinfo_stream(ctx: &mut Ctx, a: &[Bytes]) -> R {
         full = Some(count as usize);
     }
     let s = stream_or_nokey(ctx, &a[2])?;
-    let keys: Vec<[u8; 16]> = s.nodes().iter().map(|n| n.master.to_be_bytes()).collect();
     let mut m = vec![
         field("length", Reply::Int(s.length as i64)),
-        field("radix-tree-keys", Reply::Int(keys.len() as i64)),
-        field("radix-tree-nodes", Reply::Int(rax_nodes(&keys, 0) as i64)),
+        field("radix-tree-keys", Reply::Int(s.node_count() as i64)),
+        field("radix-tree-nodes", Reply::Int(s.rax_nodes() as i64)),
         field("last-generated-id", id_reply(s.last_id)),
         field("max-deleted-entry-id", id_reply(s.max_deleted)),
         field("entries-added", Reply::Int(s.entries_added as i64)),
@@ -209,18 +178,4 @@ pub fn xinfo_help(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
             "    Show information about the stream.",
         ],
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rax_node_counts_match_redis() {
-        let k = |ms: u64| StreamId::new(ms, 0).to_be_bytes();
-        assert_eq!(rax_nodes(&[], 0), 1);
-        assert_eq!(rax_nodes(&[k(1)], 0), 2);
-        // Redis reports 10 nodes for the masters of 10 entries at 3 per node.
-        assert_eq!(rax_nodes(&[k(1), k(4), k(7), k(10)], 0), 10);
-    }
 }

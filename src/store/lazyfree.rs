@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 /// Redis's LAZYFREE_THRESHOLD is 64 allocations; for strings we use bytes.
 const LAZY_BYTES: usize = 64 * 1024;
+/// LAZYFREE_THRESHOLD, for values whose cost Redis counts in allocations.
+const LAZY_ALLOCATIONS: u64 = 64;
 
 /// Held only to be dropped on the lazy-free thread.
 #[allow(dead_code)]
@@ -39,7 +41,13 @@ impl LazyFree {
     }
 
     pub fn free(&self, v: Value) {
-        if v.heap_size() >= LAZY_BYTES {
+        let lazy = match &v {
+            // Redis's lazyfreeGetFreeEffort for streams: radix-tree nodes plus groups times
+            // their PEL (the first group's standing for all), past LAZYFREE_THRESHOLD (64).
+            Value::Stream(s) => s.free_effort() > LAZY_ALLOCATIONS,
+            _ => v.heap_size() >= LAZY_BYTES,
+        };
+        if lazy {
             self.send(Garbage::Value(v));
         }
     }
@@ -64,5 +72,10 @@ impl LazyFree {
 
     pub fn freed(&self) -> u64 {
         self.counters.1.load(Ordering::Relaxed)
+    }
+
+    /// CONFIG RESETSTAT (Redis's lazyfreeResetStats).
+    pub fn reset_freed(&self) {
+        self.counters.1.store(0, Ordering::Relaxed);
     }
 }

@@ -295,6 +295,10 @@ impl Store {
         self.lazyfree.pending()
     }
 
+    pub fn reset_lazyfreed_objects(&self) {
+        self.lazyfree.reset_freed();
+    }
+
     pub fn lazyfreed_objects(&self) -> u64 {
         self.lazyfree.freed()
     }

@@ -44,6 +44,25 @@ pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// A primary and a replica (both slotcache, diskless sync without delay) once the replica's
+/// link is up: writes made after this reach it through the replication stream.
+pub fn primary_and_replica() -> (Server, Server) {
+    let fast = ["--repl-diskless-sync-delay", "0"];
+    let primary = Server::start(&fast);
+    let replica = Server::start(&fast);
+    let mut r = replica.client();
+    let _: String = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(primary.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    wait_for("replica linked", || {
+        let info: String = redis::cmd("INFO").arg("replication").query(&mut r).ok()?;
+        info.contains("master_link_status:up").then_some(())
+    });
+    (primary, replica)
+}
+
 impl Server {
     /// Starts slotcache with redis-server-style options (`["--maxmemory", "1mb"]`).
     pub fn start(args: &[&str]) -> Server {
@@ -365,4 +384,20 @@ pub fn encoding(c: &mut redis::Connection, key: &str) -> String {
 
 pub fn config_set(c: &mut redis::Connection, name: &str, value: &str) {
     let _: () = cmd(c, &["CONFIG", "SET", name, value]);
+}
+
+/// Runs a Python program (redis-py is installed by the CI script) and asserts it exited
+/// cleanly after printing `ok`, showing its output otherwise.
+pub fn run_python_ok(script: &str) {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

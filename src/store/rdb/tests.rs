@@ -64,8 +64,45 @@ fn sample_values() -> Vec<Value> {
             );
         }
         out.push(Value::ZSet(CowBox::new(z)));
+        out.push(Value::Stream(CowBox::new(sample_stream(n as u64))));
     }
     out
+}
+
+/// A stream of `n` entries (two field layouts, so both entry encodings), some deleted and
+/// trimmed, with a consumer group holding pending entries of two consumers.
+fn sample_stream(n: u64) -> crate::store::types::stream::Stream {
+    use crate::store::types::stream::{Group, NodeLimits, Stream, StreamId, Trim};
+    let lim = NodeLimits {
+        max_bytes: 4096,
+        max_entries: 100,
+    };
+    let mut s = Stream::default();
+    for i in 1..=n {
+        let pairs: Vec<bytes::Bytes> = if i % 5 == 0 {
+            vec!["other".into(), i.to_string().into()]
+        } else {
+            vec![
+                "f".into(),
+                format!("v{i}").into(),
+                "n".into(),
+                i.to_string().into(),
+            ]
+        };
+        s.append(StreamId::new(1000 + i, i % 3), &pairs, lim);
+    }
+    s.delete(StreamId::new(1002, 2));
+    s.trim(Trim::MinId(StreamId::new(1002, 0)), false, 0);
+    let mut g = Group::new(StreamId::new(1003, 0), Some(3));
+    let (a, b) = (bytes::Bytes::from("alice"), bytes::Bytes::from("bob"));
+    g.consumer(&a, 5);
+    g.consumer(&b, 6);
+    g.deliver(StreamId::new(1002, 2), &a, 7, 1);
+    g.deliver(StreamId::new(1003, 0), &b, 8, 2);
+    s.groups.insert("grp".into(), g);
+    s.groups
+        .insert("empty".into(), Group::new(StreamId::MIN, None));
+    s
 }
 
 #[test]
@@ -252,9 +289,7 @@ fn hostile_structures_are_refused() {
     let mut body = vec![is.len() as u8];
     body.extend_from_slice(&is);
     assert!(payload(RDB_TYPE_SET_INTSET, &body).is_err());
-    // Streams and modules are refused, not misread.
-    assert!(matches!(
-        payload(RDB_TYPE_STREAM_LISTPACKS_2, &[0]),
-        Err(RdbError::Unsupported { .. })
-    ));
+    // A stream whose node count runs past the input is refused, not misread.
+    assert!(payload(RDB_TYPE_STREAM_LISTPACKS_2, &[0]).is_err());
+    assert!(payload(RDB_TYPE_STREAM_LISTPACKS_2, &[5, 16]).is_err());
 }

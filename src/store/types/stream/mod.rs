@@ -68,6 +68,23 @@ impl Stream {
         self.nodes.len()
     }
 
+    /// Nodes Redis's radix tree over these node keys would have (XINFO radix-tree-nodes).
+    pub fn rax_nodes(&self) -> u64 {
+        let keys: Vec<[u8; 16]> = self.nodes.iter().map(|n| n.master.to_be_bytes()).collect();
+        rax_nodes(&keys, 0)
+    }
+
+    /// Redis's lazyfreeGetFreeEffort for a stream.
+    pub fn free_effort(&self) -> u64 {
+        let groups = self.groups.len() as u64;
+        let first_pel = self
+            .groups
+            .values()
+            .next()
+            .map_or(0, |g| g.pel.len() as u64);
+        self.rax_nodes() + groups * (1 + first_pel)
+    }
+
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
@@ -111,6 +128,14 @@ impl Stream {
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
+    }
+
+    /// XSETID on an empty stream may move the last ID back: nodes left holding only deleted
+    /// entries go, so new entries never land in a node whose master ID is above them.
+    pub fn drop_tombstone_nodes(&mut self) {
+        if self.length == 0 {
+            self.nodes.clear();
+        }
     }
 
     /// Index of the node that would hold `id`.
@@ -393,9 +418,48 @@ impl Stream {
     }
 }
 
+/// Nodes of Redis's radix tree over the stream's node keys (16-byte big-endian master IDs):
+/// a compressed node per run of shared bytes, a branching node where keys diverge and a leaf
+/// per key, as rax builds it for keys inserted in order.
+fn rax_nodes(keys: &[[u8; 16]], depth: usize) -> u64 {
+    if keys.is_empty() {
+        return 1;
+    }
+    if depth == 16 {
+        return 1;
+    }
+    let first = &keys[0];
+    let last = &keys[keys.len() - 1];
+    let mut common = depth;
+    while common < 16 && first[common] == last[common] {
+        common += 1;
+    }
+    if common > depth {
+        return 1 + rax_nodes(keys, common);
+    }
+    let mut n = 1;
+    let mut i = 0;
+    while i < keys.len() {
+        let b = keys[i][depth];
+        let j = i + keys[i..].iter().take_while(|k| k[depth] == b).count();
+        n += rax_nodes(&keys[i..j], depth + 1);
+        i = j;
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rax_node_counts_match_redis() {
+        let k = |ms: u64| StreamId::new(ms, 0).to_be_bytes();
+        assert_eq!(rax_nodes(&[], 0), 1);
+        assert_eq!(rax_nodes(&[k(1)], 0), 2);
+        // Redis reports 10 nodes for the masters of 10 entries at 3 per node.
+        assert_eq!(rax_nodes(&[k(1), k(4), k(7), k(10)], 0), 10);
+    }
 
     const LIM: NodeLimits = NodeLimits {
         max_bytes: 4096,

@@ -29,6 +29,8 @@ pub struct RawEntry<'a> {
     pub deleted: bool,
     pub pos: usize,
     pub pairs: Vec<(Elem<'a>, Elem<'a>)>,
+    /// The entry's lp-count matches its elements (checked when loading, as Redis does).
+    pub lp_count_ok: bool,
 }
 
 fn elem(lp: &[u8], pos: usize) -> Option<(Elem<'_>, usize)> {
@@ -233,7 +235,9 @@ impl Node {
             self.master.seq.wrapping_add(seqd as u64),
         );
         let mut pairs = Vec::new();
+        let pieces;
         if flags & FLAG_SAMEFIELDS != 0 {
+            pieces = fields.len() as i64 + 3;
             for f in fields {
                 let (v, next) = elem(lp, p)?;
                 if values {
@@ -244,6 +248,7 @@ impl Node {
         } else {
             let (n, next) = int_at(lp, p)?;
             p = next;
+            pieces = n.max(0).saturating_mul(2).saturating_add(4);
             for _ in 0..n.max(0) {
                 let (f, next) = elem(lp, p)?;
                 let (v, next) = elem(lp, next)?;
@@ -253,12 +258,13 @@ impl Node {
                 p = next;
             }
         }
-        let (_, p) = int_at(lp, p)?;
+        let (lp_count, p) = int_at(lp, p)?;
         let e = RawEntry {
             id,
             deleted: flags & FLAG_DELETED != 0,
             pos,
             pairs,
+            lp_count_ok: lp_count == pieces,
         };
         Some((e, p))
     }
@@ -294,7 +300,7 @@ impl Node {
                 return None;
             }
             let (e, next) = self.entry_at(&fields, p, false)?;
-            if e.id < self.master || prev.is_some_and(|q| e.id <= q) {
+            if !e.lp_count_ok || e.id < self.master || prev.is_some_and(|q| e.id <= q) {
                 return None;
             }
             prev = Some(e.id);
