@@ -26,7 +26,7 @@ COMMANDS = {
     "script": ["debug", "exists", "flush", "help", "kill", "load"],
     "function": ["delete", "dump", "flush", "help", "kill", "list", "load", "restore", "stats"],
     # persistence
-    "save": None, "bgsave": None, "lastsave": None, "dump": None, "restore": None,
+    "save": None, "bgsave": None, "bgrewriteaof": None, "lastsave": None, "dump": None, "restore": None,
     "restore-asking": None, "migrate": None,
     # cluster
     "readonly": None, "readwrite": None, "asking": None,
@@ -116,10 +116,13 @@ EXTRAS = {
 }
 
 # Flags Redis 7.0 declares but COMMAND INFO hides (from src/commands/*.json): scripts refuse
-# may_replicate commands in read-only mode. COMMAND INFO output filters them again.
+# may_replicate commands in read-only mode; touches_arbitrary_keys commands propagate their
+# lazy-expiry deletions unwrapped. COMMAND INFO output filters them again.
 HIDDEN_FLAGS = {"eval": ["may_replicate"], "evalsha": ["may_replicate"], "fcall": ["may_replicate"],
                 "pfcount": ["may_replicate"], "publish": ["may_replicate"],
-                "spublish": ["may_replicate"]}
+                "spublish": ["may_replicate"],
+                # Lazy-expiry deletions of these are propagated without MULTI/EXEC.
+                "scan": ["touches_arbitrary_keys"], "randomkey": ["touches_arbitrary_keys"]}
 
 class Resp:
     def __init__(self, port):

@@ -76,6 +76,23 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
         let settings = cfg.cluster_settings(port);
         drop(cfg);
         c.lock().apply_settings(settings);
+    } else {
+        drop(cfg);
+    }
+    if pairs
+        .iter()
+        .any(|(n, _)| n == "appendonly" || n == "appendfsync")
+    {
+        let in_exec = ctx.client.in_exec;
+        if let Err(e) = crate::persist::aof::apply_config(ctx.shared, ctx.store, in_exec) {
+            tracing::warn!("{e}");
+            let mut cfg = ctx.shared.config.write().unwrap_or_else(|e| e.into_inner());
+            let _ = cfg.set_many(&[("appendonly".to_string(), "no".to_string())]);
+            return Err(ErrorReply::config_set_failed(
+                "appendonly",
+                "Unable to turn on AOF. Check server logs.",
+            ));
+        }
     }
     Ok(Reply::Ok)
 }

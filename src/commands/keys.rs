@@ -224,9 +224,17 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let db = ctx.store.db(ctx.client.db);
     let mut slot = usize::try_from(cursor).unwrap_or(usize::MAX);
     let mut keys = Vec::new();
+    // Expired keys the scan meets (past the pattern) are deleted, as Redis's expireIfNeeded.
+    let mut expired = Vec::new();
     while slot < SLOTS && keys.len() < count {
         for e in db.slot_entries(slot) {
+            if let Some(p) = &pattern {
+                if !glob::matches(p, &e.key, false) {
+                    continue;
+                }
+            }
             if e.is_expired(now) {
+                expired.push(e.key.to_vec());
                 continue;
             }
             if let Some(t) = &typ {
@@ -234,14 +242,13 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) -> R {
                     continue;
                 }
             }
-            if let Some(p) = &pattern {
-                if !glob::matches(p, &e.key, false) {
-                    continue;
-                }
-            }
             keys.push(Reply::bulk(&e.key));
         }
         slot += 1;
+    }
+    let dbi = ctx.client.db;
+    for k in expired {
+        ctx.store.exists(dbi, &k, now);
     }
     let next = if slot >= SLOTS { 0 } else { slot };
     Ok(Reply::Array(vec![

@@ -91,6 +91,14 @@ pub fn restore(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if let Some(old) = ctx.store.load_entry(db, key, value, expire_at, access) {
         ctx.store.free(old);
     }
+    if let (Some(at), false) = (expire_at, absttl) {
+        // Replicas and the AOF get the absolute time, as Redis 7.0 rewrites it: the TTL
+        // argument replaced and ABSTTL appended.
+        let mut args = a.to_vec();
+        args[2] = Bytes::from(at.to_string());
+        args.push(Bytes::from_static(b"ABSTTL"));
+        ctx.propagate_as(args);
+    }
     ctx.modified(key);
     ctx.notify(notify::GENERIC, "restore", key);
     Ok(Reply::Ok)
@@ -164,7 +172,8 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> R {
         .persist
         .bgsave_running
         .load(std::sync::atomic::Ordering::Relaxed);
-    if running && ctx.store.snapshot_active() {
+    let rdb_child = running && ctx.shared.persist.status().bgsave_started != 0;
+    if rdb_child {
         return Err(ErrorReply::bgsave_in_progress());
     }
     if running || ctx.client.in_exec {
@@ -172,7 +181,8 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) -> R {
             ctx.shared.persist.status().scheduled = true;
             return Ok(Reply::Status("Background saving scheduled"));
         }
-        return Err(ErrorReply::bgsave_in_progress());
+        // The slot is an AOF rewrite's or a full sync's (Redis: another child process).
+        return Err(ErrorReply::bgsave_other_child());
     }
     match persist::bgsave_start(ctx.shared, ctx.store) {
         Ok(()) => Ok(Reply::Status("Background saving started")),
@@ -233,6 +243,68 @@ pub fn debug_reload(ctx: &mut Ctx, a: &[Bytes]) -> R {
             Err(ErrorReply::reload_failed())
         }
     }
+}
+
+/// BGREWRITEAOF: a new AOF base from the dataset as of now (persist::aof). Scheduled while
+/// another snapshot runs or inside MULTI, as in Redis.
+pub fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    use persist::aof::NotStarted;
+    if ctx.shared.persist.aof().rewrite.is_some() {
+        return Err(ErrorReply::aof_rewrite_in_progress());
+    }
+    let busy = ctx
+        .shared
+        .persist
+        .bgsave_running
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if busy || ctx.client.in_exec {
+        let mut a = ctx.shared.persist.aof();
+        a.scheduled = true;
+        // A manual rewrite is not held back by earlier failures.
+        a.consecutive_failures = 0;
+        return Ok(Reply::Status(
+            "Background append only file rewriting scheduled",
+        ));
+    }
+    match persist::aof::rewrite_start(ctx.shared, ctx.store) {
+        Ok(()) => Ok(Reply::Status(
+            "Background append only file rewriting started",
+        )),
+        Err(NotStarted::InProgress) => Err(ErrorReply::aof_rewrite_in_progress()),
+        Err(NotStarted::Scheduled) => Ok(Reply::Status(
+            "Background append only file rewriting scheduled",
+        )),
+        Err(NotStarted::Failed(_)) => Err(ErrorReply::aof_rewrite_failed()),
+    }
+}
+
+/// DEBUG LOADAOF: the AOF written out, the keyspace emptied and loaded back from the AOF.
+/// A failure to load stops the server, as in Redis.
+pub fn debug_loadaof(ctx: &mut Ctx) -> R {
+    use persist::aof::replay;
+    if ctx.shared.persist.aof().loading {
+        // An AOF that asks to load itself would never end.
+        return Err(ErrorReply::aof_loadaof_while_loading());
+    }
+    persist::aof::flush_now(ctx.shared);
+    ctx.store.flush(None, false);
+    let m = ctx.shared.persist.aof().manifest.clone();
+    let m = if m.is_empty() {
+        replay::manifest(ctx.shared).unwrap_or_default()
+    } else {
+        m
+    };
+    match replay::load_all(ctx.shared, &m, replay::Access::Locked(ctx.store)) {
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+    ctx.store.dirty = 0;
+    tracing::info!("Append Only File loaded by DEBUG LOADAOF");
+    Ok(Reply::Ok)
 }
 
 /// DEBUG DIGEST: the dataset digest, as redis-server computes it.

@@ -137,7 +137,7 @@ fn publish_generic(ctx: &mut Ctx, a: &[Bytes], shard: bool) -> R {
     // Standalone, replicas get the message through the replication stream.
     match &ctx.shared.cluster {
         Some(c) => crate::cluster::messages::publish(&mut c.lock(), shard, &a[1], &a[2]),
-        None => ctx.force_propagate(),
+        None => ctx.store.propagation.force_repl_only(),
     }
     if dropped > 0 {
         ctx.shared

@@ -34,7 +34,11 @@ pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) -> R {
     ctx.store.flush(None, lazy);
     // As Redis's flushAllDataAndResetRDB: a running snapshot is dropped and, when save points
     // exist, the empty dataset is saved at once so a restart does not bring the data back.
-    ctx.store.snapshot_abort();
+    // An AOF rewrite goes on (Redis kills only an RDB child): its incremental file gets the
+    // FLUSHALL.
+    if ctx.shared.persist.aof().rewrite.is_none() {
+        ctx.store.snapshot_abort();
+    }
     if !crate::persist::save_points(ctx.shared).is_empty() {
         let _ = crate::persist::save_sync(ctx.shared, ctx.store);
     }
@@ -161,6 +165,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
         ("populate", 3..=5) => debug_populate(ctx, a),
         ("reload", _) => super::persistence::debug_reload(ctx, a),
+        ("loadaof", 2) => super::persistence::debug_loadaof(ctx),
         ("digest", 2) => super::persistence::debug_digest(ctx),
         ("digest-value", _) => super::persistence::debug_digest_value(ctx, a),
         ("help", _) => Ok(super::help_reply(
@@ -177,6 +182,8 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
                 "    it is used instead of the 'key' prefix. These are not propagated to",
                 "    replicas. Cluster slots are not respected so keys not belonging to the",
                 "    current node can be created in cluster mode.",
+                "LOADAOF",
+                "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "RELOAD [option ...]",
                 "    Save the RDB on disk and reload it back to memory. Options: MERGE, NOFLUSH, NOSAVE.",
                 "SET-ACTIVE-EXPIRE <0|1>",

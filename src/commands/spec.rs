@@ -108,6 +108,9 @@ pub mod flag {
     pub const ASKING: u32 = 1 << 16;
     /// May propagate without writing (PUBLISH...): refused in read-only scripts.
     pub const MAY_REPLICATE: u32 = 1 << 17;
+    /// May delete expired keys it happens upon (SCAN, RANDOMKEY): those DELs are propagated
+    /// without MULTI/EXEC, as Redis's CMD_TOUCHES_ARBITRARY_KEYS.
+    pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 18;
 
     pub fn from_names(names: &[&str]) -> u32 {
         names
@@ -131,14 +134,15 @@ pub mod flag {
                 "allow_busy" => ALLOW_BUSY,
                 "asking" => ASKING,
                 "may_replicate" => MAY_REPLICATE,
+                "touches_arbitrary_keys" => TOUCHES_ARBITRARY_KEYS,
                 _ => 0,
             })
             .fold(0, |a, b| a | b)
     }
 }
 
-/// Flags Redis keeps internal (`may_replicate`): COMMAND INFO does not show them.
-const HIDDEN_FLAGS: &[&str] = &["may_replicate"];
+/// Flags Redis keeps internal: COMMAND INFO does not show them.
+const HIDDEN_FLAGS: &[&str] = &["may_replicate", "touches_arbitrary_keys"];
 
 /// Where a key sits in `args` (index) and the key-spec flags that apply to it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -213,12 +213,12 @@ pub static PARAMS: &[Param] = &[
     p("hll-sparse-max-bytes", Memory(0, i64::MAX), "3000"),
     p("stream-node-max-bytes", Memory(0, i64::MAX), "4096"),
     p("stream-node-max-entries", Int(0, i64::MAX), "100"),
-    // persistence (RDB snapshots; no AOF: appendonly is kept for redis.conf compatibility)
+    // persistence: RDB snapshots and the AOF (persist::aof)
     p("save", Save, "3600 1 300 100 60 10000"),
     p("dbfilename", Str, "dump.rdb"),
     p("appendonly", Bool, "no"),
-    p("appendfilename", Str, "appendonly.aof"),
-    p("appenddirname", Str, "appendonlydir"),
+    fixed("appendfilename", Str, "appendonly.aof"),
+    fixed("appenddirname", Str, "appendonlydir"),
     p("aof-use-rdb-preamble", Bool, "yes"),
     p("aof-load-truncated", Bool, "yes"),
     p("aof-timestamp-enabled", Bool, "no"),

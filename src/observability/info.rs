@@ -292,33 +292,16 @@ fn persistence(sh: &Shared, st: &Store, out: &mut String) {
     let s = p.status();
     let now = crate::state::now_ms() / 1000;
     let running = s.bgsave_started != 0;
-    let _ = write!(out, "loading:{}\r\nasync_loading:0\r\n", loading as u8);
-    if loading {
-        let perc = if s.loading_total_bytes > 0 {
-            s.loading_loaded_bytes as f64 * 100.0 / s.loading_total_bytes as f64
-        } else {
-            0.0
-        };
-        let _ = write!(
-            out,
-            "loading_start_time:{}\r\nloading_total_bytes:{}\r\nloading_rdb_used_mem:0\r\n\
-             loading_loaded_bytes:{}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:1\r\n",
-            s.loading_started, s.loading_total_bytes, s.loading_loaded_bytes
-        );
-    }
     let _ = write!(
         out,
-        "current_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\n\
+        "loading:{}\r\nasync_loading:0\r\n\
+         current_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\n\
          current_fork_perc:0.00\r\ncurrent_save_keys_processed:{}\r\n\
          current_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\n\
          rdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\n\
          rdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\n\
-         rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:{}\r\n\
-         aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
-         aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n\
-         aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n\
-         aof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\n\
-         module_fork_last_cow_size:0\r\n",
+         rdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:{}\r\n",
+        loading as u8,
         if running { s.keys_processed } else { 0 },
         if running { st.total_keys() } else { 0 },
         st.dirty,
@@ -334,6 +317,21 @@ fn persistence(sh: &Shared, st: &Store, out: &mut String) {
         s.saves,
         s.loading_keys,
     );
+    let aof_config = sh.config().get("appendonly") == Some("yes");
+    crate::persist::aof::info(sh, out, aof_config);
+    if loading {
+        let perc = if s.loading_total_bytes > 0 {
+            s.loading_loaded_bytes as f64 * 100.0 / s.loading_total_bytes as f64
+        } else {
+            0.0
+        };
+        let _ = write!(
+            out,
+            "loading_start_time:{}\r\nloading_total_bytes:{}\r\nloading_rdb_used_mem:0\r\n\
+             loading_loaded_bytes:{}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:1\r\n",
+            s.loading_started, s.loading_total_bytes, s.loading_loaded_bytes
+        );
+    }
 }
 
 /// The Lua fields of INFO memory, as Redis 7.0 names them (`used_memory_lua` is the old name

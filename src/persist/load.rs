@@ -47,19 +47,33 @@ pub fn load_file_batched(sh: &Shared, path: &Path) -> Result<Option<rdb::load::S
         Err(e) => return Err(e.into()),
     };
     let size = f.metadata()?.len();
-    {
-        let mut st = sh.persist.status();
-        st.loading_started = now_ms() / 1000;
-        st.loading_total_bytes = size;
-        st.loading_loaded_bytes = 0;
-        st.loading_keys = 0;
-    }
+    loading_started(sh, size);
+    let mut r = Reader::new(BufReader::with_capacity(1 << 20, f), Some(size));
+    load_reader_batched(sh, &mut r, size).map(Some)
+}
+
+/// Resets INFO's loading fields for a load of `total` bytes.
+pub fn loading_started(sh: &Shared, total: u64) {
+    let mut st = sh.persist.status();
+    st.loading_started = now_ms() / 1000;
+    st.loading_total_bytes = total;
+    st.loading_loaded_bytes = 0;
+    st.loading_keys = 0;
+}
+
+/// Loads the RDB `r` reads (of `size` bytes) taking the store lock per batch, and its
+/// function libraries. The reader stops right after the RDB's checksum (an AOF's RDB part
+/// may be followed by commands).
+pub fn load_reader_batched<R: Read>(
+    sh: &Shared,
+    r: &mut Reader<R>,
+    size: u64,
+) -> Result<rdb::load::Summary, RdbError> {
     let (limits, databases, check) = settings(sh);
     // key-load-delay (tests): microseconds per key, or one 1 us sleep per -n keys, slept
     // between batches outside the store lock.
     let delay = super::config_int(sh, "key-load-delay");
     let batch_size = if delay != 0 { 16 } else { BATCH };
-    let mut r = Reader::new(BufReader::with_capacity(1 << 20, f), Some(size));
     let mut batch: Vec<LoadedKey> = Vec::with_capacity(batch_size);
     let flush = |batch: &mut Vec<LoadedKey>, offset: u64| -> Result<(), RdbError> {
         let now = now_ms();
@@ -77,7 +91,7 @@ pub fn load_file_batched(sh: &Shared, path: &Path) -> Result<Option<rdb::load::S
         Ok(())
     };
     let mut keys = 0u64;
-    let mut sum = rdb::load::load(&mut r, databases, &limits, check, |k| {
+    let mut sum = rdb::load::load(r, databases, &limits, check, |k| {
         batch.push(k);
         keys += 1;
         if batch.len() >= batch_size {
@@ -94,7 +108,7 @@ pub fn load_file_batched(sh: &Shared, path: &Path) -> Result<Option<rdb::load::S
     }
     sum.keys = keys;
     sh.persist.status().loading_keys = keys;
-    Ok(Some(sum))
+    Ok(sum)
 }
 
 /// Loads `path` into a store the caller has locked (DEBUG RELOAD).
@@ -108,7 +122,7 @@ pub fn load_file_locked(
     let size = f.metadata()?.len();
     let (limits, databases, check) = settings(sh);
     load_stream(
-        Reader::new(BufReader::with_capacity(1 << 20, f), Some(size)),
+        &mut Reader::new(BufReader::with_capacity(1 << 20, f), Some(size)),
         store,
         databases,
         &limits,
@@ -119,7 +133,7 @@ pub fn load_file_locked(
 
 /// Loads a whole RDB stream into `store`.
 pub fn load_stream<R: Read>(
-    mut r: Reader<R>,
+    r: &mut Reader<R>,
     store: &mut Store,
     databases: usize,
     limits: &rdb::Limits,
@@ -127,9 +141,7 @@ pub fn load_stream<R: Read>(
     dup: Dup,
 ) -> Result<rdb::load::Summary, RdbError> {
     let now = now_ms();
-    rdb::load::load(&mut r, databases, limits, check, |k| {
-        insert(store, k, now, dup)
-    })
+    rdb::load::load(r, databases, limits, check, |k| insert(store, k, now, dup))
 }
 
 fn settings(sh: &Shared) -> (rdb::Limits, usize, bool) {

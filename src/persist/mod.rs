@@ -5,6 +5,7 @@
 //! and `store` (snapshot engine, RDB codec); the command handlers call in from above.
 //!
 //! Lock order: the store lock before `persist.status` (never the other way).
+pub mod aof;
 pub mod file;
 pub mod load;
 
@@ -21,6 +22,19 @@ use std::time::Duration;
 pub enum Job {
     /// Continue the snapshot begun in the store into this file.
     Bgsave(SnapshotFile),
+    /// The same for an AOF rewrite's new base file.
+    AofRewrite(SnapshotFile),
+}
+
+/// Hands `job` to the snapshot thread; false when it is not running.
+pub fn send_job(sh: &Shared, job: Job) -> bool {
+    sh.persist
+        .jobs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|tx| tx.send(job).is_ok())
+        .unwrap_or(false)
 }
 
 /// Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed background save, save points wait this
@@ -185,15 +199,7 @@ pub fn bgsave_start(sh: &Shared, store: &mut Store) -> Result<(), Option<std::io
         st.keys_processed = 0;
         st.scheduled = false;
     }
-    let sent = sh
-        .persist
-        .jobs
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .map(|tx| tx.send(Job::Bgsave(f)).is_ok())
-        .unwrap_or(false);
-    if !sent {
+    if !send_job(sh, Job::Bgsave(f)) {
         store.snapshot_abort();
         sh.persist.bgsave_running.store(false, Relaxed);
         return Err(Some(std::io::Error::other("snapshot thread not running")));
@@ -235,19 +241,24 @@ pub fn write_steps<W: std::io::Write>(
     }
 }
 
-/// The snapshot thread's half of a BGSAVE: steps until done, writing as it goes.
-fn run_bgsave(sh: &Shared, mut f: SnapshotFile) {
-    let start = std::time::Instant::now();
-    let res = write_steps(sh, &mut f.out);
-    let now = now_ms() / 1000;
-    let outcome = match res {
+/// Steps the snapshot into `f` until done, then completes the file (renamed into place) or
+/// drops it, aborting the snapshot in the store.
+fn write_file(sh: &Shared, mut f: SnapshotFile) -> std::io::Result<()> {
+    match write_steps(sh, &mut f.out) {
         Ok(()) => f.finish().map(|_| ()),
         Err(e) => {
             sh.lock_store().snapshot_abort();
             f.discard();
             Err(e)
         }
-    };
+    }
+}
+
+/// The snapshot thread's half of a BGSAVE: steps until done, writing as it goes.
+fn run_bgsave(sh: &Shared, f: SnapshotFile) {
+    let start = std::time::Instant::now();
+    let outcome = write_file(sh, f);
+    let now = now_ms() / 1000;
     let mut store = sh.lock_store();
     let mut st = sh.persist.status();
     st.last_bgsave_secs = start.elapsed().as_secs() as i64;
@@ -303,6 +314,7 @@ pub fn start(sh: Arc<Shared>) {
         .spawn(move || loop {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Job::Bgsave(f)) => run_bgsave(&sh, f),
+                Ok(Job::AofRewrite(f)) => aof::run_rewrite(&sh, f),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     if sh.persist.bgsave_running.load(Relaxed) || sh.persist.loading.load(Relaxed) {
                         continue;
@@ -337,6 +349,7 @@ pub fn save_on_shutdown(
 ) -> std::io::Result<()> {
     // A background save stops at its next step (it finds no snapshot) and drops its file.
     store.snapshot_abort();
+    aof::shutdown(sh, store);
     if nosave || (!force_save && save_points(sh).is_empty()) {
         return Ok(());
     }

@@ -42,6 +42,10 @@ fixed! {
     invalid_idletime => "ERR Invalid IDLETIME value, must be >= 0";
     invalid_freq => "ERR Invalid FREQ value, must be >= 0 and <= 255";
     bgsave_in_progress => "ERR Background save already in progress";
+    bgsave_other_child => "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
+    aof_rewrite_in_progress => "ERR Background append only file rewriting already in progress";
+    aof_loadaof_while_loading => "ERR DEBUG LOADAOF is not allowed while the AOF is loading";
+    aof_rewrite_failed => "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.";
     loading => "LOADING Redis is loading the dataset in memory";
     misconf => "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
     debug_reload_options => "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.";
@@ -230,6 +234,12 @@ impl ErrorReply {
         ErrorReply(Cow::Owned(format!(
             "ERR Unknown option or number of arguments for CONFIG {op} - '{}'",
             lossy(name)
+        )))
+    }
+
+    pub fn aof_misconf(reason: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "MISCONF Errors writing to the AOF file: {reason}"
         )))
     }
 

@@ -256,6 +256,9 @@ pub fn writes_allowed(sh: &Shared, now: u64) -> Result<(), crate::protocol::Erro
     if crate::persist::writes_refused(sh) {
         return Err(ErrorReply::misconf());
     }
+    if let Some(e) = crate::persist::aof::write_error(sh) {
+        return Err(ErrorReply::aof_misconf(&e));
+    }
     if !enough_replicas(sh, now) {
         return Err(ErrorReply::no_replicas());
     }

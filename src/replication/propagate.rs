@@ -1,5 +1,5 @@
 //! The one propagation point: what the store's propagation queue collected for a command (or a
-//! background deletion) goes into the backlog as RESP commands, in execution order, under the
+//! background deletion) goes into the AOF (persist::aof) and the backlog as RESP commands, in execution order, under the
 //! store lock the caller holds: a SELECT when the database changes, and MULTI/EXEC around more
 //! than one command (Redis 7.0's `propagatePendingCommands`). Without a backlog (no replica
 //! ever attached) the ops are dropped and the offset does not move, as in Redis.
@@ -9,43 +9,12 @@ use crate::store::propagation::Op;
 use crate::store::Store;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// `*<n>\r\n$<len>\r\n<arg>\r\n...`
-pub fn encode<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    out.push(b'*');
-    out.extend_from_slice(args.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
+pub use crate::store::propagation::encode;
 
 /// Appends `ops` to `b` (SELECT and MULTI/EXEC as needed).
-pub fn append_ops(b: &mut Backlog, ops: &[Op]) {
+pub fn append_ops(b: &mut Backlog, ops: &[Op], transaction: bool) {
     let mut out = Vec::new();
-    let wrap = ops.len() > 1;
-    if wrap {
-        // MULTI runs in the first command's database, so its SELECT comes first (as Redis).
-        if b.last_db != Some(ops[0].db) {
-            encode(&mut out, &["SELECT", &ops[0].db.to_string()]);
-            b.last_db = Some(ops[0].db);
-        }
-        encode(&mut out, &["MULTI"]);
-    }
-    for op in ops {
-        if b.last_db != Some(op.db) {
-            encode(&mut out, &["SELECT", &op.db.to_string()]);
-            b.last_db = Some(op.db);
-        }
-        encode(&mut out, &op.args);
-    }
-    if wrap {
-        encode(&mut out, &["EXEC"]);
-    }
+    crate::store::propagation::encode_ops(&mut out, &mut b.last_db, ops, transaction);
     b.append(&out);
 }
 
@@ -54,17 +23,28 @@ pub fn flush(sh: &Shared, store: &mut Store) -> u64 {
     if store.propagation.is_empty() {
         return 0;
     }
+    let transaction = !store.propagation.unwrapped;
     let ops = store.propagation.take();
+    crate::persist::aof::feed(sh, &ops, transaction);
     if !sh.repl.live.load(Relaxed) {
         return 0;
     }
     let end = {
         let mut b = sh.repl.backlog();
-        append_ops(&mut b, &ops);
+        append_ops(&mut b, &ops, transaction);
         b.end()
     };
     sh.repl.fed.send_replace(end);
     end
+}
+
+/// A replica's writes (its primary's commands, or its own clients' with replica-read-only
+/// no): the AOF gets them, the replication stream gets the primary's bytes instead.
+pub fn flush_local(sh: &Shared, store: &mut Store) {
+    if !store.propagation.is_empty() {
+        let transaction = !store.propagation.unwrapped;
+        crate::persist::aof::feed(sh, &store.propagation.take(), transaction);
+    }
 }
 
 /// Appends a command that belongs to no database (PING, REPLCONF GETACK) to the stream.
@@ -94,6 +74,7 @@ mod tests {
                 .iter()
                 .map(|s| Bytes::copy_from_slice(s.as_bytes()))
                 .collect(),
+            repl_only: false,
         }
     }
 
@@ -101,8 +82,12 @@ mod tests {
     fn select_precedes_a_database_change_and_transactions_are_wrapped() {
         let mut b = Backlog::new(1 << 20);
         b.reset(0);
-        append_ops(&mut b, &[op(0, &["SET", "a", "1"])]);
-        append_ops(&mut b, &[op(0, &["DEL", "x"]), op(2, &["SET", "b", "2"])]);
+        append_ops(&mut b, &[op(0, &["SET", "a", "1"])], true);
+        append_ops(
+            &mut b,
+            &[op(0, &["DEL", "x"]), op(2, &["SET", "b", "2"])],
+            true,
+        );
         let all = b.read(1, usize::MAX).unwrap();
         let text = String::from_utf8(all).unwrap();
         assert_eq!(

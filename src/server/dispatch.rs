@@ -48,16 +48,17 @@ fn admit(
     if client.multi.is_some() && r.flags & flag::NO_MULTI != 0 {
         return Err(ErrorReply::not_in_transaction());
     }
+    if client.primary_link {
+        // The primary's commands (and the AOF's, while it loads) are not redirected,
+        // refused or evicted for (Redis's "obey client"); a replica ignores maxmemory
+        // (replica-ignore-maxmemory).
+        return Ok(());
+    }
     if r.flags & flag::LOADING == 0 && sh.persist.loading.load(Relaxed) {
         return Err(ErrorReply::loading());
     }
     if client.script {
         // A script's command passed the script checks (server/script_call.rs).
-        return Ok(());
-    }
-    if client.primary_link {
-        // The primary's commands are not redirected, refused or evicted for (Redis's
-        // "obey client"); a replica ignores maxmemory (replica-ignore-maxmemory).
         return Ok(());
     }
     if let Some((_, topo)) = &client.topology {
@@ -117,19 +118,8 @@ fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
         who
     );
     for a in args {
-        line.push_str(" \"");
-        for &c in a.iter() {
-            match c {
-                b'"' => line.push_str("\\\""),
-                b'\\' => line.push_str("\\\\"),
-                b'\n' => line.push_str("\\n"),
-                b'\r' => line.push_str("\\r"),
-                b'\t' => line.push_str("\\t"),
-                0x20..=0x7e => line.push(c as char),
-                _ => line.push_str(&format!("\\x{c:02x}")),
-            }
-        }
-        line.push('"');
+        line.push(' ');
+        line.push_str(&crate::util::repr(a));
     }
     line.push_str("\r\n");
     let _ = sh.monitor.send(Bytes::from(line));
@@ -166,8 +156,9 @@ pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Byte
     if !client.in_exec {
         if client.primary_link || sh.repl.role_replica.load(Relaxed) {
             // A replica forwards the primary's bytes instead (replication/link.rs); its own
-            // clients' writes (replica-read-only no) stay local, as in Redis.
-            store.propagation.discard();
+            // clients' writes (replica-read-only no) stay local, as in Redis. Both reach
+            // its AOF (an AOF being loaded appends nothing: persist::aof::feed).
+            crate::replication::propagate::flush_local(sh, store);
         } else {
             let end = crate::replication::propagate::flush(sh, store);
             if end > 0 {
@@ -274,8 +265,13 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         handler(&mut ctx, args)
     };
     let us = start.elapsed().as_micros() as u64;
-    let wrote = store.dirty != dirty_before;
+    // A command that reset the counter (DEBUG LOADAOF, DEBUG RELOAD) wrote nothing to
+    // propagate (Redis clamps the difference at 0).
+    let wrote = store.dirty > dirty_before;
     store.propagation.command_done(client.db, args, wrote);
+    if r.flags & flag::TOUCHES_ARBITRARY_KEYS != 0 && !client.in_exec && !client.script {
+        store.propagation.unwrapped = true;
+    }
     if client.tracking {
         track_reads(store, client, &r, args, result.is_ok());
     } else if let Some(caller) = client.acting_for {

@@ -104,8 +104,17 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         crate::cluster::bus::start(c, host, bus.into_std()?)?;
     }
     // Clients may connect while the dataset loads: they get -LOADING until it is in (only
-    // when there is a file: a server starting empty is never "loading").
-    if crate::persist::rdb_path(&shared).exists() {
+    // when there is a file: a server starting empty is never "loading"). With appendonly
+    // yes the AOF is the dataset, as in Redis.
+    let aof = shared.config().get("appendonly") == Some("yes");
+    let has_data = match aof {
+        true => {
+            let n = crate::persist::aof::names(&shared);
+            n.dir.is_dir() || std::path::Path::new(&n.prefix).is_file()
+        }
+        false => crate::persist::rdb_path(&shared).exists(),
+    };
+    if has_data {
         shared
             .persist
             .loading
@@ -116,11 +125,15 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     }
     {
         let sh = shared.clone();
-        tokio::task::spawn_blocking(move || crate::persist::load::load_at_startup(&sh))
-            .await
-            .map_err(std::io::Error::other)?;
+        tokio::task::spawn_blocking(move || match aof {
+            true => crate::persist::aof::replay::load_at_startup(&sh),
+            false => crate::persist::load::load_at_startup(&sh),
+        })
+        .await
+        .map_err(std::io::Error::other)?;
     }
     crate::persist::start(shared.clone());
+    crate::persist::aof::start_thread(shared.clone());
     if let Some((host, port)) = replicaof {
         let mut store = shared.lock_store();
         crate::replication::link::follow(&shared, &mut store, host, port);

@@ -114,7 +114,8 @@ pub struct Client {
     pub topology: Option<(u64, std::sync::Arc<crate::cluster::topology::Topology>)>,
     /// RESTORE payloads of the current batch decoded before the store was locked (payload,
     /// value or error), taken by the RESTORE that carries the same payload.
-    /// This client is the link to our primary: its commands come from the replication stream.
+    /// This client is the link to our primary (its commands come from the replication
+    /// stream) or the AOF loader: an "obey" client, never refused or redirected.
     pub primary_link: bool,
     /// The replication offset after this client's last write (WAIT waits for it).
     pub woff: u64,

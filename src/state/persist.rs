@@ -43,6 +43,8 @@ pub struct PersistState {
     pub temp_seq: AtomicU64,
     /// Where the snapshot thread takes its jobs (set when it starts).
     pub jobs: Mutex<Option<std::sync::mpsc::Sender<crate::persist::Job>>>,
+    /// The append-only file (after the store lock in lock order).
+    pub aof: Mutex<crate::persist::aof::Aof>,
 }
 
 impl PersistState {
@@ -68,10 +70,15 @@ impl PersistState {
             bgsave_failed: AtomicBool::new(false),
             temp_seq: AtomicU64::new(0),
             jobs: Mutex::new(None),
+            aof: Mutex::new(Default::default()),
         }
     }
 
     pub fn status(&self) -> std::sync::MutexGuard<'_, Status> {
         self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn aof(&self) -> std::sync::MutexGuard<'_, crate::persist::aof::Aof> {
+        self.aof.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -12,6 +12,55 @@ use bytes::Bytes;
 pub struct Op {
     pub db: usize,
     pub args: Vec<Bytes>,
+    /// For replicas only, not the AOF (PUBLISH: Redis's PROPAGATE_REPL).
+    pub repl_only: bool,
+}
+
+/// `*<n>\r\n$<len>\r\n<arg>\r\n...`
+pub fn encode<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    out.push(b'*');
+    out.extend_from_slice(args.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        let a = a.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(a.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The RESP of `ops` for a stream whose last SELECT was `last_db`: a SELECT when the
+/// database changes, and MULTI/EXEC around more than one command (Redis 7.0's
+/// `propagatePendingCommands`). Shared by the replication stream and the AOF.
+pub fn encode_ops<O: std::borrow::Borrow<Op>>(
+    out: &mut Vec<u8>,
+    last_db: &mut Option<usize>,
+    ops: &[O],
+    transaction: bool,
+) {
+    let wrap = transaction && ops.len() > 1;
+    if wrap {
+        // MULTI runs in the first command's database, so its SELECT comes first (as Redis).
+        let first = ops[0].borrow().db;
+        if *last_db != Some(first) {
+            encode(out, &["SELECT", &first.to_string()]);
+            *last_db = Some(first);
+        }
+        encode(out, &["MULTI"]);
+    }
+    for op in ops {
+        let op = op.borrow();
+        if *last_db != Some(op.db) {
+            encode(out, &["SELECT", &op.db.to_string()]);
+            *last_db = Some(op.db);
+        }
+        encode(out, &op.args);
+    }
+    if wrap {
+        encode(out, &["EXEC"]);
+    }
 }
 
 /// How lookups treat a key whose TTL has passed (Redis's `expireIfNeeded` by role).
@@ -26,6 +75,14 @@ pub enum ExpiryMode {
     Ignore,
 }
 
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Force {
+    #[default]
+    No,
+    All,
+    ReplOnly,
+}
+
 #[derive(Debug, Default)]
 pub struct Propagation {
     ops: Vec<Op>,
@@ -33,8 +90,10 @@ pub struct Propagation {
     replaced: bool,
     /// The running command must be propagated even if it changed nothing (FLUSHALL on an
     /// empty keyspace, PUBLISH).
-    forced: bool,
+    forced: Force,
     pub expiry: ExpiryMode,
+    /// The queued ops are not one transaction (a SCAN's lazy-expiry DELs).
+    pub unwrapped: bool,
     /// A replication stream exists (a replica attached once, or this node follows a
     /// primary): until then nothing is recorded, so a lone primary pays nothing per write.
     pub enabled: bool,
@@ -49,6 +108,7 @@ impl Propagation {
         self.ops.push(Op {
             db,
             args: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+            repl_only: false,
         });
     }
 
@@ -56,32 +116,44 @@ impl Propagation {
     /// stands for): the command as received is then not propagated.
     pub fn replace(&mut self, db: usize, args: Vec<Bytes>) {
         if self.enabled {
-            self.ops.push(Op { db, args });
+            self.ops.push(Op {
+                db,
+                args,
+                repl_only: false,
+            });
         }
         self.replaced = true;
     }
 
     pub fn force(&mut self) {
-        self.forced = true;
+        self.forced = Force::All;
+    }
+
+    /// Replicas get the running command even if it changed nothing, the AOF does not
+    /// (PUBLISH).
+    pub fn force_repl_only(&mut self) {
+        self.forced = Force::ReplOnly;
     }
 
     /// After a command ran: queue it as received if it wrote (or was forced) and no handler
     /// replaced it. Resets the per-command flags.
     pub fn command_done(&mut self, db: usize, args: &[Bytes], wrote: bool) {
-        if (wrote || self.forced) && !self.replaced && self.enabled {
+        if (wrote || self.forced != Force::No) && !self.replaced && self.enabled {
             self.ops.push(Op {
                 db,
                 args: args.to_vec(),
+                repl_only: self.forced == Force::ReplOnly,
             });
         }
         self.replaced = false;
-        self.forced = false;
+        self.forced = Force::No;
     }
 
     /// The queued ops, leaving the queue empty (and the per-command flags reset).
     pub fn take(&mut self) -> Vec<Op> {
+        self.unwrapped = false;
         self.replaced = false;
-        self.forced = false;
+        self.forced = Force::No;
         std::mem::take(&mut self.ops)
     }
 
@@ -100,7 +172,7 @@ impl Propagation {
     pub fn truncate(&mut self, mark: usize) {
         self.ops.truncate(mark);
         self.replaced = false;
-        self.forced = false;
+        self.forced = Force::No;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -110,9 +182,10 @@ impl Propagation {
     /// Forgets what was queued (a replica applying its primary's stream forwards the bytes it
     /// received instead).
     pub fn discard(&mut self) {
+        self.unwrapped = false;
         self.ops.clear();
         self.replaced = false;
-        self.forced = false;
+        self.forced = Force::No;
     }
 }
 
