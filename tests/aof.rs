@@ -1,11 +1,11 @@
 //! The append-only file, black-box: what a client wrote survives a SIGKILL and a restart,
 //! BGREWRITEAOF compacts the files without changing the dataset, the AOF can be turned on at
-//! runtime (also on a replica, which logs its primary's writes), AOF directories move between
-//! slotcache and redis-server 7.0 in both directions, and damaged files are cut back or
-//! refused as Redis does, never misread.
+//! runtime, a replica logs the dataset its full sync brought and its primary's writes, AOF
+//! directories move between slotcache and redis-server 7.0 in both directions, and damaged
+//! files are cut back or refused as Redis does, never misread.
 mod common;
 
-use common::{primary_and_replica, wait_for, Server};
+use common::{wait_for, Server};
 use std::path::Path;
 
 fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
@@ -171,12 +171,23 @@ fn appendonly_turned_on_at_runtime_starts_from_the_dataset() {
 }
 
 #[test]
-fn a_replica_logs_its_primarys_writes() {
-    let (primary, replica) = primary_and_replica();
+fn a_replica_logs_its_primarys_dataset_and_writes() {
+    let primary = Server::start(&["--repl-diskless-sync-delay", "0"]);
     let mut p = primary.client();
-    let mut r = replica.client();
     write_dataset(&mut p, "f");
-    let _: () = q(&mut r, &["CONFIG", "SET", "appendonly", "yes"]);
+    // The replica's AOF starts before the full sync: the dataset it receives replaces
+    // what the AOF said (a rewrite after the sync), then the stream is appended.
+    let replica = Server::start(&["--appendonly", "yes"]);
+    let mut r = replica.client();
+    let _: () = q(&mut r, &["SET", "replaced-by-sync", "1"]);
+    let _: () = q(
+        &mut r,
+        &["REPLICAOF", "127.0.0.1", &primary.port.to_string()],
+    );
+    wait_for("replica linked", || {
+        let text: String = q(&mut r, &["INFO", "replication"]);
+        text.contains("master_link_status:up").then_some(())
+    });
     wait_rewrite_done(&mut r);
     write_dataset(&mut p, "g");
     let want = digest(&mut p);

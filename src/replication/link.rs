@@ -411,7 +411,10 @@ fn load(sh: &Shared, path: &std::path::Path) -> Res<()> {
     let res = crate::persist::load::load_file_batched(sh, path);
     sh.persist.loading.store(false, Relaxed);
     match res {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            crate::persist::aof::restart_after_sync(sh);
+            Ok(())
+        }
         Err(e) => {
             sh.lock_store().flush(None, true);
             Err(format!(

@@ -355,8 +355,14 @@ pub enum NotStarted {
 /// writes the dataset as of now into the new base.
 pub fn rewrite_start(sh: &Shared, store: &mut Store) -> Result<(), NotStarted> {
     let mut a = sh.persist.aof();
-    if a.rewrite.is_some() {
-        return Err(NotStarted::InProgress);
+    match &a.rewrite {
+        // One being dropped (the AOF was restarted): the next starts once it has stopped.
+        Some(rw) if rw.cancelled => {
+            a.scheduled = true;
+            return Err(NotStarted::Scheduled);
+        }
+        Some(_) => return Err(NotStarted::InProgress),
+        None => {}
     }
     if sh.persist.bgsave_running.swap(true, Relaxed) {
         a.scheduled = true;
@@ -553,6 +559,24 @@ pub fn apply_config(sh: &Shared, store: &mut Store, in_exec: bool) -> Result<(),
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// A replica loaded its primary's dataset (a full sync): the AOF no longer describes the
+/// keyspace, so it starts over from a rewrite of the new dataset (Redis's
+/// restartAOFAfterSYNC).
+pub fn restart_after_sync(sh: &Shared) {
+    let mut store = sh.lock_store();
+    let mut a = sh.persist.aof();
+    if a.mode == Mode::Off {
+        return;
+    }
+    stop(sh, &mut a, &mut store);
+    a.mode = Mode::WaitRewrite;
+    drop(a);
+    if let Err(NotStarted::Failed(e)) = rewrite_start(sh, &mut store) {
+        tracing::warn!("Failed to restart the AOF after a full sync: {e}");
+        sh.persist.aof().scheduled = true;
     }
 }
 
