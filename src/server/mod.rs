@@ -105,16 +105,10 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     }
     // Clients may connect while the dataset loads: they get -LOADING until it is in (only
     // when there is a file: a server starting empty is never "loading"). With appendonly
-    // yes the AOF is the dataset, as in Redis.
+    // yes the AOF is the dataset, as in Redis, and no write is served before the AOF is
+    // open to log it.
     let aof = shared.config().get("appendonly") == Some("yes");
-    let has_data = match aof {
-        true => {
-            let n = crate::persist::aof::names(&shared);
-            n.dir.is_dir() || std::path::Path::new(&n.prefix).is_file()
-        }
-        false => crate::persist::rdb_path(&shared).exists(),
-    };
-    if has_data {
+    if aof || crate::persist::rdb_path(&shared).exists() {
         shared
             .persist
             .loading

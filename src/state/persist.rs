@@ -45,10 +45,13 @@ pub struct PersistState {
     pub jobs: Mutex<Option<std::sync::mpsc::Sender<crate::persist::Job>>>,
     /// The append-only file (after the store lock in lock order).
     pub aof: Mutex<crate::persist::aof::Aof>,
+    /// The AOF could not be written (MISCONF), checked without the AOF lock.
+    pub aof_write_failed: std::sync::Arc<AtomicBool>,
 }
 
 impl PersistState {
     pub fn new(now_secs: u64) -> PersistState {
+        let aof_write_failed = std::sync::Arc::new(AtomicBool::new(false));
         PersistState {
             status: Mutex::new(Status {
                 lastsave: now_secs,
@@ -70,7 +73,8 @@ impl PersistState {
             bgsave_failed: AtomicBool::new(false),
             temp_seq: AtomicU64::new(0),
             jobs: Mutex::new(None),
-            aof: Mutex::new(Default::default()),
+            aof: Mutex::new(crate::persist::aof::Aof::new(aof_write_failed.clone())),
+            aof_write_failed,
         }
     }
 

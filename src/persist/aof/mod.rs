@@ -25,7 +25,7 @@ use manifest::Manifest;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,13 +90,16 @@ pub struct Aof {
     pub last_rewrite_ok: bool,
     pub last_rewrite_secs: i64,
     pub write_error: Option<String>,
+    /// `write_error.is_some()`, readable without this lock (PersistState keeps a clone).
+    write_failed: Arc<AtomicBool>,
     /// Replaying the files: what the replay runs is not appended again.
     pub loading: bool,
     pub delayed_fsync: u64,
 }
 
-impl Default for Aof {
-    fn default() -> Aof {
+impl Aof {
+    /// The AOF state; `write_failed` mirrors its write errors for lock-free checks.
+    pub fn new(write_failed: Arc<AtomicBool>) -> Aof {
         Aof {
             mode: Mode::Off,
             manifest: Manifest::default(),
@@ -115,6 +118,7 @@ impl Default for Aof {
             last_rewrite_ok: true,
             last_rewrite_secs: -1,
             write_error: None,
+            write_failed,
             loading: false,
             delayed_fsync: 0,
         }
@@ -157,6 +161,7 @@ impl Aof {
             match (&*f).write(&self.pending) {
                 Ok(0) => {
                     self.write_error = Some("short write".into());
+                    self.write_failed.store(true, Relaxed);
                     return;
                 }
                 Ok(n) => {
@@ -170,11 +175,13 @@ impl Aof {
                         tracing::warn!(error = %e, "Error writing to the AOF file");
                     }
                     self.write_error = Some(e.to_string());
+                    self.write_failed.store(true, Relaxed);
                     return;
                 }
             }
         }
         if self.write_error.take().is_some() {
+            self.write_failed.store(false, Relaxed);
             tracing::warn!("AOF write error looks solved, Redis can write again.");
         }
         if self.fsync == Fsync::Always && self.unsynced {
@@ -226,20 +233,25 @@ pub fn flush_now(sh: &Shared) {
     sh.persist.aof().write_pending();
 }
 
-/// MISCONF for writes while the AOF cannot be written.
+/// MISCONF for writes while the AOF cannot be written (checked on every write: the AOF
+/// lock is taken only after a failure).
 pub fn write_error(sh: &Shared) -> Option<String> {
+    if !sh.persist.aof_write_failed.load(Relaxed) {
+        return None;
+    }
     sh.persist.aof().write_error.clone()
 }
 
+/// Opens an incremental file for appending (O_APPEND, so a truncation by a later load does
+/// not leave a hole), emptied first when `truncate`.
 fn open_append(path: &std::path::Path, truncate: bool) -> std::io::Result<File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.create(true);
     if truncate {
-        o.write(true).truncate(true);
-    } else {
-        o.append(true);
+        File::create(path)?;
     }
-    o.open(path)
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 /// Startup with `appendonly yes`, after loading (Redis's aofOpenIfNeededOnServerStart):
@@ -533,6 +545,7 @@ pub fn apply_config(sh: &Shared, store: &mut Store, in_exec: bool) -> Result<(),
             store.propagation.enabled = true;
             a.mode = Mode::WaitRewrite;
             a.write_error = None;
+            a.write_failed.store(false, Relaxed);
             if let Some(rw) = a.rewrite.as_mut() {
                 // A rewrite begun while the AOF was off does not collect the writes:
                 // drop it and start again once it has stopped.

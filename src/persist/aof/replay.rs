@@ -323,9 +323,9 @@ pub fn load_at_startup(sh: &Shared) {
     let m = manifest(sh)
         .unwrap_or_else(|e| fatal(format!("*** FATAL AOF MANIFEST FILE ERROR *** {e}")));
     let start = std::time::Instant::now();
+    // Clients get -LOADING until the AOF is open for their writes too.
     sh.persist.loading.store(true, Relaxed);
     let res = load_all(sh, &m, Access::PerBatch);
-    sh.persist.loading.store(false, Relaxed);
     match res {
         Ok(Loaded::Ok | Loaded::Truncated) => {
             tracing::info!(
@@ -338,4 +338,5 @@ pub fn load_at_startup(sh: &Shared) {
         Err(e) => fatal(e),
     }
     super::open_on_startup(sh, m);
+    sh.persist.loading.store(false, Relaxed);
 }
