@@ -331,6 +331,9 @@ fn stopped_primary_comes_back_as_replica() {
     let p = six.primary_of_slot(slot_of(tag), &[]);
     let r = six.replica_of(p);
     six.nodes[p].call(&["SET", "{st}:before", "1"]);
+    // Replication is asynchronous: without WAIT the write may still be on its way when the
+    // primary stops (Redis's documented failover window), and then the new primary lacks it.
+    assert_eq!(six.nodes[p].call(&["WAIT", "1", "5000"]), ":1\r\n");
     six.nodes[p].sigstop();
     std::thread::sleep(Duration::from_millis(3 * NODE_TIMEOUT_MS));
     let np = six.primary_of_slot(slot_of(tag), &[p]);
