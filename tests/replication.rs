@@ -267,6 +267,12 @@ fn the_stream_carries_effects_not_requests() {
         "RPUSH l a",
         "BLPOP l 0",
         "GET k",
+        "SET gd v",
+        "GETDEL gd",
+        "ZADD z 1 a 2 b 3 c",
+        "ZMPOP 1 z MIN COUNT 10",
+        "RPUSH ml x y",
+        "LMPOP 1 ml RIGHT COUNT 1",
         "SELECT 3",
         "SET three 3",
         "PING",
@@ -290,6 +296,9 @@ fn the_stream_carries_effects_not_requests() {
     assert!(!names.contains(&"SPOP".into()), "{got:?}");
     assert!(!names.contains(&"BLPOP".into()), "{got:?}");
     assert!(!names.contains(&"SETEX".into()), "{got:?}");
+    for name in ["GETDEL", "ZMPOP", "LMPOP"] {
+        assert!(!names.contains(&name.into()), "{name}: {got:?}");
+    }
     assert!(
         !names.contains(&"GET".into()),
         "reads are not propagated: {got:?}"
@@ -303,6 +312,10 @@ fn the_stream_carries_effects_not_requests() {
     assert!(find(&|c| c[0] == "PEXPIREAT" && c[1] == "k"), "{got:?}");
     assert!(find(&|c| c.join(" ") == "SET f 1.5 KEEPTTL"), "{got:?}");
     assert!(find(&|c| c.join(" ") == "LPOP l"), "{got:?}");
+    // As Redis 7.0: GETDEL as DEL, ZMPOP / LMPOP as a pop of the count actually popped.
+    assert!(find(&|c| c.join(" ") == "DEL gd"), "{got:?}");
+    assert!(find(&|c| c.join(" ") == "ZPOPMIN z 3"), "{got:?}");
+    assert!(find(&|c| c.join(" ") == "RPOP ml 1"), "{got:?}");
     let i = got
         .iter()
         .position(|c| c.join(" ") == "SET three 3")

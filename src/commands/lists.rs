@@ -286,7 +286,20 @@ pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let args = parse_lmpop(a, 1)?;
     Ok(
         match list_pop_first(ctx, args.keys, args.end, args.count)? {
-            Some((key, elems)) => Reply::Array(vec![Reply::Bulk(key), bulks(elems)]),
+            Some((key, elems)) => {
+                // Replicas and the AOF get LPOP/RPOP key <popped>, as Redis 7.0.
+                let name = if args.end == End::Left {
+                    "LPOP"
+                } else {
+                    "RPOP"
+                };
+                ctx.propagate_as(vec![
+                    Bytes::from_static(name.as_bytes()),
+                    key.clone(),
+                    Bytes::from(elems.len().to_string()),
+                ]);
+                Reply::Array(vec![Reply::Bulk(key), bulks(elems)])
+            }
             None => Reply::NilArray,
         },
     )

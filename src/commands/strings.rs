@@ -273,6 +273,8 @@ pub fn getdel(ctx: &mut Ctx, a: &[Bytes]) -> R {
         ctx.store.remove(ctx.client.db, &a[1], ctx.now_ms, false);
         ctx.modified(&a[1]);
         ctx.notify(notify::GENERIC, "del", &a[1]);
+        // Propagated as DEL, as Redis 7.0 does.
+        ctx.propagate_as(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
     }
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
 }

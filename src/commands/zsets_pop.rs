@@ -119,7 +119,20 @@ pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let args = parse_zmpop(a, 1)?;
     Ok(
         match zset_pop_first(ctx, args.keys, args.end, args.count)? {
-            Some((key, items)) => zmpop_reply(key, items),
+            Some((key, items)) => {
+                // Replicas and the AOF get ZPOPMIN/ZPOPMAX key <popped>, as Redis 7.0.
+                let name = if args.end == End::Min {
+                    "ZPOPMIN"
+                } else {
+                    "ZPOPMAX"
+                };
+                ctx.propagate_as(vec![
+                    Bytes::from_static(name.as_bytes()),
+                    key.clone(),
+                    Bytes::from(items.len().to_string()),
+                ]);
+                zmpop_reply(key, items)
+            }
             None => Reply::NilArray,
         },
     )
