@@ -144,7 +144,8 @@ pub fn load_stream<R: Read>(
     rdb::load::load(r, databases, limits, check, |k| insert(store, k, now, dup))
 }
 
-fn settings(sh: &Shared) -> (rdb::Limits, usize, bool) {
+/// The RDB limits, database count and checksum setting loads use.
+pub(crate) fn settings(sh: &Shared) -> (rdb::Limits, usize, bool) {
     let c = sh.config();
     (
         rdb::Limits::from_config(&c.hot),

@@ -181,10 +181,7 @@ fn load_file(
         let res = match access {
             Access::PerBatch => load_reader_batched(sh, &mut r, size),
             Access::Locked(store) => {
-                let c = sh.config();
-                let limits = crate::store::rdb::Limits::from_config(&c.hot);
-                let (dbs, check) = (c.hot.databases, c.get("rdbchecksum") != Some("no"));
-                drop(c);
+                let (limits, dbs, check) = crate::persist::load::settings(sh);
                 load_stream(&mut r, store, dbs, &limits, check, Dup::Refuse).and_then(|sum| {
                     sh.scripting
                         .load_libraries(
