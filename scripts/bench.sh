@@ -31,6 +31,29 @@
 #   CLUSTER_WAIT=30           seconds allowed for `--cluster create`, and again for every node
 #                             to report cluster_state:ok
 #   CLUSTER_RUN_TIMEOUT=120   seconds before a hung cluster redis-benchmark run is killed
+#
+# The DATASET rows measure a cache the way it is used: both servers are first filled with the
+# same dataset (`redis-benchmark -t set -r DATASET_KEYS -d SIZE -P 16 -n 4*DATASET_KEYS`: about
+# 98% of the DATASET_KEYS keys exist, DBSIZE is reported), then SET, GET and an 80% GET / 20%
+# SET mix (two redis-benchmark processes at once, GET with 4/5 of the clients and requests, SET
+# with the rest; req/s = all requests / wall time) run at pipeline 1 and 16 with the request
+# counts of DATASET_RUNS, alternating A and B every round. One dataset per value size of
+# DATASET_SIZES (the first size runs DATASET_RUNS, larger sizes DATASET_LARGE_RUNS). The rows
+# above them (SET/GET/... without a "1M" prefix) run on a keyspace that starts empty: they are
+# labelled "(unfilled)" and say little about a cache in service.
+#   DATASET=1 / DATASET_ONLY=1      DATASET_KEYS=1000000   DATASET_SIZES="16 1024"
+#   DATASET_RUNS="1:200000 1:2000000 16:200000 16:2000000"  (pipeline:requests)
+#   DATASET_LARGE_RUNS="1:200000 16:2000000"
+#
+# Every row shows the median over the rounds with [min-max]; the ratio column is the ratio of
+# the medians with [min-max of the per-round ratios].
+#
+# Profiling (how the hot-path work in src/server/conn.rs and src/store/db.rs was decided): start
+# both servers as above, fill them, then while a GET or SET P16 row runs,
+#   perf record -F 999 -g -p PID -- sleep 10 ; perf report --no-children --sort symbol
+# for each server in turn, and compare the shares (e.g. the keyspace lookup, reply writes and
+# the kernel's wake-up of the reader in sock_def_readable). Counted `perf stat -e
+# context-switches,cycles -p PID` beside it gives wake-ups and cycles per request.
 set -euo pipefail
 
 # The script rows: the release script of redis-py's Lock / Redlock (compare-and-delete), and a
@@ -55,6 +78,12 @@ CLUSTER_REQUESTS=${CLUSTER_REQUESTS:-}
 CLUSTER_REQUESTS_PIPELINED=${CLUSTER_REQUESTS_PIPELINED:-}
 CLUSTER_WAIT=${CLUSTER_WAIT:-30}
 CLUSTER_RUN_TIMEOUT=${CLUSTER_RUN_TIMEOUT:-120}
+DATASET=${DATASET:-1}
+DATASET_ONLY=${DATASET_ONLY:-0}
+DATASET_KEYS=${DATASET_KEYS:-1000000}
+DATASET_SIZES=${DATASET_SIZES:-16 1024}
+DATASET_RUNS=${DATASET_RUNS:-1:200000 1:2000000 16:200000 16:2000000}
+DATASET_LARGE_RUNS=${DATASET_LARGE_RUNS:-1:200000 16:2000000}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SLOTCACHE_BIN="$REPO/target/release/slotcache-server"
@@ -228,7 +257,7 @@ run_bench() {
     rps=$(awk -F'","' -v t="$csv_name" 'index($1, "\"" t) == 1 { gsub(/"/, "", $2); print $2; exit }' "$out")
     [[ -n $rps ]] || { log "  no $test row in redis-benchmark output:"; cat "$out" >&2; return 0; }
     cpu_s=$(awk -v a="$after" -v b="$before" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (a - b) / hz }')
-    local row="${test^^} P$pipeline"
+    local row="${test^^} P$pipeline (unfilled)"
     record "$row req/s" "$name" "$(printf '%.0f' "$rps")"
     record "$row req/CPU-s" "$name" "$(awk -v n="$n" -v c="$cpu_s" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }')"
     log "$(printf '  %-10s %-6s P%-2s %10.0f req/s  %6.2f s wall  %6.2f s server CPU' \
@@ -257,7 +286,7 @@ info_field() { # info_field NAME FIELD
 
 rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
-median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # Replies that must match between the two servers: a cheap guard against benchmarking a server
 # that answers wrongly fast.
@@ -478,6 +507,69 @@ cluster_sanity_check() {
     done
 }
 
+# ---------------------------------------------------------------------------------- dataset helpers
+# prefill NAME SIZE: the dataset of the DATASET rows; records DBSIZE.
+prefill() {
+    local name=$1 size=$2 out="$WORK/prefill-$1-$2.log" keys
+    taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "${PORT[$name]}" -c "$CLIENTS" \
+        -n $((4 * DATASET_KEYS)) -r "$DATASET_KEYS" -d "$size" -P 16 -t set --csv >"$out" 2>&1 ||
+        { note "$name: prefill -d $size failed: $(tail -n1 "$out")"; }
+    check_alive "$name"
+    keys=$(redis-cli -p "${PORT[$name]}" DBSIZE)
+    log "  $name: prefilled, DBSIZE $keys (-d $size)"
+    record "$(ds_label "$size") keys (DBSIZE)" "$name" "$keys"
+}
+
+ds_label() { # the row prefix of a dataset: "1M x16B"
+    awk -v k="$DATASET_KEYS" -v s="$1" 'BEGIN {
+        if (k % 1000000 == 0) l = k / 1000000 "M"; else if (k % 1000 == 0) l = k / 1000 "k"; else l = k
+        printf "%s x%dB", l, s }'
+}
+
+human_n() { awk -v n="$1" 'BEGIN { if (n % 1000000 == 0) print n / 1000000 "M"; else if (n % 1000 == 0) print n / 1000 "k"; else print n }'; }
+
+# run_ds NAME SIZE TEST PIPELINE N: one DATASET run (TEST set, get or mix).
+run_ds() {
+    local name=$1 size=$2 test=$3 pipeline=$4 n=$5 pid=${PID[$1]} port=${PORT[$1]}
+    local out="$WORK/ds-$name-$test-P$pipeline-$n.$RANDOM" before after t0 t1 rps cpu_s rc=0
+    local common=(-h 127.0.0.1 -p "$port" -r "$DATASET_KEYS" -d "$size" -P "$pipeline" --csv)
+    [[ -z ${BROKEN[ds|$name|$test|$pipeline|$n]:-} ]] || return 0
+    before=$(cpu_ticks "$pid")
+    t0=$(date +%s.%N)
+    if [[ $test == mix ]]; then
+        local gc=$((CLIENTS * 4 / 5)) gn=$((n * 4 / 5)) p1 p2
+        taskset -c "$CLIENT_CPU" redis-benchmark "${common[@]}" -c "$gc" -n "$gn" -t get >"$out.get" 2>&1 &
+        p1=$!
+        taskset -c "$CLIENT_CPU" redis-benchmark "${common[@]}" -c $((CLIENTS - gc)) -n $((n - gn)) -t set \
+            >"$out.set" 2>&1 &
+        p2=$!
+        wait "$p1" || rc=$?
+        wait "$p2" || rc=$?
+        t1=$(date +%s.%N)
+        rps=$(awk -v n="$n" -v a="$t1" -v b="$t0" 'BEGIN { printf "%.0f", n / (a - b) }')
+        cat "$out.get" "$out.set" >"$out"
+    else
+        taskset -c "$CLIENT_CPU" redis-benchmark "${common[@]}" -c "$CLIENTS" -n "$n" -t "$test" >"$out" 2>&1 || rc=$?
+        t1=$(date +%s.%N)
+        rps=$(csv_rps "$out" "$test")
+    fi
+    after=$(cpu_ticks "$pid")
+    check_alive "$name"
+    if [[ $rc -ne 0 || -z $rps ]]; then
+        note "$(ds_label "$size") ${test^^} P$pipeline failed against $name, skipped later: $(grep -v -m1 '^"' "$out" | tr -s ' ')"
+        BROKEN[ds|$name|$test|$pipeline|$n]=1
+        return 0
+    fi
+    grep -qi 'error' "$out" && note "$name $test P$pipeline: $(grep -i -m1 'error' "$out")"
+    cpu_s=$(awk -v a="$after" -v b="$before" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (a - b) / hz }')
+    local row
+    row="$(ds_label "$size") ${test^^} P$pipeline $(human_n "$n")"
+    record "$row req/s" "$name" "$(printf '%.0f' "$rps")"
+    record "$row req/CPU-s" "$name" "$(awk -v n="$n" -v c="$cpu_s" 'BEGIN { printf "%.0f", (c > 0 ? n / c : 0) }')"
+    log "$(printf '  %-10s %-4s P%-2s -n %-8s %10.0f req/s  %6.2f s wall  %6.2f s server CPU' \
+        "$name" "$test" "$pipeline" "$n" "$rps" "$(awk -v a="$t1" -v b="$t0" 'BEGIN{print a-b}')" "$cpu_s")"
+}
+
 # ---------------------------------------------------------------------------------- build
 if [[ ${SKIP_BUILD:-} != 1 ]]; then
     log "building slotcache-server (cargo build --release) ..."
@@ -487,8 +579,31 @@ fi
 log "redis:     $("$REDIS_SERVER" --version)"
 log "slotcache: $SLOTCACHE_BIN ($(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 
+# ---------------------------------------------------------------------------------- dataset rows
+if [[ $DATASET != 0 && $CLUSTER_ONLY != 1 ]]; then
+    first=1
+    for size in $DATASET_SIZES; do
+        runs=$DATASET_RUNS
+        [[ $first == 1 ]] || runs=$DATASET_LARGE_RUNS
+        first=0
+        log "dataset: $(ds_label "$size"), fresh servers ..."
+        for n in "${NAMES[@]}"; do start_server "$n"; prefill "$n" "$size"; done
+        for round in $(seq "$ROUNDS"); do
+            log "dataset $(ds_label "$size") round $round/$ROUNDS"
+            for spec in $runs; do
+                for test in set get mix; do
+                    order=("${NAMES[@]}")
+                    ((round % 2 == 0)) && order=(slotcache redis)
+                    for name in "${order[@]}"; do run_ds "$name" "$size" "$test" "${spec%%:*}" "${spec##*:}"; done
+                done
+            done
+        done
+        for n in "${NAMES[@]}"; do stop_server "$n"; done
+    done
+fi
+
 # ---------------------------------------------------------------------------------- throughput
-if [[ $CLUSTER_ONLY != 1 ]]; then
+if [[ $CLUSTER_ONLY != 1 && $DATASET_ONLY != 1 ]]; then
     for n in "${NAMES[@]}"; do
         start_server "$n"
         # ZRANGE reads a fixed 100-member sorted set.
@@ -564,7 +679,7 @@ if [[ $CLUSTER_ONLY != 1 ]]; then
 fi # CLUSTER_ONLY != 1
 
 # ---------------------------------------------------------------------------------- cluster
-if [[ $CLUSTER != 0 ]]; then
+if [[ $CLUSTER != 0 && $DATASET_ONLY != 1 ]]; then
     log "cluster: three nodes per server, all on cpu $SERVER_CPU ..."
     for kind in "${NAMES[@]}"; do
         # A cluster that did not form is noted and stopped; its logs stay in $WORK.
@@ -609,13 +724,37 @@ printf '\nslotcache vs redis %s: %s round(s), %s clients, -d %s, -r %s, servers 
 [[ -z $CLUSTER_REQUESTS ]] ||
     printf 'CLUSTER rows: 3 primaries per server, redis-benchmark --cluster, -n %s (P1) / %s (P16), req/CPU-s over all 3 nodes\n' \
         "$CLUSTER_REQUESTS" "$CLUSTER_REQUESTS_PIPELINED"
-printf '%-28s %14s %14s %10s\n' "row (median)" redis slotcache "sc/redis"
-printf '%-28s %14s %14s %10s\n' "----------------------------" "--------------" "--------------" "----------"
+# cell VALUES: "median [min-max]" of a space-separated list ("-" when empty).
+cell() {
+    local m
+    m=$(median <<<"$1")
+    [[ -n $m ]] || { echo -; return; }
+    tr ' ' '\n' <<<"$1" | awk -v m="$m" 'NF { v = $1 + 0; if (n++ == 0 || v < lo) lo = v; if (v > hi) hi = v }
+        END { if (n > 1 && lo != hi) printf "%s [%s-%s]\n", m, lo, hi; else print m }'
+}
+# ratio_cell REDIS_VALUES SLOTCACHE_VALUES: ratio of the medians [min-max of the per-round ratios,
+# when both servers have a value for every round].
+ratio_cell() {
+    local r s
+    r=$(median <<<"$1")
+    s=$(median <<<"$2")
+    awk -v r="$r" -v s="$s" -v ra="$1" -v sa="$2" 'BEGIN {
+        if (!(r > 0) || s == "") { print "-"; exit }
+        out = sprintf("%.2f", s / r)
+        n = split(ra, a, " "); k = split(sa, b, " ")
+        if (n == k && n > 1) {
+            for (i = 1; i <= n; i++) { if (!(a[i] > 0)) { print out; exit }
+                q = b[i] / a[i]; if (i == 1 || q < lo) lo = q; if (i == 1 || q > hi) hi = q }
+            out = out sprintf(" [%.2f-%.2f]", lo, hi)
+        }
+        print out }'
+}
+printf '%-40s %26s %26s %18s\n' "row: median [min-max]" redis slotcache "sc/redis"
+printf '%-40s %26s %26s %18s\n' "----------------------------------------" "--------------------------" \
+    "--------------------------" "------------------"
 for row in "${ROWS[@]}"; do
-    r=$(median <<<"${RESULT[$row|redis]:-}")
-    s=$(median <<<"${RESULT[$row|slotcache]:-}")
-    ratio=$(awk -v r="$r" -v s="$s" 'BEGIN { if (r > 0 && s != "") printf "%.2f", s / r; else print "-" }')
-    printf '%-28s %14s %14s %10s\n' "$row" "${r:--}" "${s:--}" "$ratio"
+    printf '%-40s %26s %26s %18s\n' "$row" "$(cell "${RESULT[$row|redis]:-}")" \
+        "$(cell "${RESULT[$row|slotcache]:-}")" "$(ratio_cell "${RESULT[$row|redis]:-}" "${RESULT[$row|slotcache]:-}")"
 done
 if [[ ${#NOTES[@]} -gt 0 ]]; then
     printf '\nnotes:\n'

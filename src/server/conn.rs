@@ -17,6 +17,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Pipelined requests whose keys are prefetched together: enough to overlap the misses,
+/// few enough that the lines are still in L1/L2 when their commands run.
+const PREFETCH_WINDOW: usize = 16;
 /// Query buffer cap before AUTH.
 const UNAUTH_QBUF: usize = 1024 * 1024;
 
@@ -194,6 +197,15 @@ impl Connection<'_> {
                     .stats
                     .net_output_bytes
                     .fetch_add(out.len() as u64, Relaxed);
+                // The reply waits until every other connection that is ready now has run its
+                // batch: the yield puts this task behind them, so the replies of one pass go
+                // out together, as Redis's beforeSleep writes all pending clients at once.
+                // Written one by one instead, each write wakes the client's reader out of
+                // epoll (an IPI and a context switch on the client's core): with 50 pipelined
+                // clients that wake-up was ~30% of the server's CPU (sock_def_readable in
+                // `perf`), against ~4% for redis-server; written in a burst, the first write
+                // wakes the reader and the rest find it already awake.
+                tokio::task::yield_now().await;
                 if !self.write(&out).await {
                     return End::Closed;
                 }
@@ -286,7 +298,16 @@ impl Connection<'_> {
                 let Some(mut store) = sh.lock_store_unless_script() else {
                     continue;
                 };
+                let mut prefetched = i;
                 while i < batch.len() {
+                    if i >= prefetched && batch.len() - i > 1 {
+                        // A pipeline: the cache misses of the next PREFETCH_WINDOW lookups
+                        // overlap (Db::prefetch). The second argument is the key of nearly
+                        // every keyed command; for others the prefetch is wasted, not wrong.
+                        prefetched = batch.len().min(i + PREFETCH_WINDOW);
+                        let keys = batch[i..prefetched].iter().filter_map(|a| a.get(1));
+                        store.db(self.client.db).prefetch(keys.map(|k| &k[..]));
+                    }
                     match execute(&sh, &mut store, self.client, &batch[i]) {
                         Outcome::Paused(until) => {
                             paused_until = Some(until);
@@ -563,10 +584,17 @@ impl Connection<'_> {
 
     /// Writes `buf` unless the client is killed first (a killed client stuck on a full socket
     /// must still go away). Returns false if the connection is done.
-    async fn write(&mut self, buf: &[u8]) -> bool {
+    async fn write(&mut self, mut buf: &[u8]) -> bool {
         let handle = self.client.handle.clone();
         if handle.is_killed() {
             return false;
+        }
+        // Most replies fit the socket buffer: one non-blocking write, no waiter set up.
+        match self.stream.try_write(buf) {
+            Ok(n) if n == buf.len() => return true,
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return false,
         }
         tokio::select! {
             r = self.stream.write_all(buf) => r.is_ok(),

@@ -11,6 +11,18 @@ use crate::slot::{key_slot, SLOTS};
 use ahash::RandomState;
 use hashbrown::HashTable;
 
+/// A hint to load the cache line at `p`; never faults, whatever the address.
+#[inline]
+fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never dereferences.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Keeps the TTL counters right when a key's expiry goes from `old` to `new` (0 = none).
 fn account(expires: &mut usize, volatile: &mut [u32], slot: usize, old: u64, new: u64) {
     match (old != 0, new != 0) {
@@ -96,6 +108,31 @@ impl Db {
                 slab.get(i).key.as_slice() == key
             })
             .map(|&i| (slot, i))
+    }
+
+    /// Warms the CPU cache for the lookups of `keys` that are about to run (the keys of a
+    /// pipelined batch). With a dataset much larger than the cache a lookup is three to four
+    /// dependent misses (the slot's table header, its control bytes and index, the entry):
+    /// `perf annotate` put ~40% of a pipelined GET's CPU on those loads. Issued for a whole
+    /// batch, in stages, the misses of different keys overlap instead of queueing: first
+    /// every table header, then every probe (its entry prefetched on a hash match), so the
+    /// commands themselves find their entries in cache.
+    pub fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k [u8]> + Clone) {
+        if self.tables.is_empty() {
+            return;
+        }
+        let at = |k: &[u8]| (key_slot(k) as usize, self.hasher.hash_one(k));
+        for k in keys.clone() {
+            prefetch_line(&self.tables[key_slot(k) as usize] as *const _ as *const u8);
+        }
+        for k in keys {
+            let (slot, hash) = at(k);
+            // The match closure only prefetches: returning false walks every candidate.
+            self.tables[slot].find(hash, |&i| {
+                self.slab.prefetch(i);
+                false
+            });
+        }
     }
 
     /// The entry for `key`, expired or not (callers apply lazy expiry).
