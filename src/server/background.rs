@@ -14,6 +14,7 @@ pub async fn sample_metrics(sh: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tick.tick().await;
+        crate::state::tick_coarse_clock();
         sh.stats.sample();
     }
 }

@@ -225,9 +225,15 @@ impl Connection<'_> {
                 idle_timeout
             };
             let read = self.stream.read_buf(&mut inbuf);
+            // A kill arrives on the message queue too (Kind::Wake): this wait, once per
+            // request, registers no `Notify` waiter.
             let n = tokio::select! {
+                biased;
                 r = read => r,
                 m = self.rx.recv() => {
+                    if handle.is_killed() {
+                        return End::Closed;
+                    }
                     if let Some(m) = m {
                         if !self.write_messages(m).await {
                             return End::Closed;
@@ -235,7 +241,6 @@ impl Connection<'_> {
                     }
                     continue;
                 }
-                _ = handle.kill_notify.notified() => return End::Closed,
                 _ = idle(idle_timeout) => return End::Closed,
             };
             match n {
@@ -698,6 +703,7 @@ type View = (
 /// to that channel (a redirect target), and dropped otherwise, as in Redis.
 fn message_reply(m: Message, client: &Client) -> Option<Reply> {
     Some(match m.kind {
+        Kind::Wake => return None,
         Kind::Invalidate => {
             let keys = m.keys.map_or(Reply::NilArray, |k| {
                 Reply::Array(k.into_iter().map(Reply::Bulk).collect())

@@ -3,11 +3,10 @@
 //! slowlog, MONITOR). Every error reply passes through here, so errorstats sees them all.
 use crate::commands::{arity_ok, flag, Ctx, Lookup, Resolved};
 use crate::protocol::{ErrorReply, Reply, RespVersion};
-use crate::state::{now_ms, Client, Shared};
+use crate::state::{Client, Shared};
 use crate::store::{notify, Store};
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 pub enum Outcome {
     Reply(Reply),
@@ -189,7 +188,12 @@ pub(super) fn count_unblocked(sh: &Shared, args: &[Bytes], failed: bool) {
 }
 
 pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
-    let now = client.time_snapshot.unwrap_or_else(now_ms);
+    // One clock read gives the command's time and the start of its commandstats timing (as
+    // Redis's call() times commands with ustime(), the wall clock).
+    let wall = std::time::SystemTime::now();
+    let now = client
+        .time_snapshot
+        .unwrap_or_else(|| crate::util::unix_ms(wall));
     let r = match resolve(sh, args) {
         Ok(r) => r,
         Err(e) => return Outcome::Reply(reject(sh, client, e)),
@@ -254,7 +258,6 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     }
     let handler = r.spec.handler.expect("resolved commands have handlers");
     let dirty_before = store.dirty;
-    let start = Instant::now();
     let result = {
         let mut ctx = Ctx {
             shared: sh,
@@ -264,7 +267,7 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         };
         handler(&mut ctx, args)
     };
-    let us = start.elapsed().as_micros() as u64;
+    let us = wall.elapsed().map_or(0, |d| d.as_micros() as u64);
     // A command that reset the counter (DEBUG LOADAOF, DEBUG RELOAD) wrote nothing to
     // propagate (Redis clamps the difference at 0).
     let wrote = store.dirty > dirty_before;

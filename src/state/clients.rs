@@ -34,7 +34,7 @@ pub struct ClientHandle {
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
     pub created: Instant,
-    /// Milliseconds since `created` of the last read from the client.
+    /// Unix ms (coarse: super::coarse_now_ms) of the last read from the client.
     last_interaction_ms: AtomicU64,
     pub view: Mutex<ClientView>,
     killed: AtomicBool,
@@ -58,6 +58,7 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill_notify.notify_one();
+        self.mailbox.wake();
     }
 
     /// CLIENT UNBLOCK: wakes the client if it is blocked. Returns whether it was.
@@ -83,11 +84,11 @@ impl ClientHandle {
 
     pub fn touch(&self) {
         self.last_interaction_ms
-            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+            .store(super::coarse_now_ms(), Ordering::Relaxed);
     }
 
     pub fn idle_secs(&self) -> u64 {
-        let now = self.created.elapsed().as_millis() as u64;
+        let now = super::now_ms();
         now.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000
     }
 
@@ -159,7 +160,7 @@ impl ClientRegistry {
                 addr,
                 laddr,
                 created: Instant::now(),
-                last_interaction_ms: AtomicU64::new(0),
+                last_interaction_ms: AtomicU64::new(super::now_ms()),
                 view: Mutex::new(ClientView {
                     resp: 2,
                     multi: -1,

@@ -72,6 +72,22 @@ pub struct Shared {
 
 pub use crate::util::now_ms;
 
+static COARSE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The wall clock as of the last `tick_coarse_clock` (every 100 ms, by the metrics task), like
+/// Redis's cached `server.unixtime`: for per-request bookkeeping that needs no precision (a
+/// client's last interaction), so it costs no clock read.
+pub fn coarse_now_ms() -> u64 {
+    match COARSE_MS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => now_ms(),
+        t => t,
+    }
+}
+
+pub fn tick_coarse_clock() {
+    COARSE_MS.store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+}
+
 impl Shared {
     pub fn new(config: Config, cluster: Option<std::sync::Arc<crate::cluster::Cluster>>) -> Shared {
         let mut store = Store::new(config.hot.databases, config.eviction());

@@ -22,6 +22,9 @@ pub enum Kind {
     /// The shard channel's slot moved to another node: the subscription is gone and the
     /// client is told with `sunsubscribe` (cluster mode).
     ShardLost,
+    /// No message: wakes the connection to look at its state (CLIENT KILL), so its read
+    /// loop waits on this queue alone rather than also on a `Notify` per request.
+    Wake,
 }
 
 /// A message on its way to one subscriber.
@@ -39,6 +42,9 @@ pub struct Message {
 impl Message {
     /// Approximate bytes the message occupies in the output buffer.
     pub fn size(&self) -> usize {
+        if self.kind == Kind::Wake {
+            return 0;
+        }
         let keys: usize = self
             .keys
             .as_ref()
@@ -48,6 +54,16 @@ impl Message {
             + self.pattern.as_ref().map_or(0, |p| p.len())
             + keys
             + 48
+    }
+
+    pub fn wake() -> Message {
+        Message {
+            kind: Kind::Wake,
+            pattern: None,
+            channel: Bytes::new(),
+            payload: Bytes::new(),
+            keys: None,
+        }
     }
 
     pub fn invalidate(keys: Option<Vec<Bytes>>) -> Message {
@@ -82,6 +98,11 @@ impl Mailbox {
             handle,
         };
         (m, rx)
+    }
+
+    /// Wakes the connection's read loop (it then sees that it was killed).
+    pub fn wake(&self) {
+        let _ = self.tx.send(Message::wake());
     }
 
     /// Queues `m` unless that would break the output-buffer limit, in which case the client is
@@ -134,7 +155,7 @@ impl PubSub {
         match kind {
             Kind::Channel => &self.channels,
             Kind::Pattern => &self.patterns,
-            Kind::Shard | Kind::Invalidate | Kind::ShardLost => &self.shards,
+            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake => &self.shards,
         }
     }
 
