@@ -35,7 +35,9 @@ fn subscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         let (what, count) = match kind {
             Kind::Channel => ("subscribe", subs.count()),
             Kind::Pattern => ("psubscribe", subs.count()),
-            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake => ("ssubscribe", subs.shards.len()),
+            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake => {
+                ("ssubscribe", subs.shards.len())
+            }
         };
         out.push(confirm(what, Some(name.clone()), count));
     }

@@ -6,22 +6,10 @@
 //! Every change of a key's expiry goes through here, keeping the `expires` counters exact.
 use super::bytes::SmallBytes;
 use super::slab::Slab;
+use super::slot_table::{prefetch, SlotTable};
 use super::value::{Entry, Value};
 use crate::slot::{key_slot, SLOTS};
 use ahash::RandomState;
-use hashbrown::HashTable;
-
-/// A hint to load the cache line at `p`; never faults, whatever the address.
-#[inline]
-fn prefetch_line(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; it never dereferences.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// Keeps the TTL counters right when a key's expiry goes from `old` to `new` (0 = none).
 fn account(expires: &mut usize, volatile: &mut [u32], slot: usize, old: u64, new: u64) {
@@ -58,7 +46,7 @@ pub enum Ttl {
 
 pub struct Db {
     /// Per-slot index: slab positions of the slot's keys.
-    tables: Vec<HashTable<u32>>,
+    tables: Vec<SlotTable>,
     /// Keys with a TTL, per slot (active expiry skips slots with none).
     volatile: Vec<u32>,
     slab: Slab,
@@ -91,7 +79,7 @@ impl Db {
 
     fn ensure_tables(&mut self) {
         if self.tables.is_empty() {
-            self.tables = (0..SLOTS).map(|_| HashTable::new()).collect();
+            self.tables = (0..SLOTS).map(|_| SlotTable::default()).collect();
             self.volatile = vec![0; SLOTS];
         }
     }
@@ -104,10 +92,10 @@ impl Db {
         let slot = key_slot(key) as usize;
         let slab = &self.slab;
         self.tables[slot]
-            .find(self.hasher.hash_one(key), |&i| {
+            .get(self.hasher.hash_one(key), |i| {
                 slab.get(i).key.as_slice() == key
             })
-            .map(|&i| (slot, i))
+            .map(|i| (slot, i))
     }
 
     /// Warms the CPU cache for the lookups of `keys` that are about to run (the keys of a
@@ -117,21 +105,24 @@ impl Db {
     /// batch, in stages, the misses of different keys overlap instead of queueing: first
     /// every table header, then every probe (its entry prefetched on a hash match), so the
     /// commands themselves find their entries in cache.
-    pub fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k [u8]> + Clone) {
+    pub fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
+        const MAX: usize = 32;
         if self.tables.is_empty() {
             return;
         }
-        let at = |k: &[u8]| (key_slot(k) as usize, self.hasher.hash_one(k));
-        for k in keys.clone() {
-            prefetch_line(&self.tables[key_slot(k) as usize] as *const _ as *const u8);
+        let mut at = [(0usize, 0u64); MAX];
+        let mut n = 0;
+        for k in keys.take(MAX) {
+            let slot = key_slot(k) as usize;
+            at[n] = (slot, self.hasher.hash_one(k));
+            prefetch(&self.tables[slot] as *const SlotTable as *const u8);
+            n += 1;
         }
-        for k in keys {
-            let (slot, hash) = at(k);
-            // The match closure only prefetches: returning false walks every candidate.
-            self.tables[slot].find(hash, |&i| {
-                self.slab.prefetch(i);
-                false
-            });
+        for &(slot, hash) in &at[..n] {
+            self.tables[slot].prefetch_probe(hash);
+        }
+        for &(slot, hash) in &at[..n] {
+            self.tables[slot].candidates(hash, |i| self.slab.prefetch(i));
         }
     }
 
@@ -174,7 +165,7 @@ impl Db {
             lru,
         });
         let (slab, hasher) = (&self.slab, &self.hasher);
-        self.tables[slot].insert_unique(hasher.hash_one(key), i, |&j| {
+        self.tables[slot].insert(hasher.hash_one(key), i, |j| {
             hasher.hash_one(slab.get(j).key.as_slice())
         });
         self.account_expire(slot, 0, exp);
@@ -215,15 +206,12 @@ impl Db {
         }
         let slot = key_slot(key) as usize;
         let slab = &self.slab;
-        let found = self.tables[slot]
-            .find_entry(self.hasher.hash_one(key), |&i| {
-                slab.get(i).key.as_slice() == key
-            })
-            .ok()?;
-        let (i, _) = found.remove();
+        let i = self.tables[slot].remove(self.hasher.hash_one(key), |i| {
+            slab.get(i).key.as_slice() == key
+        })?;
         if self.tables[slot].is_empty() {
             // Give an emptied slot's index back (a slot moved away, or evicted empty).
-            self.tables[slot] = HashTable::new();
+            self.tables[slot] = SlotTable::default();
         }
         let e = self.slab.remove(i);
         self.account_expire(slot, e.expire_at, 0);
@@ -245,7 +233,7 @@ impl Db {
             .get(slot)
             .into_iter()
             .flat_map(|t| t.iter())
-            .map(|&i| self.slab.get(i))
+            .map(|i| self.slab.get(i))
     }
 
     /// Iterates the entries of one slot after prefetching them all (snapshots and other bulk
@@ -258,7 +246,7 @@ impl Db {
     /// Prefetches the entries of `slot` (see `slot_entries_prefetched`).
     pub fn prefetch_slot(&self, slot: usize) {
         if let Some(t) = self.tables.get(slot) {
-            t.iter().for_each(|&i| self.slab.prefetch(i));
+            t.iter().for_each(|i| self.slab.prefetch(i));
         }
     }
 
@@ -275,7 +263,7 @@ impl Db {
         self.tables
             .iter()
             .flat_map(|t| t.iter())
-            .map(|&i| self.slab.get(i))
+            .map(|i| self.slab.get(i))
     }
 
     /// A random entry: uniform over keys, by probing random slab places (`r` supplies the
