@@ -1,6 +1,8 @@
 //! Keyspace micro-benchmarks on `slotcache::store::Store`: filling a database with 1M small
 //! string keys (16-byte values, as `redis-benchmark -d 16`), single-key lookups that hit and
-//! miss in a 1M-key database, and the O(1) per-slot key count (CLUSTER COUNTKEYSINSLOT).
+//! miss in a 1M-key database, a pipeline of 16 lookups with and without the batch prefetch
+//! (Db::prefetch), the key's hash slot (CRC16), and the O(1) per-slot key count (CLUSTER
+//! COUNTKEYSINSLOT).
 //!
 //! Lookups cycle through a shuffled key list so successive probes land in different slot
 //! tables, as random client keys would, instead of re-reading one warm cache line.
@@ -135,6 +137,37 @@ fn lookup(c: &mut Criterion) {
     });
     g.finish();
     drop(baseline);
+
+    // A pipeline of 16 GETs as the connection runs it: with Db::prefetch over the batch first
+    // (what conn.rs does), and without (each lookup's misses in turn).
+    let mut g = c.benchmark_group("store_pipeline16_lookup_1M");
+    g.throughput(Throughput::Elements(16));
+    for prefetch in [false, true] {
+        let mut i = 0;
+        let name = if prefetch { "prefetched" } else { "one_by_one" };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 16) % (present.len() - 16);
+                let batch = &present[i..i + 16];
+                if prefetch {
+                    store.db(0).prefetch(batch.iter().map(|k| &k[..]));
+                }
+                for k in batch {
+                    assert!(store.lookup_read(0, k, now, true).is_some());
+                }
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("key_slot");
+    g.throughput(Throughput::Elements(1));
+    let key = b"key:000000123456";
+    g.bench_function("16_bytes", |b| b.iter(|| key_slot(black_box(key))));
+    g.bench_function("16_bytes_crc16_crate_bytewise", |b| {
+        b.iter(|| crc16::State::<crc16::XMODEM>::calculate(black_box(key)))
+    });
+    g.finish();
 
     let mut g = c.benchmark_group("store_slot_len_1M");
     g.throughput(Throughput::Elements(1));

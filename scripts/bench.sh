@@ -13,8 +13,9 @@
 #
 # The CLUSTER rows come from two 3-primary clusters (three redis-server nodes, three slotcache
 # nodes, each with --cluster-enabled yes in its own temp dir, all pinned to SERVER_CPU), formed
-# by `redis-cli --cluster create` and benchmarked with `redis-benchmark --cluster` (SET and GET,
-# pipeline 1 and 16), alternately, ROUNDS times; req/CPU-s counts the CPU time of all three nodes.
+# by `redis-cli --cluster create`, filled like the DATASET rows (CLUSTER_PREFILL) and benchmarked
+# with `redis-benchmark --cluster` (SET, GET and the 80/20 mix, pipeline 1 and 16), alternately,
+# ROUNDS times; req/CPU-s counts the CPU time of all three nodes.
 # A cluster that cannot be formed, or a node that dies, ends up as a note, not as an abort.
 #
 # Environment:
@@ -25,9 +26,12 @@
 #   CLIENTS=50  DATA_SIZE=16  KEYSPACE=1000000 (-r)   MEMORY_KEYS=1000000
 #   SERVER_CPU=0 CLIENT_CPU=1 REDIS_SERVER=redis-server
 #   SKIP_BUILD=1              use the existing target/release/slotcache-server
+#   SLOTCACHE_BIN=PATH        benchmark another slotcache-server build (before/after tables)
 #   CLUSTER=0                 skip the cluster section;  CLUSTER_ONLY=1: run only that section
 #   CLUSTER_REQUESTS, CLUSTER_REQUESTS_PIPELINED   -n for cluster runs; unset: calibrated
 #                             against the redis cluster (RUN_SECONDS)
+#   CLUSTER_PREFILL=1         fill both clusters with the KEYSPACE-key dataset (as the DATASET
+#                             rows) before the CLUSTER rounds; 0: they start empty
 #   CLUSTER_WAIT=30           seconds allowed for `--cluster create`, and again for every node
 #                             to report cluster_state:ok
 #   CLUSTER_RUN_TIMEOUT=120   seconds before a hung cluster redis-benchmark run is killed
@@ -78,6 +82,7 @@ CLUSTER_REQUESTS=${CLUSTER_REQUESTS:-}
 CLUSTER_REQUESTS_PIPELINED=${CLUSTER_REQUESTS_PIPELINED:-}
 CLUSTER_WAIT=${CLUSTER_WAIT:-30}
 CLUSTER_RUN_TIMEOUT=${CLUSTER_RUN_TIMEOUT:-120}
+CLUSTER_PREFILL=${CLUSTER_PREFILL:-1}
 DATASET=${DATASET:-1}
 DATASET_ONLY=${DATASET_ONLY:-0}
 DATASET_KEYS=${DATASET_KEYS:-1000000}
@@ -86,7 +91,7 @@ DATASET_RUNS=${DATASET_RUNS:-1:200000 1:2000000 16:200000 16:2000000}
 DATASET_LARGE_RUNS=${DATASET_LARGE_RUNS:-1:200000 16:2000000}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SLOTCACHE_BIN="$REPO/target/release/slotcache-server"
+SLOTCACHE_BIN=${SLOTCACHE_BIN:-"$REPO/target/release/slotcache-server"}
 CLK_TCK=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/slotcache-bench.XXXXXX")
 NAMES=(redis slotcache)
@@ -433,13 +438,29 @@ run_cluster_bench() {
     port=$(cluster_port "$kind")
     before=$(cluster_cpu_ticks "$kind")
     t0=$(date +%s.%N)
-    timeout "$CLUSTER_RUN_TIMEOUT" taskset -c "$CLIENT_CPU" redis-benchmark --cluster -h 127.0.0.1 -p "$port" \
-        -c "$CLIENTS" -n "$n" -r "$KEYSPACE" -d "$DATA_SIZE" -P "$pipeline" -t "$test" --csv \
-        </dev/null >"$out" 2>&1 || rc=$?
-    t1=$(date +%s.%N)
+    local common=(--cluster -h 127.0.0.1 -p "$port" -r "$KEYSPACE" -d "$DATA_SIZE" -P "$pipeline" --csv)
+    if [[ $test == mix ]]; then # 80% GET / 20% SET, as the DATASET rows
+        local gc=$((CLIENTS * 4 / 5)) gn=$((n * 4 / 5)) p1 p2
+        timeout "$CLUSTER_RUN_TIMEOUT" taskset -c "$CLIENT_CPU" redis-benchmark "${common[@]}" -c "$gc" -n "$gn" \
+            -t get </dev/null >"$out.get" 2>&1 &
+        p1=$!
+        timeout "$CLUSTER_RUN_TIMEOUT" taskset -c "$CLIENT_CPU" redis-benchmark "${common[@]}" -c $((CLIENTS - gc)) \
+            -n $((n - gn)) -t set </dev/null >"$out.set" 2>&1 &
+        p2=$!
+        wait "$p1" || rc=$?
+        wait "$p2" || rc=$?
+        t1=$(date +%s.%N)
+        cat "$out.get" "$out.set" >"$out"
+        rps=$(awk -v n="$n" -v a="$t1" -v b="$t0" 'BEGIN { printf "%.0f", n / (a - b) }')
+        [[ -n $(csv_rps "$out.get" get) && -n $(csv_rps "$out.set" set) ]] || rps=""
+    else
+        timeout "$CLUSTER_RUN_TIMEOUT" taskset -c "$CLIENT_CPU" redis-benchmark "${common[@]}" -c "$CLIENTS" -n "$n" \
+            -t "$test" </dev/null >"$out" 2>&1 || rc=$?
+        t1=$(date +%s.%N)
+        rps=$(csv_rps "$out" "$test")
+    fi
     cluster_alive "$kind" || return 0
     after=$(cluster_cpu_ticks "$kind")
-    rps=$(csv_rps "$out" "$test")
     if [[ $rc -ne 0 || -z $rps ]]; then
         log "  redis-benchmark --cluster failed against $kind (exit $rc, $test P$pipeline):"; sed 's/^/    /' "$out" | tail -n 20 >&2
         local why
@@ -473,8 +494,8 @@ calibrate_cluster() {
 
 # cluster_keys KIND: DBSIZE summed over the nodes after the runs (the SET runs wrote about the same
 # random keys into both clusters), and a note if a node holds none (the load did not spread).
-cluster_keys() {
-    local kind=$1 port k total=0 per=""
+cluster_keys() { # cluster_keys KIND [ROW]
+    local kind=$1 row=${2:-"CLUSTER keys (DBSIZE sum)"} port k total=0 per=""
     [[ -n ${CLUSTER_UP[$kind]:-} ]] || return 0
     for port in ${CPORTS[$kind]}; do
         k=$(redis-cli -p "$port" DBSIZE 2>&1)
@@ -484,7 +505,7 @@ cluster_keys() {
         ((k > 0)) || note "CLUSTER: $kind node $port holds no keys after the runs"
     done
     log "cluster $kind: DBSIZE per node:$per"
-    record "CLUSTER keys (DBSIZE sum)" "$kind" "$total"
+    record "$row" "$kind" "$total"
 }
 
 # Replies through the cluster (redis-cli -c, entering at the second node so some commands are
@@ -694,13 +715,24 @@ if [[ $CLUSTER != 0 && $DATASET_ONLY != 1 ]]; then
             note "CLUSTER rows missing: the calibration run against the redis cluster failed"
         else
             log "cluster requests per run: $CLUSTER_REQUESTS (pipeline 1), $CLUSTER_REQUESTS_PIPELINED (pipeline 16)"
-            # Calibration wrote into the redis cluster only: both start the rounds empty.
+            # Calibration wrote into the redis cluster only: both start the rounds empty, then
+            # (CLUSTER_PREFILL=1) both get the dataset of the DATASET rows (KEYSPACE keys).
             for port in ${CPORTS[redis]}; do redis-cli -p "$port" FLUSHALL >/dev/null; done
+            if [[ $CLUSTER_PREFILL == 1 ]]; then
+                for kind in "${NAMES[@]}"; do
+                    [[ -n ${CLUSTER_UP[$kind]:-} ]] || continue
+                    timeout $((CLUSTER_RUN_TIMEOUT * 3)) taskset -c "$CLIENT_CPU" redis-benchmark --cluster -h 127.0.0.1 \
+                        -p "$(cluster_port "$kind")" -c "$CLIENTS" -n $((4 * KEYSPACE)) -r "$KEYSPACE" -d "$DATA_SIZE" \
+                        -P 16 -t set --csv </dev/null >"$WORK/cluster-prefill-$kind.log" 2>&1 ||
+                        note "CLUSTER: prefill of the $kind cluster failed: $(tail -n1 "$WORK/cluster-prefill-$kind.log")"
+                    cluster_keys "$kind" "CLUSTER keys after prefill"
+                done
+            fi
             [[ -n ${CLUSTER_UP[slotcache]:-} ]] ||
                 note "CLUSTER: no slotcache cluster, so the CLUSTER rows show redis only"
             for round in $(seq "$ROUNDS"); do
                 log "cluster round $round/$ROUNDS"
-                for spec in "set 1" "get 1" "set 16" "get 16"; do
+                for spec in "set 1" "get 1" "mix 1" "set 16" "get 16" "mix 16"; do
                     read -r test pipeline <<<"$spec"
                     n=$CLUSTER_REQUESTS
                     [[ $pipeline -gt 1 ]] && n=$CLUSTER_REQUESTS_PIPELINED

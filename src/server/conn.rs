@@ -226,7 +226,11 @@ impl Connection<'_> {
             };
             let read = self.stream.read_buf(&mut inbuf);
             // A kill arrives on the message queue too (Kind::Wake): this wait, once per
-            // request, registers no `Notify` waiter.
+            // request, registers no `Notify` waiter. (The wake may have been taken with other
+            // messages by write_messages: the flag is what counts.)
+            if handle.is_killed() {
+                return End::Closed;
+            }
             let n = tokio::select! {
                 biased;
                 r = read => r,
