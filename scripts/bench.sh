@@ -45,6 +45,7 @@
 # DATASET_SIZES (the first size runs DATASET_RUNS, larger sizes DATASET_LARGE_RUNS). The rows
 # above them (SET/GET/... without a "1M" prefix) run on a keyspace that starts empty: they are
 # labelled "(unfilled)" and say little about a cache in service.
+#   UNFILLED=0                      skip the "(unfilled)" rows
 #   DATASET=1 / DATASET_ONLY=1      DATASET_KEYS=1000000   DATASET_SIZES="16 1024"
 #   DATASET_RUNS="1:200000 1:2000000 16:200000 16:2000000"  (pipeline:requests)
 #   DATASET_LARGE_RUNS="1:200000 16:2000000"
@@ -85,6 +86,7 @@ CLUSTER_RUN_TIMEOUT=${CLUSTER_RUN_TIMEOUT:-120}
 CLUSTER_PREFILL=${CLUSTER_PREFILL:-1}
 DATASET=${DATASET:-1}
 DATASET_ONLY=${DATASET_ONLY:-0}
+UNFILLED=${UNFILLED:-1}
 DATASET_KEYS=${DATASET_KEYS:-1000000}
 DATASET_SIZES=${DATASET_SIZES:-16 1024}
 DATASET_RUNS=${DATASET_RUNS:-1:200000 1:2000000 16:200000 16:2000000}
@@ -624,7 +626,7 @@ if [[ $DATASET != 0 && $CLUSTER_ONLY != 1 ]]; then
 fi
 
 # ---------------------------------------------------------------------------------- throughput
-if [[ $CLUSTER_ONLY != 1 && $DATASET_ONLY != 1 ]]; then
+if [[ $CLUSTER_ONLY != 1 && $DATASET_ONLY != 1 && $UNFILLED != 0 ]]; then
     for n in "${NAMES[@]}"; do
         start_server "$n"
         # ZRANGE reads a fixed 100-member sorted set.
@@ -666,8 +668,10 @@ if [[ $CLUSTER_ONLY != 1 && $DATASET_ONLY != 1 ]]; then
     done
     sanity_check
     for n in "${NAMES[@]}"; do stop_server "$n"; done
+fi
 
 # ---------------------------------------------------------------------------------- memory
+if [[ $CLUSTER_ONLY != 1 && $DATASET_ONLY != 1 ]]; then
     log "memory: loading $MEMORY_KEYS keys into fresh servers ..."
     PIPE_FILE="$WORK/load.resp"
     value=$(head -c "$DATA_SIZE" /dev/zero | tr '\0' v)

@@ -120,9 +120,28 @@ EXTRAS = {
 # lazy-expiry deletions unwrapped. COMMAND INFO output filters them again.
 HIDDEN_FLAGS = {"eval": ["may_replicate"], "evalsha": ["may_replicate"], "fcall": ["may_replicate"],
                 "pfcount": ["may_replicate"], "publish": ["may_replicate"],
-                "spublish": ["may_replicate"],
+                "spublish": ["may_replicate", "shard_channels"],
                 # Lazy-expiry deletions of these are propagated without MULTI/EXEC.
                 "scan": ["touches_arbitrary_keys"], "randomkey": ["touches_arbitrary_keys"]}
+# The rest of the special cases the dispatcher and the cluster router need, as flags of the one
+# table rather than name checks in code (Redis keeps most of these as command procs or flags).
+def hide(names, flag):
+    for n in names:
+        HIDDEN_FLAGS.setdefault(n, []).append(flag)
+# What a RESP2 client may send while subscribed.
+hide(["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
+      "ping", "quit", "reset"], "subscribed_ok")
+# Acts on an open MULTI instead of being queued in it.
+hide(["exec", "discard", "multi", "watch", "quit", "reset"], "multi_control")
+# Runs a queued transaction: routed, fenced and counted by the queue's keys and flags.
+hide(["exec"], "exec")
+hide(["ssubscribe", "sunsubscribe"], "shard_channels")
+# Keys beyond the key specs: MIGRATE's KEYS list (migrateGetKeys), SORT's STORE (sortGetKeys).
+hide(["migrate"], "keys_migrate")
+hide(["sort"], "keys_sort_store")
+# Does not end the one-command effect of an earlier ASKING / CLIENT CACHING.
+hide(["asking"], "keeps_asking")
+hide(["client|caching"], "keeps_caching")
 
 class Resp:
     def __init__(self, port):

@@ -7,7 +7,7 @@ use common::Server;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use redis::{Connection, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn query(c: &mut Connection, args: &[String]) -> Value {
     let mut r = redis::cmd(&args[0]);
@@ -269,7 +269,8 @@ fn huge_limit_count_is_clamped_first() {
         push.extend((0..10_000).map(|i| (chunk * 10_000 + i).to_string()));
         query(&mut c, &push);
     }
-    let started = Instant::now();
+    // A count sized allocation would abort the server: the replies below are the check (no
+    // timing: speed belongs in benchmarks).
     for cmd in [
         "SORT L LIMIT 99998 9223372036854775807",
         "SORT L BY nosort LIMIT 99998 9223372036854775807",
@@ -287,7 +288,7 @@ fn huge_limit_count_is_clamped_first() {
         .query(&mut c)
         .unwrap();
     assert_eq!(v.len(), 99_998);
-    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(s.cli(&["PING"]).contains("PONG"));
 }
 
 #[test]

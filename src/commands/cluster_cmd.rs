@@ -11,16 +11,14 @@
 //! cluster state, republishes routing and saves nodes.conf as `st.todo` asks. The store is
 //! already locked by the dispatcher, which is the documented order (store, then cluster state).
 //!
-//! Not done yet, because slotcache has no replication: REPLICATE and FAILOVER answer their
-//! precondition errors and then a "not available" error; SETSLOT NODE that takes our last slot
-//! away leaves us an empty primary (Redis 7.0 turns the node into a replica of the new owner
-//! when cluster-allow-replica-migration is on); RESET of a replica only drops the role and
-//! the data.
+//! Helpers every CLUSTER handler shares (the cluster or Redis's error, the state-change marks)
+//! are in `cluster_common`.
+use super::cluster_common::{changed, cluster_of, drop_unserved_shard_channels};
 use super::cluster_slots::unassign;
 use super::{int_arg, is, Ctx};
 use crate::cluster::node::{self, flag, Node, NodeId};
 use crate::cluster::state::ClusterState;
-use crate::cluster::{epoch, failure, nodes_conf, Cluster};
+use crate::cluster::{epoch, failure, nodes_conf};
 use crate::protocol::{ErrorReply, Reply};
 use crate::slot::SLOTS;
 use crate::util::num::parse_i64;
@@ -33,32 +31,6 @@ type R = Result<Reply, ErrorReply>;
 pub const FORGET_BAN_MS: u64 = 60_000;
 /// Default distance from the client port to the bus port (`CLUSTER_PORT_INCR`).
 const PORT_INCR: i64 = 10_000;
-
-/// The cluster, or Redis's error when this instance is not in cluster mode.
-pub(super) fn cluster_of<'a>(ctx: &Ctx<'a>) -> Result<&'a Cluster, ErrorReply> {
-    let shared: &'a crate::state::Shared = ctx.shared;
-    shared
-        .cluster
-        .as_deref()
-        .ok_or_else(ErrorReply::cluster_disabled)
-}
-
-/// After a command made this node stop serving slots (DELSLOTS, FLUSHSLOTS, SETSLOT NODE,
-/// RESET), their shard channels go, as in Redis's `clusterDelSlot`. Call it after the state
-/// lock is released: the routing snapshot is republished then.
-pub(super) fn drop_unserved_shard_channels(ctx: &Ctx, cluster: &Cluster) {
-    let topo = cluster.topology();
-    ctx.shared
-        .pubsub
-        .drop_shard_channels(|ch| topo.serves(crate::slot::key_slot(ch)), ctx.now_ms);
-}
-
-/// Marks what Redis's `clusterDoBeforeSleep(UPDATE_STATE|SAVE_CONFIG)` marks: nodes.conf is
-/// rewritten without fsync (the changes that need it, epochs, fsync themselves).
-pub(super) fn changed(st: &mut ClusterState) {
-    st.todo.update_state = true;
-    st.mark_save(false);
-}
 
 // ---------------------------------------------------------------------------------------------
 // MEET / FORGET / RESET
@@ -343,8 +315,8 @@ pub(crate) fn check_failover(st: &ClusterState, force: bool) -> Result<(), Error
     Ok(())
 }
 
-/// CLUSTER FAILOVER [FORCE|TAKEOVER]: Redis's refusals; a replica can't exist without
-/// replication, so past them the answer is that failover is not available yet.
+/// CLUSTER FAILOVER [FORCE|TAKEOVER]: Redis's refusals, then TAKEOVER promotes at once and
+/// the others start a manual failover (cluster/failover.rs).
 pub fn cluster_failover(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let cluster = cluster_of(ctx)?;
     let force = match a.get(2) {

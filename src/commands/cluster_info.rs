@@ -3,7 +3,7 @@
 //! redis-server in `tests/cluster_commands.rs`). Each is built from `ClusterState` by a pure
 //! function so the shapes are unit-tested; the CLUSTER NODES text itself belongs to
 //! `cluster::nodes_conf` (also used for REPLICAS lines).
-use super::cluster_cmd::cluster_of;
+use super::cluster_common::cluster_of;
 use super::Ctx;
 use crate::cluster::node::{flag, ranges_of, Node};
 use crate::cluster::nodes_conf;

@@ -3,7 +3,7 @@
 //! in Redis's order. Handlers parse, lock the cluster state once and call the rule functions
 //! (`SlotPick`, `apply_setslot`), which are unit-tested in `cluster_cmd_tests.rs`. Shared
 //! helpers (`cluster_of`, `changed`, shard-channel cleanup) are in `cluster_cmd`.
-use super::cluster_cmd::{changed, cluster_of, drop_unserved_shard_channels};
+use super::cluster_common::{changed, cluster_of, drop_unserved_shard_channels};
 use super::{is, Ctx};
 use crate::cluster::migration::Event;
 use crate::cluster::node::NodeId;

@@ -7,32 +7,30 @@ use bytes::Bytes;
 
 type R = Result<Reply, ErrorReply>;
 
-pub fn command(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+pub fn command(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
     Ok(Reply::Array(
-        ctx.shared
-            .commands
+        super::index()
             .top_level()
             .map(CommandSpec::info_reply)
             .collect(),
     ))
 }
 
-pub fn command_count(ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    Ok(Reply::Int(ctx.shared.commands.top_level().count() as i64))
+pub fn command_count(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    Ok(Reply::Int(super::index().top_level().count() as i64))
 }
 
 /// Finds a command or `parent|sub` by name.
-fn find(ctx: &Ctx, name: &[u8]) -> Option<&'static CommandSpec> {
+fn find(name: &[u8]) -> Option<&'static CommandSpec> {
     let s = String::from_utf8_lossy(name).to_ascii_lowercase();
     match s.split_once('|') {
         Some((p, sub)) => {
-            let parent = ctx.shared.commands.get(p.as_bytes())?;
-            ctx.shared
-                .commands
+            let parent = super::index().get(p.as_bytes())?;
+            super::index()
                 .get_sub(parent.spec, sub.as_bytes())
                 .map(|r| r.spec)
         }
-        None => ctx.shared.commands.get(s.as_bytes()).map(|r| r.spec),
+        None => super::index().get(s.as_bytes()).map(|r| r.spec),
     }
 }
 
@@ -43,7 +41,7 @@ pub fn command_info(ctx: &mut Ctx, a: &[Bytes]) -> R {
     Ok(Reply::Array(
         a[2..]
             .iter()
-            .map(|n| find(ctx, n).map_or(Reply::Nil, CommandSpec::info_reply))
+            .map(|n| find(n).map_or(Reply::Nil, CommandSpec::info_reply))
             .collect(),
     ))
 }
@@ -63,11 +61,11 @@ fn docs_reply(spec: &CommandSpec) -> Reply {
     Reply::Map(m)
 }
 
-pub fn command_docs(ctx: &mut Ctx, a: &[Bytes]) -> R {
+pub fn command_docs(_ctx: &mut Ctx, a: &[Bytes]) -> R {
     let specs: Vec<&CommandSpec> = if a.len() == 2 {
-        ctx.shared.commands.top_level().collect()
+        super::index().top_level().collect()
     } else {
-        a[2..].iter().filter_map(|n| find(ctx, n)).collect()
+        a[2..].iter().filter_map(|n| find(n)).collect()
     };
     Ok(Reply::Map(
         specs
@@ -77,7 +75,7 @@ pub fn command_docs(ctx: &mut Ctx, a: &[Bytes]) -> R {
     ))
 }
 
-pub fn command_list(ctx: &mut Ctx, a: &[Bytes]) -> R {
+pub fn command_list(_ctx: &mut Ctx, a: &[Bytes]) -> R {
     let filter: Box<dyn Fn(&CommandSpec) -> bool> = match a.len() {
         2 => Box::new(|_| true),
         5 if is(&a[2], "FILTERBY") => {
@@ -96,7 +94,7 @@ pub fn command_list(ctx: &mut Ctx, a: &[Bytes]) -> R {
         _ => return Err(ErrorReply::syntax()),
     };
     let mut out = Vec::new();
-    for s in ctx.shared.commands.top_level() {
+    for s in super::index().top_level() {
         if filter(s) {
             out.push(Reply::bulk_static(s.name));
         }
@@ -110,9 +108,9 @@ pub fn command_list(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 /// Resolves the command in `COMMAND GETKEYS <cmd> args...` and returns its keys.
-fn getkeys_of(ctx: &Ctx, a: &[Bytes]) -> Result<Vec<super::spec::KeyRef>, ErrorReply> {
+fn getkeys_of(a: &[Bytes]) -> Result<Vec<super::spec::KeyRef>, ErrorReply> {
     let argv = &a[2..];
-    let spec = match ctx.shared.commands.lookup(argv) {
+    let spec = match super::index().lookup(argv) {
         Lookup::Found(r) => r.spec,
         Lookup::Container(r) => r.spec,
         _ => return Err(ErrorReply::invalid_command()),
@@ -132,8 +130,8 @@ fn getkeys_of(ctx: &Ctx, a: &[Bytes]) -> Result<Vec<super::spec::KeyRef>, ErrorR
     }
 }
 
-pub fn command_getkeys(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let keys = getkeys_of(ctx, a)?;
+pub fn command_getkeys(_ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let keys = getkeys_of(a)?;
     Ok(Reply::Array(
         keys.iter()
             .map(|k| Reply::Bulk(a[2 + k.index].clone()))
@@ -141,8 +139,8 @@ pub fn command_getkeys(ctx: &mut Ctx, a: &[Bytes]) -> R {
     ))
 }
 
-pub fn command_getkeysandflags(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let keys = getkeys_of(ctx, a)?;
+pub fn command_getkeysandflags(_ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let keys = getkeys_of(a)?;
     Ok(Reply::Array(
         keys.iter()
             .map(|k| {

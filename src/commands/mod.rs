@@ -6,6 +6,7 @@ mod bitmaps;
 mod blocking;
 mod client_cmd;
 mod cluster_cmd;
+mod cluster_common;
 mod cluster_info;
 mod cluster_slots;
 mod command_cmd;
@@ -14,6 +15,7 @@ mod connection;
 mod geo;
 mod hashes;
 mod hyperloglog;
+mod info;
 mod introspection;
 mod keys;
 mod lists;
@@ -130,6 +132,13 @@ pub enum Lookup {
     UnknownSub,
     /// A container called without its subcommand.
     Container(Resolved),
+}
+
+/// The lookup index over the command table, built on first use. A static rather than a field
+/// of `state::Shared`, so the state does not depend on the commands that depend on it.
+pub fn index() -> &'static CommandIndex {
+    static INDEX: std::sync::OnceLock<CommandIndex> = std::sync::OnceLock::new();
+    INDEX.get_or_init(CommandIndex::build)
 }
 
 impl CommandIndex {

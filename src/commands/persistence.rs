@@ -126,11 +126,11 @@ const PREPARE_MIN: usize = 32 * 1024;
 /// The payload of a big RESTORE / RESTORE-ASKING, to decode (`prepare`) before the batch
 /// takes the store lock, so other clients do not wait while a large value (a migrating
 /// sorted set) is rebuilt; the handler takes the result from `Client::prepared`.
-pub fn to_prepare(sh: &Shared, a: &[Bytes]) -> Option<Bytes> {
+pub fn to_prepare(a: &[Bytes]) -> Option<Bytes> {
     if a.len() < 4 || a[3].len() < PREPARE_MIN {
         return None;
     }
-    match sh.commands.lookup(a) {
+    match super::index().lookup(a) {
         super::Lookup::Found(r) if matches!(r.spec.name, "restore" | "restore-asking") => {
             Some(a[3].clone())
         }

@@ -77,7 +77,7 @@ pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> R {
         .iter()
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
         .collect();
-    let text = crate::observability::info::render(ctx.shared, ctx.store, &sections);
+    let text = super::info::render(ctx.shared, ctx.store, &sections);
     Ok(Reply::Verbatim(Bytes::from(text)))
 }
 
@@ -168,6 +168,10 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
         ("loadaof", 2) => super::persistence::debug_loadaof(ctx),
         ("digest", 2) => super::persistence::debug_digest(ctx),
         ("digest-value", _) => super::persistence::debug_digest_value(ctx, a),
+        // Redis crashes the process here (serverPanic). slotcache contains a panicking command
+        // to its connection (server/dispatch.rs contain_panic), so DEBUG PANIC shows exactly
+        // that: the caller gets the error and is disconnected, everyone else goes on.
+        ("panic", 2) => panic!("DEBUG PANIC called at Unix time {}", ctx.now_ms / 1000),
         ("help", _) => Ok(super::help_reply(
             "DEBUG",
             &[
@@ -177,6 +181,8 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
                 "    Output a hex signature of the values of all the specified keys.",
                 "OBJECT <key>",
                 "    Show low level info about `key` and associated value.",
+                "PANIC",
+                "    Panic in the command (slotcache: this client is disconnected, the server goes on).",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>. If <prefix> is specified then",
                 "    it is used instead of the 'key' prefix. These are not propagated to",

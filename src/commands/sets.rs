@@ -3,7 +3,6 @@
 //! SUNION*, SDIFF*) is in `sets_algebra.rs`. The representation (intset or hashtable, and
 //! when to convert) is `store::types::set`.
 use super::hashes::{command_rng, elem_reply, scan_opts, scan_reply};
-use super::sets_algebra::union_of;
 use super::{int_arg, Ctx};
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::notify;
@@ -219,7 +218,12 @@ fn spop_count(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let size = s.len() as u64;
     if count >= size {
-        let all = union_of(&[Some(&*s)], max);
+        // The reply comes from a fresh set built from this one, as Redis's SUNION of the key
+        // builds it (its iteration order, not the source's).
+        let mut all = Set::default();
+        for e in s.iter() {
+            all.add_elem(e, max);
+        }
         let out = all.iter().map(elem_reply).collect();
         ctx.delete_key(key);
         ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);

@@ -111,6 +111,22 @@ pub mod flag {
     /// May delete expired keys it happens upon (SCAN, RANDOMKEY): those DELs are propagated
     /// without MULTI/EXEC, as Redis's CMD_TOUCHES_ARBITRARY_KEYS.
     pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 18;
+    /// Allowed to a RESP2 client in subscribed mode.
+    pub const SUBSCRIBED_OK: u32 = 1 << 19;
+    /// Acts on an open MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, ...).
+    pub const MULTI_CONTROL: u32 = 1 << 20;
+    /// EXEC: routed, fenced and counted as a write by the queued commands.
+    pub const EXEC: u32 = 1 << 21;
+    /// Shard channels (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH): routed by the channel's slot.
+    pub const SHARD_CHANNELS: u32 = 1 << 22;
+    /// MIGRATE: its keys are the KEYS list when the key argument is empty.
+    pub const KEYS_MIGRATE: u32 = 1 << 23;
+    /// SORT: the STORE destination is a key too (its key spec is incomplete).
+    pub const KEYS_SORT_STORE: u32 = 1 << 24;
+    /// ASKING itself: does not consume the ASKING flag.
+    pub const KEEPS_ASKING: u32 = 1 << 25;
+    /// CLIENT CACHING itself: does not consume the caching choice.
+    pub const KEEPS_CACHING: u32 = 1 << 26;
 
     pub fn from_names(names: &[&str]) -> u32 {
         names
@@ -135,6 +151,14 @@ pub mod flag {
                 "asking" => ASKING,
                 "may_replicate" => MAY_REPLICATE,
                 "touches_arbitrary_keys" => TOUCHES_ARBITRARY_KEYS,
+                "subscribed_ok" => SUBSCRIBED_OK,
+                "multi_control" => MULTI_CONTROL,
+                "exec" => EXEC,
+                "shard_channels" => SHARD_CHANNELS,
+                "keys_migrate" => KEYS_MIGRATE,
+                "keys_sort_store" => KEYS_SORT_STORE,
+                "keeps_asking" => KEEPS_ASKING,
+                "keeps_caching" => KEEPS_CACHING,
                 _ => 0,
             })
             .fold(0, |a, b| a | b)
@@ -142,7 +166,18 @@ pub mod flag {
 }
 
 /// Flags Redis keeps internal: COMMAND INFO does not show them.
-const HIDDEN_FLAGS: &[&str] = &["may_replicate", "touches_arbitrary_keys"];
+const HIDDEN_FLAGS: &[&str] = &[
+    "may_replicate",
+    "touches_arbitrary_keys",
+    "subscribed_ok",
+    "multi_control",
+    "exec",
+    "shard_channels",
+    "keys_migrate",
+    "keys_sort_store",
+    "keeps_asking",
+    "keeps_caching",
+];
 
 /// Where a key sits in `args` (index) and the key-spec flags that apply to it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -554,7 +554,29 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) -> R {
     Ok(Reply::Int(1))
 }
 
+/// LCS, in Redis's order: both keys looked up and type-checked first, then the options.
 pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let mut strs = Vec::with_capacity(2);
+    let mut wrong_type = false;
+    for k in &a[1..3] {
+        let v = match ctx
+            .store
+            .lookup_read(ctx.client.db, k, ctx.now_ms, ctx.touch())
+        {
+            None => Bytes::new(),
+            Some(e) => match e.value.as_bytes() {
+                Some(b) => Bytes::copy_from_slice(&b),
+                None => {
+                    wrong_type = true;
+                    Bytes::new()
+                }
+            },
+        };
+        strs.push(v);
+    }
+    if wrong_type {
+        return Err(ErrorReply::lcs_not_strings());
+    }
     let (mut get_len, mut get_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut i = 3;
     while i < a.len() {
@@ -571,20 +593,6 @@ pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) -> R {
             return Err(ErrorReply::syntax());
         }
         i += 1;
-    }
-    let mut strs = Vec::with_capacity(2);
-    for k in &a[1..3] {
-        let v = match ctx
-            .store
-            .lookup_read(ctx.client.db, k, ctx.now_ms, ctx.touch())
-        {
-            None => Bytes::new(),
-            Some(e) => match e.value.as_bytes() {
-                Some(b) => Bytes::copy_from_slice(&b),
-                None => return Err(ErrorReply::lcs_not_strings()),
-            },
-        };
-        strs.push(v);
     }
     if get_idx && get_len {
         return Err(ErrorReply::lcs_idx_len());

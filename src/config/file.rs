@@ -82,7 +82,12 @@ fn apply(config: &mut Config, lines: Vec<Line>, depth: usize) -> Result<(), Star
         if name == "replicaof" || name == "slaveof" {
             let port = l.args.get(2).and_then(|p| p.parse::<u16>().ok());
             match (l.args.len(), port) {
-                (3, Some(port)) => config.replicaof = Some((l.args[1].clone(), port)),
+                (3, Some(port)) => {
+                    config.replicaof = Some((l.args[1].clone(), port));
+                    config
+                        .values
+                        .insert("replicaof", format!("{} {port}", l.args[1]));
+                }
                 _ => return Err(err("Invalid master port".into())),
             }
             continue;

@@ -173,6 +173,40 @@ fn normalize(p: &Param, args: &[String]) -> Result<String, String> {
             Some(f) => Ok(crate::store::notify::flags_to_letters(f)),
             None => Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         },
+        Kind::Words => Ok(args.join(" ")),
+        Kind::Percentiles => {
+            let mut out = Vec::new();
+            for w in args.iter().flat_map(|a| a.split_whitespace()) {
+                let v: f64 = w
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| !v.is_nan())
+                    .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+                if !(0.0..=100.0).contains(&v) {
+                    return Err(
+                        "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                            .into(),
+                    );
+                }
+                out.push(v.to_string());
+            }
+            Ok(out.join(" "))
+        }
+        Kind::OomValues => {
+            let all: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+            if all.len() != 3 {
+                return Err("wrong number of arguments".into());
+            }
+            for w in &all {
+                if !w.parse::<i64>().is_ok_and(|v| (-2000..=2000).contains(&v)) {
+                    return Err(
+                        "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                            .into(),
+                    );
+                }
+            }
+            Ok(all.join(" "))
+        }
     }
 }
 
@@ -295,6 +329,18 @@ impl Config {
         }
         *self = next;
         Ok(())
+    }
+
+    /// The directives of `table::NO_EFFECT` set to something other than their default.
+    pub fn set_without_effect(&self) -> Vec<&'static str> {
+        table::NO_EFFECT
+            .iter()
+            .filter_map(|&n| {
+                let p = table::find(n)?;
+                let default = normalize(p, &[p.default.to_string()]).ok()?;
+                (self.get(n)? != default).then_some(p.name)
+            })
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

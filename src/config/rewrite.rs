@@ -23,6 +23,9 @@ fn line_for(name: &str, value: &str) -> String {
         Some(table::Kind::Save)
         | Some(table::Kind::OutputBufferLimit)
         | Some(table::Kind::Bind)
+        | Some(table::Kind::Percentiles)
+        | Some(table::Kind::OomValues)
+        | Some(table::Kind::Words)
             if !value.is_empty() =>
         {
             format!("{name} {value}")

@@ -19,6 +19,12 @@ pub enum Kind {
     Bind,
     /// notify-keyspace-events flag letters.
     NotifyFlags,
+    /// latency-tracking-info-percentiles: numbers in [0, 100], space-separated ("" = none).
+    Percentiles,
+    /// oom-score-adj-values: exactly three integers in [-2000, 2000].
+    OomValues,
+    /// Words kept as given and rewritten unquoted (replicaof's "host port").
+    Words,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +86,71 @@ const POLICIES: &[&str] = &[
     "noeviction",
 ];
 
+/// Directives accepted, validated and shown (CONFIG GET, REWRITE) whose feature slotcache does
+/// not have: setting one changes nothing. The startup log names those set to a non-default
+/// value, and the README lists them.
+pub static NO_EFFECT: &[&str] = &[
+    "acl-pubsub-default",
+    "aclfile",
+    "acllog-max-len",
+    "activedefrag",
+    "active-defrag-cycle-max",
+    "active-defrag-cycle-min",
+    "active-defrag-ignore-bytes",
+    "active-defrag-max-scan-fields",
+    "active-defrag-threshold-lower",
+    "active-defrag-threshold-upper",
+    "aof_rewrite_cpulist",
+    "bgsave_cpulist",
+    "bio_cpulist",
+    "server_cpulist",
+    "bind-source-addr",
+    "crash-log-enabled",
+    "crash-memcheck-enabled",
+    "disable-thp",
+    "ignore-warnings",
+    "io-threads",
+    "io-threads-do-reads",
+    "jemalloc-bg-thread",
+    "latency-tracking-info-percentiles",
+    "oom-score-adj",
+    "oom-score-adj-values",
+    "proc-title-template",
+    "set-proc-title",
+    "propagation-error-behavior",
+    "replica-announced",
+    "replica-ignore-disk-write-errors",
+    "socket-mark-id",
+    "syslog-enabled",
+    "syslog-facility",
+    "syslog-ident",
+    "tls-auth-clients",
+    "tls-ca-cert-dir",
+    "tls-ca-cert-file",
+    "tls-cert-file",
+    "tls-ciphers",
+    "tls-ciphersuites",
+    "tls-client-cert-file",
+    "tls-client-key-file",
+    "tls-client-key-file-pass",
+    "tls-cluster",
+    "tls-dh-params-file",
+    "tls-key-file",
+    "tls-key-file-pass",
+    "tls-port",
+    "tls-prefer-server-ciphers",
+    "tls-protocols",
+    "tls-replication",
+    "tls-session-cache-size",
+    "tls-session-cache-timeout",
+    "tls-session-caching",
+    "tracking-table-max-keys",
+];
+
+const SYSLOG_FACILITIES: &[&str] = &[
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
 pub static PARAMS: &[Param] = &[
     // network and clients
     p("port", Int(0, 65535), "6379"),
@@ -110,6 +181,38 @@ pub static PARAMS: &[Param] = &[
     fixed("unixsocketperm", Int(0, 0o777), "0"),
     fixed("io-threads", Int(1, 128), "1"),
     p("io-threads-do-reads", Bool, "no"),
+    p("bind-source-addr", Str, ""),
+    p("socket-mark-id", Int(0, u32::MAX as i64), "0"),
+    p("tracking-table-max-keys", Int(0, i64::MAX), "1000000"),
+    // ACL (the default user only, for now)
+    fixed("aclfile", Str, ""),
+    p("acllog-max-len", Int(0, I32), "128"),
+    p(
+        "acl-pubsub-default",
+        Enum(&["allchannels", "resetchannels"]),
+        "resetchannels",
+    ),
+    // TLS (not served: plain TCP only)
+    p("tls-port", Int(0, 65535), "0"),
+    p("tls-cert-file", Str, ""),
+    p("tls-key-file", Str, ""),
+    p("tls-key-file-pass", Str, ""),
+    p("tls-client-cert-file", Str, ""),
+    p("tls-client-key-file", Str, ""),
+    p("tls-client-key-file-pass", Str, ""),
+    p("tls-dh-params-file", Str, ""),
+    p("tls-ca-cert-file", Str, ""),
+    p("tls-ca-cert-dir", Str, ""),
+    p("tls-protocols", Str, ""),
+    p("tls-ciphers", Str, ""),
+    p("tls-ciphersuites", Str, ""),
+    p("tls-prefer-server-ciphers", Bool, "no"),
+    p("tls-session-caching", Bool, "yes"),
+    p("tls-session-cache-size", Int(0, I32), "20480"),
+    p("tls-session-cache-timeout", Int(0, I32), "300"),
+    p("tls-cluster", Bool, "no"),
+    p("tls-replication", Bool, "no"),
+    p("tls-auth-clients", Enum(&["no", "yes", "optional"]), "yes"),
     // general
     fixed("daemonize", Bool, "no"),
     fixed(
@@ -123,6 +226,32 @@ pub static PARAMS: &[Param] = &[
     p("loglevel", Enum(LOGLEVELS), "notice"),
     fixed("syslog-enabled", Bool, "no"),
     fixed("syslog-ident", Str, "redis"),
+    fixed("syslog-facility", Enum(SYSLOG_FACILITIES), "local0"),
+    p("crash-log-enabled", Bool, "yes"),
+    p("crash-memcheck-enabled", Bool, "yes"),
+    fixed("disable-thp", Bool, "yes"),
+    p("ignore-warnings", Str, ""),
+    p(
+        "proc-title-template",
+        Str,
+        "{title} {listen-addr} {server-mode}",
+    ),
+    fixed("server_cpulist", Str, ""),
+    fixed("bio_cpulist", Str, ""),
+    fixed("aof_rewrite_cpulist", Str, ""),
+    fixed("bgsave_cpulist", Str, ""),
+    p(
+        "oom-score-adj",
+        Enum(&["no", "yes", "relative", "absolute"]),
+        "no",
+    ),
+    p("oom-score-adj-values", OomValues, "0 200 800"),
+    p("jemalloc-bg-thread", Bool, "yes"),
+    p(
+        "propagation-error-behavior",
+        Enum(&["ignore", "panic", "panic-on-replicas"]),
+        "ignore",
+    ),
     fixed("databases", Int(1, I32), "16"),
     p("always-show-logo", Bool, "no"),
     p("set-proc-title", Bool, "yes"),
@@ -138,10 +267,25 @@ pub static PARAMS: &[Param] = &[
     p("active-expire-effort", Int(1, 10), "1"),
     p("activerehashing", Bool, "yes"),
     p("activedefrag", Bool, "no"),
+    p(
+        "active-defrag-ignore-bytes",
+        Memory(1, i64::MAX),
+        "104857600",
+    ),
+    p("active-defrag-threshold-lower", Int(0, 1000), "10"),
+    p("active-defrag-threshold-upper", Int(0, 1000), "100"),
+    p("active-defrag-cycle-min", Int(1, 99), "1"),
+    p("active-defrag-cycle-max", Int(1, 99), "25"),
+    p("active-defrag-max-scan-fields", Int(1, i64::MAX), "1000"),
     p("slowlog-log-slower-than", Int(-1, i64::MAX), "10000"),
     p("slowlog-max-len", Int(0, i64::MAX), "128"),
     p("latency-monitor-threshold", Int(0, i64::MAX), "0"),
     p("latency-tracking", Bool, "yes"),
+    p(
+        "latency-tracking-info-percentiles",
+        Percentiles,
+        "50 99 99.9",
+    ),
     p("notify-keyspace-events", NotifyFlags, ""),
     p("lua-time-limit", Int(0, i64::MAX), "5000"),
     alias(
@@ -222,6 +366,7 @@ pub static PARAMS: &[Param] = &[
     p("aof-use-rdb-preamble", Bool, "yes"),
     p("aof-load-truncated", Bool, "yes"),
     p("aof-timestamp-enabled", Bool, "no"),
+    p("aof-disable-auto-gc", Bool, "no"),
     p("aof-rewrite-incremental-fsync", Bool, "yes"),
     p("no-appendfsync-on-rewrite", Bool, "no"),
     p("auto-aof-rewrite-percentage", Int(0, i64::MAX), "100"),
@@ -243,7 +388,12 @@ pub static PARAMS: &[Param] = &[
         Enum(&["no", "yes", "clients"]),
         "no",
     ),
-    // replication
+    // replication. `replicaof` is shown as Redis shows it ("host port", or ""); set at
+    // startup through its own two-argument form (config/file.rs), at run time by REPLICAOF.
+    fixed("replicaof", Words, ""),
+    alias("slaveof", "replicaof", Words, ""),
+    p("replica-announced", Bool, "yes"),
+    p("replica-ignore-disk-write-errors", Bool, "no"),
     p("replica-read-only", Bool, "yes"),
     alias("slave-read-only", "replica-read-only", Bool, "yes"),
     p("replica-serve-stale-data", Bool, "yes"),
@@ -256,11 +406,24 @@ pub static PARAMS: &[Param] = &[
     p("replica-priority", Int(0, I32), "100"),
     alias("slave-priority", "replica-priority", Int(0, I32), "100"),
     p("replica-announce-ip", Str, ""),
+    alias("slave-announce-ip", "replica-announce-ip", Str, ""),
     p("replica-announce-port", Int(0, 65535), "0"),
+    alias(
+        "slave-announce-port",
+        "replica-announce-port",
+        Int(0, 65535),
+        "0",
+    ),
     p("repl-backlog-size", Memory(1, i64::MAX), "1048576"),
     p("repl-backlog-ttl", Int(0, I32), "3600"),
     p("repl-timeout", Int(1, I32), "60"),
     p("repl-ping-replica-period", Int(1, I32), "10"),
+    alias(
+        "repl-ping-slave-period",
+        "repl-ping-replica-period",
+        Int(1, I32),
+        "10",
+    ),
     p("repl-diskless-sync", Bool, "yes"),
     p("repl-diskless-sync-delay", Int(0, I32), "5"),
     p("repl-diskless-sync-max-replicas", Int(0, I32), "0"),
@@ -282,7 +445,19 @@ pub static PARAMS: &[Param] = &[
     p("masterauth", Str, ""),
     p("masteruser", Str, ""),
     p("min-replicas-to-write", Int(0, I32), "0"),
+    alias(
+        "min-slaves-to-write",
+        "min-replicas-to-write",
+        Int(0, I32),
+        "0",
+    ),
     p("min-replicas-max-lag", Int(0, I32), "10"),
+    alias(
+        "min-slaves-max-lag",
+        "min-replicas-max-lag",
+        Int(0, I32),
+        "10",
+    ),
     // cluster (every cluster-* directive of Redis 7.0)
     fixed("cluster-enabled", Bool, "no"),
     fixed("cluster-config-file", Str, "nodes.conf"),
@@ -323,4 +498,16 @@ pub static PARAMS: &[Param] = &[
 /// The directive called `name` (case-insensitive; aliases resolve to their own entry).
 pub fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_inert_directive_is_a_directive() {
+        for n in NO_EFFECT {
+            assert!(find(n).is_some_and(|p| p.alias.is_none()), "{n}");
+        }
+    }
 }

@@ -49,6 +49,26 @@ pub fn allocated() -> usize {
     ALLOCATED.load(Ordering::Relaxed)
 }
 
+/// Bytes of heap glibc's malloc holds (its arenas plus mmapped blocks, free chunks included):
+/// INFO allocator_active.
+pub fn heap_footprint() -> usize {
+    // SAFETY: mallinfo2 only reads the allocator's statistics.
+    let m = unsafe { libc::mallinfo2() };
+    m.arena + m.hblkhd
+}
+
+/// Physical memory of the machine (INFO total_system_memory).
+pub fn total_system_memory() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (pages.max(0) as usize) * (size.max(0) as usize)
+}
+
 /// Resident set size in bytes, from /proc/self/statm.
 pub fn rss() -> usize {
     std::fs::read_to_string("/proc/self/statm")

@@ -1,8 +1,6 @@
-//! Observability: allocation accounting (used_memory), counters, the slow log and the INFO
-//! report. Reads shared state; never changes the keyspace.
+//! Observability: allocation accounting (used_memory), counters, the slow log and logging.
+//! Depends on nothing else in the crate (the INFO report that reads them is commands/info).
 pub mod alloc;
-pub mod info;
-pub mod info_replication;
 pub mod log;
 pub mod slowlog;
 pub mod stats;

@@ -58,7 +58,7 @@ impl SlowLog {
                 trimmed.push(Bytes::copy_from_slice(a));
             }
         }
-        let time = crate::state::now_ms() / 1000;
+        let time = crate::util::now_ms() / 1000;
         self.entries.push_front(SlowEntry {
             id: self.next_id,
             time,

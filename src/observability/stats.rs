@@ -24,6 +24,14 @@ pub struct Stats {
     pub error_replies: AtomicU64,
     pub client_qbuf_limit_disconnections: AtomicU64,
     pub client_outbuf_limit_disconnections: AtomicU64,
+    /// Reads from and writes to client sockets (INFO total_reads/writes_processed).
+    pub reads_processed: AtomicU64,
+    pub writes_processed: AtomicU64,
+    /// used_memory once the server was up (INFO used_memory_startup).
+    pub startup_memory: AtomicU64,
+    /// The highest used_memory seen (INFO used_memory_peak): noted by INFO and every
+    /// active-expiry tick.
+    peak_memory: AtomicU64,
     commands: Vec<CommandStat>,
     samples: Mutex<Samples>,
     errors: Mutex<BTreeMap<String, u64>>,
@@ -32,23 +40,41 @@ pub struct Stats {
 /// Redis's instantaneous metrics: 16 samples of per-second rates, taken every 100 ms.
 #[derive(Default)]
 struct Samples {
-    last: Option<(std::time::Instant, [u64; 3])>,
-    rates: std::collections::VecDeque<[f64; 3]>,
+    last: Option<(std::time::Instant, [u64; 5])>,
+    rates: std::collections::VecDeque<[f64; 5]>,
+}
+
+/// The instantaneous_* fields of INFO stats.
+pub struct Rates {
+    pub ops: u64,
+    pub input_kbps: f64,
+    pub output_kbps: f64,
+    pub repl_input_kbps: f64,
+    pub repl_output_kbps: f64,
 }
 
 impl Stats {
-    /// Takes one sample of commands, input and output bytes (called every 100 ms).
+    /// Records `used` as used memory now; returns the peak.
+    pub fn note_memory(&self, used: usize) -> usize {
+        let prev = self.peak_memory.fetch_max(used as u64, Relaxed);
+        prev.max(used as u64) as usize
+    }
+
+    /// Takes one sample of commands and of client and replication bytes in and out (called
+    /// every 100 ms).
     pub fn sample(&self) {
         let now = std::time::Instant::now();
         let cur = [
             self.commands_processed.load(Relaxed),
             self.net_input_bytes.load(Relaxed),
             self.net_output_bytes.load(Relaxed),
+            self.net_repl_input_bytes.load(Relaxed),
+            self.net_repl_output_bytes.load(Relaxed),
         ];
         let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((t, prev)) = s.last {
             let dt = now.duration_since(t).as_secs_f64().max(1e-3);
-            let rate = [0, 1, 2].map(|i| cur[i].saturating_sub(prev[i]) as f64 / dt);
+            let rate = [0, 1, 2, 3, 4].map(|i| cur[i].saturating_sub(prev[i]) as f64 / dt);
             s.rates.push_back(rate);
             if s.rates.len() > 16 {
                 s.rates.pop_front();
@@ -57,19 +83,23 @@ impl Stats {
         s.last = Some((now, cur));
     }
 
-    /// (instantaneous_ops_per_sec, input kbps, output kbps): means over the samples.
-    pub fn instantaneous(&self) -> (u64, f64, f64) {
+    /// The instantaneous rates: means over the samples.
+    pub fn instantaneous(&self) -> Rates {
         let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         let n = s.rates.len().max(1) as f64;
-        let sum = s
-            .rates
-            .iter()
-            .fold([0.0; 3], |a, r| [a[0] + r[0], a[1] + r[1], a[2] + r[2]]);
-        (
-            (sum[0] / n) as u64,
-            sum[1] / n / 1024.0,
-            sum[2] / n / 1024.0,
-        )
+        let mut sum = [0.0; 5];
+        for r in &s.rates {
+            for (a, b) in sum.iter_mut().zip(r) {
+                *a += b;
+            }
+        }
+        Rates {
+            ops: (sum[0] / n) as u64,
+            input_kbps: sum[1] / n / 1024.0,
+            output_kbps: sum[2] / n / 1024.0,
+            repl_input_kbps: sum[3] / n / 1024.0,
+            repl_output_kbps: sum[4] / n / 1024.0,
+        }
     }
 
     /// Counters for `commands` commands (the size of the command index).

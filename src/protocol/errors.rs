@@ -7,8 +7,10 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorReply(Cow<'static, str>);
 
-/// Redis truncates echoed user input in error messages to 128 bytes and maps CR/LF to spaces.
+/// Redis truncates echoed user input in error messages to 128 bytes and maps CR/LF to spaces;
+/// its `%s` formatting also stops at a NUL byte.
 fn sanitize(b: &[u8], max: usize) -> String {
+    let b = crate::util::cstr::until_nul(b);
     let s = String::from_utf8_lossy(&b[..b.len().min(max)]);
     s.replace(['\r', '\n'], " ")
 }
@@ -197,6 +199,13 @@ impl ErrorReply {
             "ERR unknown subcommand '{}'. Try {} HELP.",
             sanitize(sub, 128),
             parent.to_uppercase()
+        )))
+    }
+
+    /// A command whose handler panicked (server/dispatch.rs `contain_panic`).
+    pub fn command_panicked(fullname: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR internal error in '{fullname}': the command was aborted, the keys it was writing were dropped and this connection is closed"
         )))
     }
 

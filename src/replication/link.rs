@@ -26,6 +26,7 @@ type Res<T> = Result<T, String>;
 /// REPLICAOF host port: this node follows `host:port` from now on (the caller holds the store
 /// lock; the link task starts once it is released).
 pub fn follow(sh: &Arc<Shared>, store: &mut Store, host: String, port: u16) {
+    set_replicaof_config(sh, &format!("{host} {port}"));
     store.propagation.expiry = ExpiryMode::Hide;
     // Once promoted, this node's writes feed its replicas.
     store.propagation.enabled = true;
@@ -47,7 +48,14 @@ pub fn follow(sh: &Arc<Shared>, store: &mut Store, host: String, port: u16) {
 
 /// REPLICAOF NO ONE: this node becomes a primary with a new replication ID; the old one stays
 /// valid for partial resyncs up to the current offset.
+/// CONFIG GET replicaof shows the primary followed now, as Redis's does.
+fn set_replicaof_config(sh: &Shared, value: &str) {
+    let mut c = sh.config.write().unwrap_or_else(|e| e.into_inner());
+    let _ = c.set("replicaof", &[value.to_string()]);
+}
+
 pub fn stop_following(sh: &Shared, store: &mut Store) {
+    set_replicaof_config(sh, "");
     sh.repl.generation.fetch_add(1, Relaxed);
     store.propagation.expiry = ExpiryMode::Delete;
     sh.repl.state().primary = None;

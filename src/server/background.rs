@@ -27,6 +27,10 @@ pub async fn run(sh: Arc<Shared>) {
         };
         let period = Duration::from_micros(1_000_000 / hz as u64);
         tokio::time::sleep(period).await;
+        {
+            let store = sh.lock_store();
+            sh.stats.note_memory(store.used_memory(sh.allocated()));
+        }
         if !sh.migrate.is_empty() {
             sh.migrate.close_idle();
         }

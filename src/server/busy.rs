@@ -43,7 +43,7 @@ pub async fn wait(sh: &Shared, args: &[Bytes]) -> Busy {
 
 /// What a timed-out script lets this command do (processCommand's busy check).
 fn decide(sh: &Shared, args: &[Bytes]) -> Option<Busy> {
-    let r = match sh.commands.lookup(args) {
+    let r = match crate::commands::index().lookup(args) {
         Lookup::Found(r) | Lookup::Container(r) => r,
         Lookup::UnknownSub => {
             return Some(Busy::Reply(Reply::Error(ErrorReply::unknown_subcommand(

@@ -72,26 +72,44 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     }
     let laddr = stream.local_addr().unwrap_or(addr);
     let (handle, rx) = sh.clients.register(addr, laddr);
-    let mut client = Client::new(handle.clone(), !needs_auth);
+    let mut reg = Registered {
+        sh: sh.clone(),
+        client: Client::new(handle, !needs_auth),
+    };
     let end = Connection {
         sh: sh.clone(),
         stream,
-        client: &mut client,
+        client: &mut reg.client,
         rx,
     }
     .run()
     .await;
-    sh.clients.unregister(handle.id);
     if let End::Shutdown = end {
         // First: SHUTDOWN NOSAVE during a busy script must not wait for the store below.
+        sh.clients.unregister(reg.client.handle.id);
         sh.shutdown.notify_one();
     }
-    {
-        let mut store = sh.lock_store();
-        store.watches.unwatch_all(handle.id);
-        store.tracking.disable(handle.id);
+}
+
+/// A connected client's registration. However the connection ends, by returning or by a panic
+/// unwinding its task, Drop takes it out of CLIENT LIST, WATCH, tracking and Pub/Sub: no ghost
+/// client stays behind.
+struct Registered {
+    sh: Arc<Shared>,
+    client: Client,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let id = self.client.handle.id;
+        self.sh.clients.unregister(id);
+        {
+            let mut store = self.sh.lock_store();
+            store.watches.unwatch_all(id);
+            store.tracking.disable(id);
+        }
+        crate::commands::pubsub::unsubscribe_all(&self.sh, &mut self.client);
     }
-    crate::commands::pubsub::unsubscribe_all(&sh, &mut client);
 }
 
 fn socket2_keepalive(stream: &TcpStream, secs: u64) -> std::io::Result<()> {
@@ -251,6 +269,7 @@ impl Connection<'_> {
                 Ok(0) | Err(_) => return End::Closed,
                 Ok(n) => {
                     self.sh.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                    self.sh.stats.reads_processed.fetch_add(1, Relaxed);
                     handle.touch();
                 }
             }
@@ -269,7 +288,7 @@ impl Connection<'_> {
         let big: Vec<Bytes> = batch
             .iter()
             .filter(|_| self.client.authenticated)
-            .filter_map(|args| crate::commands::to_prepare(&self.sh, args))
+            .filter_map(|args| crate::commands::to_prepare(args))
             .collect();
         if !big.is_empty() {
             // Decoded on the blocking pool: neither the store nor this worker's other
@@ -598,6 +617,7 @@ impl Connection<'_> {
         if handle.is_killed() {
             return false;
         }
+        self.sh.stats.writes_processed.fetch_add(1, Relaxed);
         // Most replies fit the socket buffer: one non-blocking write, no waiter set up.
         match self.stream.try_write(buf) {
             Ok(n) if n == buf.len() => return true,

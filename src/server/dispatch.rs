@@ -16,8 +16,8 @@ pub enum Outcome {
     Fenced(tokio::sync::watch::Receiver<u64>),
 }
 
-fn resolve(sh: &Shared, args: &[Bytes]) -> Result<Resolved, ErrorReply> {
-    match sh.commands.lookup(args) {
+fn resolve(args: &[Bytes]) -> Result<Resolved, ErrorReply> {
+    match crate::commands::index().lookup(args) {
         Lookup::Found(r) => Ok(r),
         Lookup::Container(r) if r.spec.handler.is_some() => Ok(r),
         Lookup::Container(r) => Err(ErrorReply::wrong_arity(r.spec.name)),
@@ -61,13 +61,13 @@ fn admit(
         return Ok(());
     }
     if let Some((_, topo)) = &client.topology {
-        super::route::check(sh, topo, store, client, r, args, now)?;
+        super::route::check(topo, store, client, r, args, now)?;
     }
     // Commands inside EXEC were admitted when queued; EXEC is a write if its queue holds one.
     let writes = r.flags & flag::WRITE != 0
         || (client.multi.is_some()
-            && r.spec.name == "exec"
-            && client.multi.as_ref().is_some_and(|m| queue_writes(sh, m)));
+            && r.flags & flag::EXEC != 0
+            && client.multi.as_ref().is_some_and(|m| queue_writes(m)));
     if writes && !client.in_exec {
         writes_allowed(sh, now)?;
     }
@@ -92,11 +92,13 @@ fn writes_allowed(sh: &Shared, now: u64) -> Result<(), ErrorReply> {
     crate::replication::writes_allowed(sh, now)
 }
 
-fn queue_writes(sh: &Shared, m: &crate::state::Multi) -> bool {
-    m.queue.iter().any(|q| match sh.commands.lookup(q) {
-        Lookup::Found(r) | Lookup::Container(r) => r.flags & flag::WRITE != 0,
-        _ => false,
-    })
+fn queue_writes(m: &crate::state::Multi) -> bool {
+    m.queue
+        .iter()
+        .any(|q| match crate::commands::index().lookup(q) {
+            Lookup::Found(r) | Lookup::Container(r) => r.flags & flag::WRITE != 0,
+            _ => false,
+        })
 }
 
 fn stale_refused(sh: &Shared) -> bool {
@@ -122,30 +124,6 @@ fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
     }
     line.push_str("\r\n");
     let _ = sh.monitor.send(Bytes::from(line));
-}
-
-/// What a RESP2 client may send while subscribed.
-fn allowed_when_subscribed(name: &str) -> bool {
-    matches!(
-        name,
-        "subscribe"
-            | "unsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ssubscribe"
-            | "sunsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
-
-/// Commands that act on an open MULTI instead of being queued in it.
-fn runs_inside_multi(name: &str) -> bool {
-    matches!(
-        name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
 }
 
 /// Runs one request and, once the outermost command is done (an EXEC after its queued
@@ -178,7 +156,7 @@ pub fn apply_from_primary(sh: &Shared, store: &mut Store, client: &mut Client, a
 /// A blocked command answered without running again (timeout, CLIENT UNBLOCK): counted
 /// now, as Redis's updateStatsOnUnblock does.
 pub(super) fn count_unblocked(sh: &Shared, args: &[Bytes], failed: bool) {
-    if let Ok(r) = resolve(sh, args) {
+    if let Ok(r) = resolve(args) {
         let stat = sh.stats.command(r.id);
         stat.calls.fetch_add(1, Relaxed);
         if failed {
@@ -194,13 +172,13 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     let now = client
         .time_snapshot
         .unwrap_or_else(|| crate::util::unix_ms(wall));
-    let r = match resolve(sh, args) {
+    let r = match resolve(args) {
         Ok(r) => r,
         Err(e) => return Outcome::Reply(reject(sh, client, e)),
     };
     if client.resp == RespVersion::Resp2
         && client.subscribed()
-        && !allowed_when_subscribed(r.spec.name)
+        && r.flags & flag::SUBSCRIBED_OK == 0
     {
         return Outcome::Reply(reject(
             sh,
@@ -221,7 +199,7 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     }
     if let Err(e) = admit(sh, store, client, &r, args, now) {
         stat.rejected.fetch_add(1, Relaxed);
-        if r.spec.name == "exec" && e.is_cluster_redirect() {
+        if r.flags & flag::EXEC != 0 && e.is_cluster_redirect() {
             // A redirected EXEC discards the transaction (Redis's discardTransaction).
             client.multi = None;
             store.watches.unwatch_all(client.id);
@@ -229,15 +207,15 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         }
         return Outcome::Reply(reject(sh, client, e));
     }
-    if !client.in_exec && !store.fences.is_empty() && must_wait(sh, store, client, &r, args) {
+    if !client.in_exec && !store.fences.is_empty() && must_wait(store, client, &r, args) {
         return Outcome::Fenced(store.fences.waiter());
     }
     if let Some(m) = client.multi.as_mut() {
-        if !runs_inside_multi(r.spec.name) {
+        if r.flags & flag::MULTI_CONTROL == 0 {
             m.queue.push(args.to_vec());
             return Outcome::Reply(Reply::Status("QUEUED"));
         }
-        if r.spec.name == "exec" {
+        if r.flags & flag::EXEC != 0 {
             stat.calls.fetch_add(1, Relaxed);
             sh.stats.commands_processed.fetch_add(1, Relaxed);
             return Outcome::Reply(exec_transaction(sh, store, client, now));
@@ -250,7 +228,7 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         feed_monitor(sh, client, args, now);
     }
     // ASKING holds for the next command only (inside MULTI: until EXEC), as in Redis.
-    if client.asking && r.spec.name != "asking" && client.multi.is_none() {
+    if client.asking && r.flags & flag::KEEPS_ASKING == 0 && client.multi.is_none() {
         client.asking = false;
     }
     if store.snapshot_active() && r.flags & flag::WRITE != 0 {
@@ -258,6 +236,7 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     }
     let handler = r.spec.handler.expect("resolved commands have handlers");
     let dirty_before = store.dirty;
+    let mark = store.propagation.len();
     let result = {
         let mut ctx = Ctx {
             shared: sh,
@@ -265,7 +244,11 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
             client,
             now_ms: now,
         };
-        handler(&mut ctx, args)
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&mut ctx, args)))
+    };
+    let result = match result {
+        Ok(result) => result,
+        Err(panic) => Err(contain_panic(sh, store, client, &r, args, mark, now, panic)),
     };
     let us = wall.elapsed().map_or(0, |d| d.as_micros() as u64);
     // A command that reset the counter (DEBUG LOADAOF, DEBUG RELOAD) wrote nothing to
@@ -307,21 +290,70 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     }
 }
 
+/// A handler panicked (a bug): the process and every other client go on. What the command had
+/// half done must not stay, so the policy is: the keys a write command names are deleted (a
+/// value may be half-built; a missing key is a state Redis clients already handle, as after an
+/// eviction), what it had queued for replicas and the AOF is replaced by those DELs, and the
+/// client's connection is closed after the error (its protocol state is unknown). Reads change
+/// nothing to undo. Handlers still validate before they mutate, so this is a last resort.
+/// Locks: the store mutex (parking_lot) does not poison; std mutexes elsewhere are taken with
+/// `unwrap_or_else(PoisonError::into_inner)` on purpose, their data being valid between
+/// statements.
+#[allow(clippy::too_many_arguments)]
+fn contain_panic(
+    sh: &Shared,
+    store: &mut Store,
+    client: &mut Client,
+    r: &Resolved,
+    args: &[Bytes],
+    mark: usize,
+    now: u64,
+    panic: Box<dyn std::any::Any + Send>,
+) -> ErrorReply {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(
+        command = r.spec.name,
+        client = client.id,
+        "Command panicked: {what}"
+    );
+    store.propagation.truncate(mark);
+    if r.flags & flag::WRITE != 0 {
+        let mut keys = Vec::new();
+        super::route::keys_of(r, args, &mut keys);
+        for k in keys {
+            if store.remove(client.db, k, now, false) {
+                store.propagation.deleted(client.db, k);
+                store.dirty += 1;
+            }
+        }
+    }
+    store.propagation.skip_self();
+    if !client.script && !client.primary_link {
+        client.after = Some(crate::state::After::Close);
+    }
+    let _ = sh;
+    ErrorReply::command_panicked(r.spec.name)
+}
+
 /// Whether a write (or an EXEC of queued writes) touches keys a MIGRATE is moving. Commands
 /// queued inside MULTI wait at EXEC, not when queued.
-fn must_wait(sh: &Shared, store: &Store, client: &Client, r: &Resolved, args: &[Bytes]) -> bool {
+fn must_wait(store: &Store, client: &Client, r: &Resolved, args: &[Bytes]) -> bool {
     let fenced = |r: &Resolved, args: &[Bytes]| {
         if r.flags & flag::WRITE == 0 {
             return false;
         }
         let mut keys = Vec::new();
-        super::route::keys_of(r.spec, args, &mut keys);
+        super::route::keys_of(r, args, &mut keys);
         store.fences.blocks(&keys)
     };
     match &client.multi {
         None => fenced(r, args),
-        Some(m) if r.spec.name == "exec" => m.queue.iter().any(|q| {
-            let q_r = match sh.commands.lookup(q) {
+        Some(m) if r.flags & flag::EXEC != 0 => m.queue.iter().any(|q| {
+            let q_r = match crate::commands::index().lookup(q) {
                 Lookup::Found(r) | Lookup::Container(r) => r,
                 _ => return false,
             };
@@ -335,7 +367,7 @@ fn must_wait(sh: &Shared, store: &Store, client: &Client, r: &Resolved, args: &[
 /// (store/snapshot.rs); a write without keys (FLUSHDB, SWAPDB, FLUSHALL) captures everything.
 fn capture_for_snapshot(store: &mut Store, r: &Resolved, args: &[Bytes]) {
     let mut keys = Vec::new();
-    super::route::keys_of(r.spec, args, &mut keys);
+    super::route::keys_of(r, args, &mut keys);
     if keys.is_empty() {
         store.capture_all();
     }
@@ -393,7 +425,7 @@ pub fn publish_events(sh: &Shared, store: &mut Store, now: u64) {
 /// Remembers the keys a tracking client read (default mode), honouring OPTIN/OPTOUT and
 /// CLIENT CACHING, which applies to the next command only.
 fn track_reads(store: &mut Store, client: &mut Client, r: &Resolved, args: &[Bytes], ok: bool) {
-    let caching = if r.spec.name == "client|caching" {
+    let caching = if r.flags & flag::KEEPS_CACHING != 0 {
         return;
     } else {
         client.caching.take()

@@ -83,6 +83,13 @@ fn bind_one(sa: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Runs the server until SHUTDOWN, SIGTERM or SIGINT.
 pub async fn run(config: Config) -> std::io::Result<()> {
+    let inert = config.set_without_effect();
+    if !inert.is_empty() {
+        tracing::warn!(
+            "These directives are accepted but have no effect in slotcache: {}",
+            inert.join(", ")
+        );
+    }
     let listeners = bind_all(&config).await?;
     let port = listeners
         .first()
@@ -93,7 +100,12 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         false => None,
     };
     let replicaof = config.replicaof.clone();
-    let shared = Shared::new(config, cluster.as_ref().map(|(c, _)| c.clone())).start();
+    let shared = Shared::new(
+        config,
+        cluster.as_ref().map(|(c, _)| c.clone()),
+        crate::commands::index().all.len(),
+    )
+    .start();
     let _ = shared.repl.apply.set(dispatch::apply_from_primary);
     let _ = shared.scripting.call.set(script_call::call);
     shared
@@ -113,6 +125,14 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             .persist
             .loading
             .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    {
+        // INFO used_memory_startup: the footprint before any dataset or client.
+        let used = shared.lock_store().used_memory(shared.allocated());
+        shared
+            .stats
+            .startup_memory
+            .store(used as u64, std::sync::atomic::Ordering::Relaxed);
     }
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));

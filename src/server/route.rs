@@ -5,13 +5,9 @@ use crate::cluster::routing::{self, Query};
 use crate::cluster::topology::Topology;
 use crate::commands::{flag, Lookup, Resolved};
 use crate::protocol::ErrorReply;
-use crate::state::{Client, Shared};
+use crate::state::Client;
 use crate::store::Store;
 use bytes::Bytes;
-
-fn is_pubsubshard(name: &str) -> bool {
-    matches!(name, "ssubscribe" | "sunsubscribe" | "spublish")
-}
 
 /// SORT's STORE destination: its key spec is "incomplete" in the table (Redis finds it with
 /// `sortGetKeys`), so it is found here the same way: options are skipped with their
@@ -45,28 +41,23 @@ fn migrate_keys(args: &[Bytes]) -> &[Bytes] {
 
 /// The keys routing looks at: the key specs', plus SORT's STORE destination. Also the keys
 /// whose versions a running snapshot preserves before a write (dispatch).
-pub(super) fn keys_of<'a>(
-    r: &crate::commands::CommandSpec,
-    args: &'a [Bytes],
-    out: &mut Vec<&'a [u8]>,
-) {
-    if r.name == "migrate" {
+pub(super) fn keys_of<'a>(r: &Resolved, args: &'a [Bytes], out: &mut Vec<&'a [u8]>) {
+    if r.flags & flag::KEYS_MIGRATE != 0 {
         // MIGRATE's second key spec is incomplete, so Redis uses migrateGetKeys: the keys after
         // KEYS when the key argument is empty, else the key argument.
         out.extend(migrate_keys(args).iter().map(|k| k.as_ref()));
         return;
     }
-    for k in r.keys(args).unwrap_or_default() {
+    for k in r.spec.keys(args).unwrap_or_default() {
         out.push(&args[k.index]);
     }
-    if r.name == "sort" {
+    if r.flags & flag::KEYS_SORT_STORE != 0 {
         out.extend(sort_store_key(args).map(|k| k.as_ref()));
     }
 }
 
 /// Ok(()) when this node serves the request; the redirect or CLUSTERDOWN error otherwise.
 pub fn check(
-    sh: &Shared,
     topo: &Topology,
     store: &Store,
     client: &Client,
@@ -74,20 +65,19 @@ pub fn check(
     args: &[Bytes],
     now: u64,
 ) -> Result<(), ErrorReply> {
-    let name = r.spec.name;
-    let exec = name == "exec";
+    let exec = r.flags & flag::EXEC != 0;
     if r.spec.key_specs.is_empty() && !exec {
         return Ok(());
     }
     let mut q = Query {
         is_write: r.flags & flag::WRITE != 0,
-        is_pubsubshard: is_pubsubshard(name),
-        is_migrate: name == "migrate",
+        is_pubsubshard: r.flags & flag::SHARD_CHANNELS != 0,
+        is_migrate: r.flags & flag::KEYS_MIGRATE != 0,
         asking: client.asking || r.flags & flag::ASKING != 0,
         readonly: client.readonly,
     };
     let exists = |k: &[u8]| store.db(0).get(k).is_some_and(|e| !e.is_expired(now));
-    if !exec && name != "sort" {
+    if !exec && r.flags & flag::KEYS_SORT_STORE == 0 {
         if let Some(key) = r.spec.single_key(args) {
             return routing::route(topo, q, &[key], exists).map(|_| ());
         }
@@ -98,14 +88,16 @@ pub fn check(
             return Ok(());
         };
         for queued in &m.queue {
-            let (Lookup::Found(qr) | Lookup::Container(qr)) = sh.commands.lookup(queued) else {
+            let (Lookup::Found(qr) | Lookup::Container(qr)) =
+                crate::commands::index().lookup(queued)
+            else {
                 continue;
             };
             q.is_write |= qr.flags & flag::WRITE != 0;
-            keys_of(qr.spec, queued, &mut keys);
+            keys_of(&qr, queued, &mut keys);
         }
     } else {
-        keys_of(r.spec, args, &mut keys);
+        keys_of(r, args, &mut keys);
     }
     routing::route(topo, q, &keys, exists).map(|_| ())
 }

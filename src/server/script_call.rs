@@ -20,7 +20,7 @@ pub fn call(
     args: &[Bytes],
     st: &mut CallState,
 ) -> Reply {
-    let r = match resolve(sh, args) {
+    let r = match resolve(args) {
         Ok(r) => r,
         Err(e) => return rejected(sh, None, e),
     };
@@ -42,8 +42,8 @@ pub fn call(
 }
 
 /// The command (a container without a handler is a wrong-arity call, as Redis's lookup).
-fn resolve(sh: &Shared, args: &[Bytes]) -> Result<Resolved, ErrorReply> {
-    match sh.commands.lookup(args) {
+fn resolve(args: &[Bytes]) -> Result<Resolved, ErrorReply> {
+    match crate::commands::index().lookup(args) {
         Lookup::Found(r) => Ok(r),
         Lookup::Container(r) if r.spec.handler.is_some() => Ok(r),
         Lookup::Container(_) => Err(ErrorReply::script_wrong_arity()),
@@ -101,7 +101,7 @@ fn check(
         sh.scripting.run.mark_dirty();
     }
     if sh.cluster.is_some() && !st.obey {
-        cluster_check(sh, store, client, r, args, st)?;
+        cluster_check(store, client, r, args, st)?;
     }
     Ok(())
 }
@@ -109,7 +109,6 @@ fn check(
 /// The keys must be served here, and (unless the script allows cross-slot keys) be in the
 /// slot the script's declared keys or first access chose.
 fn cluster_check(
-    sh: &Shared,
     store: &Store,
     client: &Client,
     r: &Resolved,
@@ -117,7 +116,7 @@ fn cluster_check(
     st: &mut CallState,
 ) -> Result<(), ErrorReply> {
     if let Some((_, topo)) = &client.topology {
-        super::route::check(sh, topo, store, client, r, args, now_ms()).map_err(|e| {
+        super::route::check(topo, store, client, r, args, now_ms()).map_err(|e| {
             if e.code() != "CLUSTERDOWN" {
                 ErrorReply::script_non_local_key()
             } else if e.text().contains("only accepts read") {
@@ -128,7 +127,7 @@ fn cluster_check(
         })?;
     }
     let mut keys = Vec::new();
-    super::route::keys_of(r.spec, args, &mut keys);
+    super::route::keys_of(r, args, &mut keys);
     let Some(first) = keys.first() else {
         return Ok(());
     };

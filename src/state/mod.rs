@@ -12,7 +12,6 @@ pub mod pubsub;
 pub use client::{After, Client, Multi, ReplyMode};
 pub use clients::{ClientHandle, ClientRegistry};
 
-use crate::commands::CommandIndex;
 use crate::config::Config;
 use crate::observability::{slowlog::SlowLog, stats::Stats};
 use crate::store::Store;
@@ -34,7 +33,6 @@ pub struct Pause {
 pub struct Shared {
     pub config: RwLock<Config>,
     pub store: parking_lot::Mutex<Store>,
-    pub commands: CommandIndex,
     pub clients: ClientRegistry,
     pub stats: Stats,
     pub slowlog: Mutex<SlowLog>,
@@ -89,7 +87,11 @@ pub fn tick_coarse_clock() {
 }
 
 impl Shared {
-    pub fn new(config: Config, cluster: Option<std::sync::Arc<crate::cluster::Cluster>>) -> Shared {
+    pub fn new(
+        config: Config,
+        cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
+        command_count: usize,
+    ) -> Shared {
         let mut store = Store::new(config.hot.databases, config.eviction());
         store.events.flags = config.hot.notify_flags;
         let slowlog = SlowLog::new(config.hot.slowlog_max_len);
@@ -97,7 +99,6 @@ impl Shared {
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
             .collect();
-        let commands = CommandIndex::build();
         let slower_than = config.hot.slowlog_slower_than;
         let backlog_size = config
             .get("repl-backlog-size")
@@ -106,8 +107,7 @@ impl Shared {
         Shared {
             config: RwLock::new(config),
             store: parking_lot::Mutex::new(store),
-            stats: Stats::new(commands.all.len()),
-            commands,
+            stats: Stats::new(command_count),
             clients: ClientRegistry::default(),
             slowlog: Mutex::new(slowlog),
             monitor,

@@ -52,6 +52,24 @@ impl Tracking {
         self.keys.len()
     }
 
+    /// Key-client pairs remembered (INFO tracking_total_items).
+    pub fn tracked_items(&self) -> usize {
+        self.keys.values().map(|s| s.len()).sum()
+    }
+
+    /// Distinct BCAST prefixes, the empty one for BCAST without PREFIX (INFO
+    /// tracking_total_prefixes, Redis's prefix table).
+    pub fn tracked_prefixes(&self) -> usize {
+        let mut all: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+        for o in self.clients.values().filter(|o| o.bcast) {
+            if o.prefixes.is_empty() {
+                all.insert(b"");
+            }
+            all.extend(o.prefixes.iter().map(|p| &p[..]));
+        }
+        all.len()
+    }
+
     pub fn tracking_clients(&self) -> usize {
         self.clients.len()
     }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod wire;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -19,8 +20,9 @@ pub struct Server {
 }
 
 pub fn free_port() -> u16 {
-    // Bind port 0 and release it; the child binds it right after. The bus port (+10000) must
-    // be free too once cluster mode lands, so stay below 55535.
+    // Bind port 0 and release it; the child binds it right after. Another process may take it
+    // in between: Server::spawn_in then retries on a new port. The bus port (+10000) must be
+    // free too in cluster mode, so stay below 55535.
     loop {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind 0");
         let p = l.local_addr().unwrap().port();
@@ -28,6 +30,35 @@ pub fn free_port() -> u16 {
             return p;
         }
     }
+}
+
+/// The first bytes of the reply to an inline PING on `port`, if anything answers.
+fn answer(port: u16) -> Option<Vec<u8>> {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    c.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    c.write_all(b"PING\r\n").ok()?;
+    let mut b = [0u8; 64];
+    let n = c.read(&mut b).ok()?;
+    (n > 0).then(|| b[..n].to_vec())
+}
+
+/// The process_id INFO reports on `port` (None while loading or when it can't be read).
+pub fn serving_pid(port: u16) -> Option<u32> {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    c.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    c.write_all(b"INFO server\r\n").ok()?;
+    let mut text = Vec::new();
+    let mut b = [0u8; 4096];
+    while !String::from_utf8_lossy(&text).contains("process_id:") {
+        let n = c.read(&mut b).ok()?;
+        if n == 0 {
+            return None;
+        }
+        text.extend_from_slice(&b[..n]);
+    }
+    let text = String::from_utf8_lossy(&text);
+    let line = text.lines().find(|l| l.starts_with("process_id:"))?;
+    line["process_id:".len()..].trim().parse().ok()
 }
 
 /// Polls `f` until it returns Some or the deadline passes.
@@ -111,7 +142,27 @@ impl Server {
         cmd.spawn().expect("spawn")
     }
 
+    /// Starts `bin` on a free port in `dir` and waits until it answers (and, with
+    /// `wait_loaded`, has loaded its dataset). A port taken between `free_port` and the
+    /// server's bind is retried on another port: the server exits at start, or whoever answers
+    /// on the port is not our child (INFO's process_id tells).
     fn spawn_in(bin: &str, dir: tempfile::TempDir, args: &[&str], wait_loaded: bool) -> Server {
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Self::try_spawn_in(bin, dir.path(), args, wait_loaded) {
+                Ok((port, child)) => return Server { port, dir, child },
+                Err(e) => last = e,
+            }
+        }
+        panic!("could not start {bin}: {last}")
+    }
+
+    fn try_spawn_in(
+        bin: &str,
+        dir: &std::path::Path,
+        args: &[&str],
+        wait_loaded: bool,
+    ) -> Result<(u16, Child), String> {
         let port = free_port();
         let mut cmd = Command::new(bin);
         let port_s = port.to_string();
@@ -121,7 +172,7 @@ impl Server {
             "--bind",
             "127.0.0.1",
             "--dir",
-            dir.path().to_str().unwrap(),
+            dir.to_str().unwrap(),
         ]);
         cmd.args([
             "--save",
@@ -133,21 +184,34 @@ impl Server {
         ]);
         cmd.args(args);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {bin}: {e} (is it installed? see README)"));
-        let s = Server { port, dir, child };
-        wait_for("server to answer PING", || {
-            let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
-            c.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
-            c.write_all(b"PING\r\n").ok()?;
-            let mut b = [0u8; 64];
-            let n = c.read(&mut b).ok()?;
-            // Up once it answers; loaded once it stops answering -LOADING (unless the caller
-            // wants to see the loading phase).
-            (n > 0 && (!wait_loaded || !b.starts_with(b"-LOADING"))).then_some(())
-        });
-        s
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("exited at start on port {port} ({status})"));
+            }
+            match answer(port) {
+                // Up once it answers; loaded once it stops answering -LOADING (unless the
+                // caller wants to see the loading phase).
+                Some(b) if !wait_loaded || !b.starts_with(b"-LOADING") => {
+                    if serving_pid(port).is_some_and(|p| p != child.id()) {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(format!("port {port} was taken by another server"));
+                    }
+                    return Ok((port, child));
+                }
+                _ => {}
+            }
+            if start.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no answer on port {port} within {DEADLINE:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn url(&self) -> String {

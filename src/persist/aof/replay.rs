@@ -234,7 +234,10 @@ fn replay_commands<R: BufRead>(
         while batch.len() < batch_size {
             match cmds.next_command() {
                 Ok(Some(args)) => {
-                    if matches!(sh.commands.lookup(&args), crate::commands::Lookup::Unknown) {
+                    if matches!(
+                        crate::commands::index().lookup(&args),
+                        crate::commands::Lookup::Unknown
+                    ) {
                         return Err(format!(
                             "Unknown command '{}' reading the append only file {name}",
                             String::from_utf8_lossy(&args[0])

@@ -4,10 +4,6 @@ use crate::state::{now_ms, Shared};
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-macro_rules! field {
-    ($out:expr, $($arg:tt)*) => {{ let _ = write!($out, $($arg)*); $out.push_str("\r\n"); }};
-}
-
 pub fn section(sh: &Shared, out: &mut String) {
     let now = now_ms();
     let st = sh.repl.state();
@@ -112,14 +108,4 @@ pub fn stats(sh: &Shared, out: &mut String) {
     field!(out, "sync_full:{}", c.sync_full.load(Relaxed));
     field!(out, "sync_partial_ok:{}", c.sync_partial_ok.load(Relaxed));
     field!(out, "sync_partial_err:{}", c.sync_partial_err.load(Relaxed));
-    field!(
-        out,
-        "total_net_repl_input_bytes:{}",
-        sh.stats.net_repl_input_bytes.load(Relaxed)
-    );
-    field!(
-        out,
-        "total_net_repl_output_bytes:{}",
-        sh.stats.net_repl_output_bytes.load(Relaxed)
-    );
 }
