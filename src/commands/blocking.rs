@@ -134,6 +134,19 @@ pub fn blmpop(ctx: &mut Ctx, a: &[Bytes]) -> R {
 fn bmove(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End, timeout: &[u8]) -> R {
     let deadline = deadline(ctx, timeout)?;
     let r = list_move(ctx, src, dst, from, to);
+    // On a retry, a source of another type keeps the client blocked (retry_ok), but a
+    // destination of another type is the answer: Redis's serveClientBlockedOnList replies
+    // WRONGTYPE to the woken client and leaves the element in the source.
+    if let Err(e) = &r {
+        let src_is_list = ctx
+            .store
+            .db(ctx.client.db)
+            .get(src)
+            .is_some_and(|e| matches!(e.value, crate::store::Value::List(_)));
+        if ctx.client.block_retry && *e == ErrorReply::wrong_type() && src_is_list {
+            return r.map(|_| Reply::Nil);
+        }
+    }
     match retry_ok(ctx, r)? {
         Some(e) => {
             let (f, t) = (end_name(from), end_name(to));

@@ -27,8 +27,10 @@ pub async fn run(sh: Arc<Shared>) {
         };
         let period = Duration::from_micros(1_000_000 / hz as u64);
         tokio::time::sleep(period).await;
-        {
-            let store = sh.lock_store();
+        // Never wait for the keyspace here: while a script holds it, a worker blocked on the
+        // lock (rather than handed over, as lock_store does only once the script is marked
+        // running) would leave too few workers to answer BUSY and SCRIPT KILL.
+        if let Some(store) = sh.store.try_lock() {
             sh.stats.note_memory(store.used_memory(sh.allocated()));
         }
         if !sh.migrate.is_empty() {
@@ -45,7 +47,10 @@ pub async fn run(sh: Arc<Shared>) {
         let (mut sampled, mut expired) = (0usize, 0usize);
         loop {
             let st = {
-                let mut store = sh.lock_store();
+                // A busy script: skip this tick (see above).
+                let Some(mut store) = sh.lock_store_unless_script() else {
+                    break;
+                };
                 let st = store.active_expire_step(now_ms(), STEP_KEYS * effort as usize);
                 crate::replication::propagate::flush(&sh, &mut store);
                 super::dispatch::publish_events(&sh, &mut store, now_ms());
@@ -63,12 +68,16 @@ pub async fn run(sh: Arc<Shared>) {
                 break;
             }
             if start.elapsed() >= budget {
-                sh.lock_store().stats.expired_time_cap_reached_count += 1;
+                if let Some(mut store) = sh.lock_store_unless_script() {
+                    store.stats.expired_time_cap_reached_count += 1;
+                }
                 break;
             }
             tokio::task::yield_now().await;
         }
-        let mut store = sh.lock_store();
+        let Some(mut store) = sh.lock_store_unless_script() else {
+            continue;
+        };
         store.stats.expire_cycle_cpu_milliseconds += start.elapsed().as_millis() as u64;
         if sampled > 0 {
             let perc = expired as f64 / sampled as f64;
