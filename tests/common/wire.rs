@@ -2,7 +2,7 @@
 //! its canonical form (aggregates sorted), and a connection that reopens itself after an I/O
 //! error. Shared by tests/differential.rs (scripted) and tests/fuzz.rs (generated).
 use super::resp;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
 /// One parsed reply: its exact bytes, its type byte, and (for aggregates) its elements.
