@@ -222,3 +222,25 @@ fn bzpopmin_and_bzmpop_wake_on_zadd() {
     let (got, _) = w.read_at_least(want.len());
     assert_eq!(String::from_utf8_lossy(&got), want);
 }
+
+#[test]
+fn brpoplpush_woken_into_a_destination_of_another_type_gets_wrongtype() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    let _: () = c.set("target", "nolist").unwrap();
+    let mut blocked = s.raw();
+    blocked.send(&resp(&[b"BRPOPLPUSH", b"blist", b"target", b"0"]));
+    wait_for("the client to block", || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut c).ok()?;
+        info.contains("blocked_clients:1").then_some(())
+    });
+    let _: () = c.rpush("blist", "foo").unwrap();
+    let (got, _) = blocked.read_at_least(9);
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("-WRONGTYPE"),
+        "{got:?}"
+    );
+    // The element stays in the source.
+    let l: Vec<String> = c.lrange("blist", 0, -1).unwrap();
+    assert_eq!(l, vec!["foo"]);
+}

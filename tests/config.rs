@@ -212,3 +212,77 @@ fn sigterm_and_shutdown_exit_cleanly() {
         .query::<()>(&mut s.client());
     assert!(s.wait_exit().success());
 }
+
+/// The names of `CONFIG GET *` on a server.
+fn config_names(s: &Server) -> std::collections::BTreeSet<String> {
+    let mut c = s.client();
+    let all: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("*")
+        .query(&mut c)
+        .unwrap();
+    all.chunks(2).map(|p| p[0].clone()).collect()
+}
+
+#[test]
+fn every_redis_parameter_is_accepted_with_its_default_and_validation() {
+    let ours = Server::start(&[]);
+    let redis = Server::start_redis(&[]);
+    let missing: Vec<_> = config_names(&redis)
+        .difference(&config_names(&ours))
+        .cloned()
+        .collect();
+    assert!(missing.is_empty(), "CONFIG GET * lacks {missing:?}");
+    // Defaults, a valid change and an invalid one answer as Redis (parameters without effect
+    // in slotcache included).
+    for (name, good, bad) in [
+        ("latency-tracking-info-percentiles", "50 99.5", "50 101"),
+        ("oom-score-adj-values", "0 100 200", "0 100"),
+        ("tls-session-cache-size", "1000", "x"),
+        ("acl-pubsub-default", "allchannels", "some"),
+        ("active-defrag-cycle-max", "50", "100"),
+    ] {
+        for s in [&ours, &redis] {
+            let mut c = s.client();
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(name)
+                .arg(good)
+                .query(&mut c)
+                .unwrap();
+        }
+        let get = |s: &Server| -> Vec<String> {
+            redis::cmd("CONFIG")
+                .arg("GET")
+                .arg(name)
+                .query(&mut s.client())
+                .unwrap()
+        };
+        assert_eq!(get(&ours), get(&redis), "{name}");
+        let err = |s: &Server| {
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(name)
+                .arg(bad)
+                .query::<()>(&mut s.client())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(err(&ours), err(&redis), "{name} {bad}");
+    }
+}
+
+#[test]
+fn default_info_has_every_field_redis_has() {
+    let fields = |s: &Server| -> std::collections::BTreeSet<String> {
+        let info: String = redis::cmd("INFO").query(&mut s.client()).unwrap();
+        info.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("errorstat_"))
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    let ours = Server::start(&[]);
+    let redis = Server::start_redis(&[]);
+    let missing: Vec<_> = fields(&redis).difference(&fields(&ours)).cloned().collect();
+    assert!(missing.is_empty(), "INFO lacks {missing:?}");
+}

@@ -17,8 +17,7 @@
 mod common;
 use common::wire::{first_difference, read_reply, same, show, Compare, Conn, Node};
 use common::Server;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 /// Splits a line like redis-cli's `sdssplitargs`. None on unbalanced quotes.
