@@ -314,7 +314,7 @@ fn bgsave_done(c: &mut Connection) -> bool {
 /// BGSAVE writes the dataset as it was when the command ran, whatever is written meanwhile.
 #[test]
 fn bgsave_is_point_in_time_under_writes() {
-    let sc = Server::start(&["--rdb-key-save-delay", "1000"]);
+    let sc = Server::start(&["--rdb-key-save-delay", "10000"]);
     let mut c = sc.client();
     for i in 0..1500 {
         cmd(&mut c, &[b"SET", format!("k{i}").as_bytes(), b"before"]).unwrap();
