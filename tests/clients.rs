@@ -204,6 +204,79 @@ fn monitor_streams_commands() {
 }
 
 #[test]
+fn monitor_refuses_keyspace_commands_until_reset() {
+    let s = Server::start(&[]);
+    let mut m = s.raw();
+    assert_eq!(m.reply(&resp(&[b"MONITOR"]), 5), "+OK\r\n");
+    let flags_of = |s: &Server| -> String {
+        let mut c = s.client();
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+        list.lines()
+            .filter(|l| !l.contains("cmd=client|list"))
+            .map(|l| {
+                l.split(' ')
+                    .find(|f| f.starts_with("flags="))
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(flags_of(&s), "flags=O");
+    assert_eq!(
+        m.reply(&resp(&[b"GET", b"k"]), 46),
+        "-ERR Replica can't interact with the keyspace\r\n"
+    );
+    // Non-keyspace commands still run (their own line shows in the feed after the reply).
+    assert!(m.reply(&resp(&[b"PING"]), 7).starts_with("+PONG\r\n"));
+    m.send(&resp(&[b"RESET"]));
+    wait_for("the RESET reply", || {
+        let (got, _) = m.read_at_least(1);
+        String::from_utf8_lossy(&got)
+            .contains("+RESET\r\n")
+            .then_some(())
+    });
+    assert_eq!(flags_of(&s), "flags=N");
+    assert_eq!(m.reply(&resp(&[b"GET", b"k"]), 5), "$-1\r\n");
+    // Inside a transaction MONITOR is refused, as for any client that needs a reply per command.
+    assert_eq!(m.reply(&resp(&[b"MULTI"]), 5), "+OK\r\n");
+    assert_eq!(m.reply(&resp(&[b"MONITOR"]), 9), "+QUEUED\r\n");
+    assert_eq!(
+        m.reply(&resp(&[b"EXEC"]), 57),
+        "*1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n"
+    );
+}
+
+#[test]
+fn client_setinfo_shows_in_client_list() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("LIB-NAME")
+        .arg("mylib")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("LIB-VER")
+        .arg("1.2.3")
+        .query(&mut c)
+        .unwrap();
+    let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut c).unwrap();
+    assert!(info.contains(" lib-name=mylib lib-ver=1.2.3"), "{info}");
+    let err = redis::cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("LIB-NAME")
+        .arg("a b")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("LIB-NAME cannot contain spaces"),
+        "{err}"
+    );
+}
+
+#[test]
 fn idle_timeout_closes_clients() {
     let s = Server::start(&["--timeout", "1"]);
     let mut c = s.raw();

@@ -45,8 +45,10 @@ pub fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> R {
         )));
     }
     if is(&a[2], "LIB-NAME") {
+        ctx.client.handle.view_mut().lib_name = v.clone();
         ctx.client.lib_name = Some(v);
     } else if is(&a[2], "LIB-VER") {
+        ctx.client.handle.view_mut().lib_ver = v.clone();
         ctx.client.lib_ver = Some(v);
     } else {
         return Err(ErrorReply::err(format!(

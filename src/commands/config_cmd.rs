@@ -94,6 +94,17 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
             ));
         }
     }
+    // A lower maxmemory evicts at once, as Redis's eviction timer does right after the
+    // change (not at the next write). A replica leaves it to its primary.
+    let replica = ctx
+        .shared
+        .repl
+        .role_replica
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if pairs.iter().any(|(n, _)| n == "maxmemory") && ctx.store.eviction.maxmemory > 0 && !replica {
+        let sh = ctx.shared;
+        let _ = ctx.store.evict_to_fit(&|| sh.allocated());
+    }
     Ok(Reply::Ok)
 }
 

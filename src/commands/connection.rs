@@ -42,6 +42,8 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     c.no_touch = false;
     c.authenticated = ctx.shared.config().hot.requirepass.is_none();
     c.multi = None;
+    // The connection sees the flag go and stops the feed (server/conn.rs).
+    c.monitor = false;
     c.tracking = false;
     c.caching = None;
     ctx.store.watches.unwatch_all(c.id);

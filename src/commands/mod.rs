@@ -24,6 +24,7 @@ pub use functions_cmd::stats_reply as function_stats_reply;
 pub use migrate::finish as finish_migrate;
 pub use persistence::{prepare, to_prepare};
 pub use scripting::kill_reply as script_kill_reply;
+pub use transactions::begin as begin_multi;
 mod functions_cmd;
 mod persistence;
 pub mod pubsub;
@@ -363,7 +364,10 @@ impl Ctx<'_> {
     /// keyspace notifications) happen.
     pub fn modified(&mut self, key: &[u8]) {
         self.store.dirty += 1;
-        self.store.watches.touch(self.client.db, key);
+        if !self.store.watches.is_empty() {
+            let exists = self.store.db(self.client.db).get(key).is_some();
+            self.store.watches.touch(self.client.db, key, exists);
+        }
         self.store.blocked.signal(self.client.db, key);
         let writer = self.client.acting_for.unwrap_or(self.client.id);
         self.store.tracking.invalidate(key, writer);

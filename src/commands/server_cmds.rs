@@ -82,6 +82,15 @@ pub fn info(ctx: &mut Ctx, a: &[Bytes]) -> R {
 }
 
 pub fn monitor(ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    // A transaction expects a reply per command: it cannot turn into a feed.
+    if ctx.client.in_exec || ctx.client.script {
+        return Err(ErrorReply::monitor_deny_blocking());
+    }
+    // Already monitoring: Redis ignores the command, without a reply.
+    if ctx.client.monitor {
+        return Ok(Reply::NoReply);
+    }
+    ctx.client.monitor = true;
     ctx.client.after = Some(After::Monitor);
     Ok(Reply::Ok)
 }

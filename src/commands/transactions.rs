@@ -9,10 +9,16 @@ use bytes::Bytes;
 type R = Result<Reply, ErrorReply>;
 
 pub fn multi(ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    if ctx.client.multi.is_some() {
+    begin(ctx.client)
+}
+
+/// MULTI touches only the client: it is also served while a script holds the store
+/// (server/busy.rs).
+pub fn begin(client: &mut crate::state::Client) -> R {
+    if client.multi.is_some() {
         return Err(ErrorReply::multi_nested());
     }
-    ctx.client.multi = Some(Multi::default());
+    client.multi = Some(Multi::default());
     Ok(Reply::Ok)
 }
 
@@ -33,8 +39,11 @@ pub fn watch(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if ctx.client.multi.is_some() {
         return Err(ErrorReply::watch_in_multi());
     }
+    let now = ctx.now_ms;
+    let db = ctx.client.db;
     for k in &a[1..] {
-        ctx.store.watches.watch(ctx.client.id, ctx.client.db, k);
+        let expired = ctx.store.db(db).get(k).is_some_and(|e| e.is_expired(now));
+        ctx.store.watches.watch(ctx.client.id, db, k, expired);
     }
     Ok(Reply::Ok)
 }

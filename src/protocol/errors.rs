@@ -36,6 +36,7 @@ fixed! {
     replicaof_cluster => "ERR REPLICAOF not allowed in cluster mode.";
     wait_on_replica => "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
     replica_sync_refused => "ERR Replica can't interact with the keyspace";
+    monitor_deny_blocking => "ERR MONITOR isn't allowed for DENY BLOCKING client";
     invalid_master_port => "ERR Invalid master port";
     busy_key => "BUSYKEY Target key name already exists.";
     bad_data_format => "ERR Bad data format";
@@ -146,6 +147,14 @@ impl ErrorReply {
     /// The error code word (`ERR`, `WRONGTYPE`, ...), as counted by INFO errorstats.
     pub fn code(&self) -> &str {
         self.0.split(' ').next().unwrap_or("ERR")
+    }
+
+    /// A refused EXEC (Redis's execCommandAbort): the transaction goes, with the reason.
+    pub fn exec_abort_because(e: &ErrorReply) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "EXECABORT Transaction discarded because of: {}",
+            e.text()
+        )))
     }
 
     /// A cluster redirection or refusal (MOVED, ASK, CROSSSLOT, TRYAGAIN, CLUSTERDOWN).

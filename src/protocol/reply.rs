@@ -59,6 +59,14 @@ pub enum Reply {
 pub const INLINE_BULK: usize = 30;
 
 impl Reply {
+    /// An out-of-band push, or several of them (SUBSCRIBE's confirmations).
+    pub fn is_push(&self) -> bool {
+        match self {
+            Reply::Push(_) => true,
+            Reply::Many(v) => !v.is_empty() && v.iter().all(Reply::is_push),
+            _ => false,
+        }
+    }
     pub fn bulk(b: &[u8]) -> Reply {
         if b.len() <= INLINE_BULK {
             let mut buf = [0u8; INLINE_BULK];

@@ -3,11 +3,13 @@
 //! store mutex, so no worker thread blocks and the cluster bus keeps running. Once the script
 //! passes busy-reply-threshold they are answered as Redis answers them: -BUSY, except the
 //! commands flagged `allow-busy`. Of those, SCRIPT KILL, FUNCTION KILL, FUNCTION STATS and
-//! SHUTDOWN NOSAVE act on the running script or the process and are served here without the
-//! store; the others (MULTI, WATCH, AUTH...) wait for the script to end.
+//! SHUTDOWN NOSAVE act on the running script or the process, and MULTI only on the client:
+//! they are served here without the store; the others (WATCH, AUTH...) wait for the script
+//! to end. A refusal flags an open transaction, and a refused EXEC discards it, as Redis's
+//! rejectCommand does.
 use crate::commands::{flag, Lookup};
 use crate::protocol::{ErrorReply, Reply};
-use crate::state::Shared;
+use crate::state::{Client, Shared};
 use bytes::Bytes;
 
 pub enum Busy {
@@ -19,7 +21,7 @@ pub enum Busy {
 }
 
 /// Waits while a script runs; decides what to do with `args` if it times out.
-pub async fn wait(sh: &Shared, args: &[Bytes]) -> Busy {
+pub async fn wait(sh: &Shared, client: &mut Client, args: &[Bytes]) -> Busy {
     loop {
         let changed = sh.scripting.run.changed.notified();
         tokio::pin!(changed);
@@ -28,7 +30,7 @@ pub async fn wait(sh: &Shared, args: &[Bytes]) -> Busy {
             return Busy::Proceed;
         }
         if sh.scripting.run.timed_out() {
-            match decide(sh, args) {
+            match decide(sh, client, args) {
                 Some(b) => return b,
                 // Allowed but needs the store: wait for the end of the script.
                 None => {
@@ -42,20 +44,20 @@ pub async fn wait(sh: &Shared, args: &[Bytes]) -> Busy {
 }
 
 /// What a timed-out script lets this command do (processCommand's busy check).
-fn decide(sh: &Shared, args: &[Bytes]) -> Option<Busy> {
+fn decide(sh: &Shared, client: &mut Client, args: &[Bytes]) -> Option<Busy> {
     let r = match crate::commands::index().lookup(args) {
         Lookup::Found(r) | Lookup::Container(r) => r,
         Lookup::UnknownSub => {
-            return Some(Busy::Reply(Reply::Error(ErrorReply::unknown_subcommand(
-                &args[1],
-                &String::from_utf8_lossy(&args[0]),
-            ))))
+            let e = ErrorReply::unknown_subcommand(&args[1], &String::from_utf8_lossy(&args[0]));
+            return Some(Busy::Reply(super::dispatch::reject_command(
+                sh, client, 0, e,
+            )));
         }
         Lookup::Unknown => {
-            return Some(Busy::Reply(Reply::Error(ErrorReply::unknown_command(
-                &args[0],
-                &args[1..],
-            ))))
+            let e = ErrorReply::unknown_command(&args[0], &args[1..]);
+            return Some(Busy::Reply(super::dispatch::reject_command(
+                sh, client, 0, e,
+            )));
         }
     };
     let eval = sh.scripting.run.current().is_some_and(|i| i.eval);
@@ -65,8 +67,9 @@ fn decide(sh: &Shared, args: &[Bytes]) -> Option<Busy> {
         } else {
             ErrorReply::busy_function()
         };
-        sh.stats.count_error(e.code());
-        return Some(Busy::Reply(Reply::Error(e)));
+        return Some(Busy::Reply(super::dispatch::reject_command(
+            sh, client, r.flags, e,
+        )));
     }
     // These act on the running script itself (or end the process), so they cannot wait for
     // the store lock the script holds.
@@ -74,6 +77,7 @@ fn decide(sh: &Shared, args: &[Bytes]) -> Option<Busy> {
         "script|kill" => crate::commands::script_kill_reply(sh, true),
         "function|kill" => crate::commands::script_kill_reply(sh, false),
         "function|stats" => crate::commands::function_stats_reply(sh),
+        "multi" => crate::commands::begin_multi(client),
         "shutdown" if args[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")) => {
             return Some(Busy::Shutdown)
         }

@@ -81,6 +81,7 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         stream,
         client: &mut reg.client,
         rx,
+        monitor: None,
     }
     .run()
     .await;
@@ -142,6 +143,64 @@ struct Connection<'a> {
     client: &'a mut Client,
     /// Pub/Sub messages and invalidations for this client.
     rx: UnboundedReceiver<Message>,
+    /// The MONITOR feed, while the client monitors.
+    monitor: Option<MonitorFeed>,
+}
+
+/// A subscription to the MONITOR feed; counted in `Shared::monitors` (commands are formatted
+/// for the feed only while someone listens) and shown as flag O in CLIENT LIST while it lives.
+struct MonitorFeed {
+    sh: Arc<Shared>,
+    handle: Arc<crate::state::clients::ClientHandle>,
+    rx: tokio::sync::broadcast::Receiver<Bytes>,
+}
+
+impl MonitorFeed {
+    fn new(sh: &Arc<Shared>, handle: &Arc<crate::state::clients::ClientHandle>) -> Self {
+        let rx = sh.monitor.subscribe();
+        sh.monitors.fetch_add(1, Relaxed);
+        handle.view_mut().monitor = true;
+        MonitorFeed {
+            sh: sh.clone(),
+            handle: handle.clone(),
+            rx,
+        }
+    }
+}
+
+impl Drop for MonitorFeed {
+    fn drop(&mut self) {
+        self.sh.monitors.fetch_sub(1, Relaxed);
+        self.handle.view_mut().monitor = false;
+    }
+}
+
+/// The next lines of the MONITOR feed, as many as are queued (never resolves without a feed).
+async fn monitor_lines(feed: Option<&mut MonitorFeed>) -> Option<BytesMut> {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let Some(feed) = feed else {
+        return std::future::pending().await;
+    };
+    let mut out = BytesMut::new();
+    loop {
+        match feed.rx.recv().await {
+            Ok(l) => {
+                out.extend_from_slice(&l);
+                break;
+            }
+            // A monitor too slow for the feed misses lines rather than holding memory.
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return None,
+        }
+    }
+    while out.len() < 64 * 1024 {
+        match feed.rx.try_recv() {
+            Ok(l) => out.extend_from_slice(&l),
+            Err(TryRecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    Some(out)
 }
 
 impl Connection<'_> {
@@ -229,6 +288,9 @@ impl Connection<'_> {
                 }
                 out.clear();
             }
+            if self.monitor.is_some() && !self.client.monitor {
+                self.monitor = None; // RESET
+            }
             self.publish_view(&mut last_view);
             if more_parsed && !inbuf.is_empty() {
                 continue;
@@ -236,8 +298,8 @@ impl Connection<'_> {
             if inbuf.capacity() - inbuf.len() < 1024 {
                 inbuf.reserve(READ_CHUNK);
             }
-            // Pub/Sub clients are exempt from the idle timeout, as in Redis.
-            let idle_timeout = if self.client.subscribed() {
+            // Pub/Sub clients and monitors are exempt from the idle timeout, as in Redis.
+            let idle_timeout = if self.client.subscribed() || self.monitor.is_some() {
                 0
             } else {
                 idle_timeout
@@ -258,6 +320,15 @@ impl Connection<'_> {
                     }
                     if let Some(m) = m {
                         if !self.write_messages(m).await {
+                            return End::Closed;
+                        }
+                    }
+                    continue;
+                }
+                lines = monitor_lines(self.monitor.as_mut()) => {
+                    if let Some(l) = lines {
+                        self.sh.stats.net_output_bytes.fetch_add(l.len() as u64, Relaxed);
+                        if !self.write(&l).await {
                             return End::Closed;
                         }
                     }
@@ -311,7 +382,7 @@ impl Connection<'_> {
             let mut fenced = None;
             if self.sh.scripting.run.running() {
                 let sh = self.sh.clone();
-                match super::busy::wait(&sh, &batch[i]).await {
+                match super::busy::wait(&sh, self.client, &batch[i]).await {
                     super::busy::Busy::Proceed => {}
                     super::busy::Busy::Reply(r) => {
                         self.emit(r, out);
@@ -413,7 +484,8 @@ impl Connection<'_> {
                 }
                 Some(After::Monitor) => {
                     self.flush(out).await;
-                    return Some(self.monitor().await);
+                    let handle = self.client.handle.clone();
+                    self.monitor = Some(MonitorFeed::new(&self.sh, &handle));
                 }
                 Some(After::Block {
                     keys,
@@ -561,11 +633,22 @@ impl Connection<'_> {
     }
 
     fn emit(&mut self, r: Reply, out: &mut BytesMut) {
-        match self.client.reply_mode {
-            ReplyMode::On => r.encode(self.client.resp, out),
-            ReplyMode::Off => {}
-            ReplyMode::Skip => self.client.reply_mode = ReplyMode::On,
-            ReplyMode::SkipNext => self.client.reply_mode = ReplyMode::Skip,
+        // Pushes ((un)subscribe confirmations) go out whatever CLIENT REPLY says, as Redis's
+        // CLIENT_PUSHING replies do.
+        let shown = match self.client.reply_mode {
+            ReplyMode::On => true,
+            ReplyMode::Off => false,
+            ReplyMode::Skip => {
+                self.client.reply_mode = ReplyMode::On;
+                false
+            }
+            ReplyMode::SkipNext => {
+                self.client.reply_mode = ReplyMode::Skip;
+                false
+            }
+        };
+        if shown || r.is_push() {
+            r.encode(self.client.resp, out);
         }
     }
 
@@ -577,36 +660,6 @@ impl Connection<'_> {
                 .fetch_add(out.len() as u64, Relaxed);
             self.write(out).await;
             out.clear();
-        }
-    }
-
-    /// The MONITOR feed: every executed command, until the client goes away.
-    async fn monitor(&mut self) -> End {
-        let mut rx = self.sh.monitor.subscribe();
-        self.sh.monitors.fetch_add(1, Relaxed);
-        let end = self.monitor_feed(&mut rx).await;
-        self.sh.monitors.fetch_sub(1, Relaxed);
-        end
-    }
-
-    async fn monitor_feed(&mut self, rx: &mut tokio::sync::broadcast::Receiver<Bytes>) -> End {
-        self.client
-            .handle
-            .view
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .monitor = true;
-        let mut scratch = [0u8; 1024];
-        loop {
-            tokio::select! {
-                line = rx.recv() => match line {
-                    Ok(l) => if !self.write(&l).await { return End::Closed },
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(_) => return End::Closed,
-                },
-                r = self.stream.read(&mut scratch) => if matches!(r, Ok(0) | Err(_)) { return End::Closed },
-                _ = self.client.handle.kill_notify.notified() => return End::Closed,
-            }
         }
     }
 

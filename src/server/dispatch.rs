@@ -63,16 +63,22 @@ fn admit(
     if let Some((_, topo)) = &client.topology {
         super::route::check(topo, store, client, r, args, now)?;
     }
-    // Commands inside EXEC were admitted when queued; EXEC is a write if its queue holds one.
-    let writes = r.flags & flag::WRITE != 0
-        || (client.multi.is_some()
-            && r.flags & flag::EXEC != 0
-            && client.multi.as_ref().is_some_and(|m| queue_writes(m)));
+    // Commands inside EXEC were admitted when queued; EXEC is checked as what its queue
+    // holds (Redis's mstate.cmd_flags / cmd_inv_flags): a write if one of them writes,
+    // refused on a stale replica if one of them may not run there.
+    let (any, inv) = match client.multi.as_ref().filter(|_| r.flags & flag::EXEC != 0) {
+        Some(m) => {
+            let (any, inv) = queued_flags(m);
+            (r.flags | any, !r.flags | inv)
+        }
+        None => (r.flags, !r.flags),
+    };
+    let writes = any & flag::WRITE != 0;
     if writes && !client.in_exec {
         writes_allowed(sh, now)?;
     }
     if sh.repl.role_replica.load(Relaxed) {
-        if r.flags & flag::STALE == 0 && stale_refused(sh) {
+        if inv & flag::STALE != 0 && stale_refused(sh) {
             return Err(ErrorReply::master_down());
         }
         // A replica never evicts (replica-ignore-maxmemory): its primary's DELs keep it in step.
@@ -81,7 +87,7 @@ fn admit(
     if store.eviction.maxmemory > 0 {
         let _ = now;
         let fits = store.evict_to_fit(&|| sh.allocated());
-        if !fits && r.flags & flag::DENYOOM != 0 {
+        if !fits && any & flag::DENYOOM != 0 {
             return Err(ErrorReply::oom());
         }
     }
@@ -92,13 +98,14 @@ fn writes_allowed(sh: &Shared, now: u64) -> Result<(), ErrorReply> {
     crate::replication::writes_allowed(sh, now)
 }
 
-fn queue_writes(m: &crate::state::Multi) -> bool {
-    m.queue
-        .iter()
-        .any(|q| match crate::commands::index().lookup(q) {
-            Lookup::Found(r) | Lookup::Container(r) => r.flags & flag::WRITE != 0,
-            _ => false,
-        })
+/// The flags of the queued commands: (set in any, unset in any).
+fn queued_flags(m: &crate::state::Multi) -> (u32, u32) {
+    m.queue.iter().fold((0, 0), |(any, inv), q| {
+        match crate::commands::index().lookup(q) {
+            Lookup::Found(r) | Lookup::Container(r) => (any | r.flags, inv | !r.flags),
+            _ => (any, inv),
+        }
+    })
 }
 
 fn stale_refused(sh: &Shared) -> bool {
@@ -172,6 +179,10 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     let now = client
         .time_snapshot
         .unwrap_or_else(|| crate::util::unix_ms(wall));
+    if client.unwatch_pending {
+        client.unwatch_pending = false;
+        store.watches.unwatch_all(client.id);
+    }
     let r = match resolve(args) {
         Ok(r) => r,
         Err(e) => return Outcome::Reply(reject(sh, client, e)),
@@ -186,7 +197,11 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
             ErrorReply::subscribed_context(r.spec.name),
         ));
     }
-    if !client.in_exec && !client.primary_link {
+    // A monitor is a replica to Redis: it may not touch the keyspace (nor be paused).
+    if client.monitor && r.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0 {
+        return Outcome::Reply(reject(sh, client, ErrorReply::replica_sync_refused()));
+    }
+    if !client.in_exec && !client.primary_link && !client.monitor {
         if let Some(p) = sh.pause_state(now) {
             if !p.write_only || r.flags & flag::WRITE != 0 {
                 return Outcome::Paused(p.until_ms);
@@ -205,7 +220,7 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
             store.watches.unwatch_all(client.id);
             return Outcome::Reply(error(sh, e));
         }
-        return Outcome::Reply(reject(sh, client, e));
+        return Outcome::Reply(reject_command(sh, client, r.flags, e));
     }
     if !client.in_exec && !store.fences.is_empty() && must_wait(store, client, &r, args) {
         return Outcome::Fenced(store.fences.waiter());
@@ -497,8 +512,7 @@ fn exec_transaction(sh: &Shared, store: &mut Store, client: &mut Client, now: u6
     let m = client.multi.take().expect("in MULTI");
     let watched_expired = store
         .watches
-        .keys_of(client.id)
-        .iter()
+        .live_keys_of(client.id)
         .any(|(db, key)| store.db(*db).get(key).is_some_and(|e| e.is_expired(now)));
     let spoiled = store.watches.is_dirty(client.id) || watched_expired;
     store.watches.unwatch_all(client.id);
@@ -528,6 +542,16 @@ fn reject(sh: &Shared, client: &mut Client, e: ErrorReply) -> Reply {
         m.failed = true;
     }
     error(sh, e)
+}
+
+/// A command refused before it ran (Redis's rejectCommand): an open transaction is flagged
+/// and fails at EXEC; a refused EXEC itself discards the transaction, giving the reason.
+pub(super) fn reject_command(sh: &Shared, client: &mut Client, flags: u32, e: ErrorReply) -> Reply {
+    if flags & flag::EXEC != 0 && client.multi.take().is_some() {
+        client.unwatch_pending = true;
+        return error(sh, ErrorReply::exec_abort_because(&e));
+    }
+    reject(sh, client, e)
 }
 
 fn error(sh: &Shared, e: ErrorReply) -> Reply {

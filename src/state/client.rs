@@ -86,6 +86,12 @@ pub struct Client {
     pub no_touch: bool,
     pub after: Option<After>,
     pub multi: Option<Multi>,
+    /// A transaction was discarded without the store at hand (an EXEC refused while a script
+    /// was busy): its WATCHes go with the next command.
+    pub unwatch_pending: bool,
+    /// MONITOR mode: the connection streams every executed command; its own commands may
+    /// not touch the keyspace (Redis marks monitors as replicas). RESET ends it.
+    pub monitor: bool,
     /// True while EXEC runs the queued commands (blocking commands must not block then).
     pub in_exec: bool,
     /// The client scripts run their commands as (MONITOR shows it as `lua`; the script
@@ -159,6 +165,8 @@ impl Client {
             no_touch: false,
             after: None,
             multi: None,
+            unwatch_pending: false,
+            monitor: false,
             in_exec: false,
             script: false,
             time_snapshot: None,

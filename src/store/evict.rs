@@ -155,7 +155,7 @@ impl Store {
             if let Some(e) = self.db_mut(db).remove(&key) {
                 self.stats.evicted_keys += 1;
                 self.propagation.deleted(db, &key);
-                self.watches.touch(db, &key);
+                self.watches.touch(db, &key, false);
                 self.tracking.invalidate(&key, 0);
                 self.events
                     .raise(super::notify::EVICTED, "evicted", db, &key);

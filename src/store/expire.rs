@@ -51,7 +51,7 @@ impl Store {
                 for k in expired_keys.drain(..) {
                     if let Some(e) = self.db_mut(db).remove(&k) {
                         self.propagation.deleted(db, &k);
-                        self.watches.touch(db, &k);
+                        self.watches.touch(db, &k, false);
                         self.tracking.invalidate(&k, 0);
                         self.events.raise(super::notify::EXPIRED, "expired", db, &k);
                         st.expired += 1;

@@ -169,7 +169,7 @@ impl Store {
             Lookup::Expired(old) => {
                 self.stats.expired_keys += 1;
                 self.propagation.deleted(db, key);
-                self.watches.touch(db, key);
+                self.watches.touch(db, key, false);
                 self.events.raise(notify::EXPIRED, "expired", db, key);
                 self.tracking.invalidate(key, 0);
                 self.stats.keyspace_misses += count as u64;
@@ -233,7 +233,7 @@ impl Store {
             return false;
         }
         let e = self.dbs[db].remove(key).expect("present after lookup");
-        self.watches.touch(db, key);
+        self.watches.touch(db, key, false);
         if lazy {
             self.free(e.value);
         }
@@ -271,8 +271,13 @@ impl Store {
         };
         let mut removed = 0;
         self.tracking.invalidate_all();
+        let now = crate::util::now_ms();
         for i in range {
-            self.watches.touch_db(i);
+            if !self.watches.is_empty() {
+                let d = &self.dbs[i];
+                let held = |k: &[u8]| presence(d, k, now);
+                self.watches.touch_db(i, &held, None);
+            }
             self.blocked.signal_db(i);
             removed += self.dbs[i].len();
             let old = self.dbs[i].take_all();
@@ -285,8 +290,14 @@ impl Store {
     }
 
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
-        self.watches.touch_db(a);
-        self.watches.touch_db(b);
+        if !self.watches.is_empty() {
+            let now = crate::util::now_ms();
+            let (da, db) = (&self.dbs[a], &self.dbs[b]);
+            let in_a = |k: &[u8]| presence(da, k, now);
+            let in_b = |k: &[u8]| presence(db, k, now);
+            self.watches.touch_db(a, &in_a, Some(&in_b));
+            self.watches.touch_db(b, &in_b, Some(&in_a));
+        }
         self.blocked.signal_db(a);
         self.blocked.signal_db(b);
         self.dbs.swap(a, b);
@@ -328,4 +339,10 @@ impl Store {
     pub fn total_keys(&self) -> usize {
         self.dbs.iter().map(|d| d.len()).sum()
     }
+}
+
+/// Whether `db` holds `key`: (present, present but past its TTL), for WATCH.
+fn presence(db: &Db, key: &[u8], now_ms: u64) -> (bool, bool) {
+    db.get(key)
+        .map_or((false, false), |e| (true, e.is_expired(now_ms)))
 }
