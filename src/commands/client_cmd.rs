@@ -59,12 +59,24 @@ pub fn client_setinfo(ctx: &mut Ctx, a: &[Bytes]) -> R {
     Ok(Reply::Ok)
 }
 
+/// The size of a request as a RESP multibulk (what it occupies in Redis's query buffer).
+fn request_size(a: &[Bytes]) -> usize {
+    let digits = |n: usize| n.to_string().len();
+    3 + digits(a.len())
+        + a.iter()
+            .map(|x| 5 + digits(x.len()) + x.len())
+            .sum::<usize>()
+}
+
+fn cmd_name(id: usize) -> Option<&'static str> {
+    super::index().all.get(id).map(|(spec, _)| spec.name)
+}
+
 /// The connection's own view is refreshed after each batch; refresh it now so CLIENT LIST/INFO
 /// shows this very command.
-fn refresh_self(ctx: &Ctx, cmd: &str) {
+fn refresh_self(ctx: &Ctx) {
     let mut v = ctx.client.handle.view_mut();
     v.db = ctx.client.db;
-    v.last_cmd = cmd.to_string();
     v.resp = if ctx.client.resp == crate::protocol::RespVersion::Resp3 {
         3
     } else {
@@ -78,10 +90,10 @@ fn refresh_self(ctx: &Ctx, cmd: &str) {
         .unwrap_or_default();
 }
 
-pub fn client_info(ctx: &mut Ctx, _a: &[Bytes]) -> R {
-    refresh_self(ctx, "client|info");
+pub fn client_info(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    refresh_self(ctx);
     Ok(Reply::Verbatim(Bytes::from(
-        ctx.client.handle.list_line() + "\n",
+        ctx.client.handle.list_line(&cmd_name, request_size(a)) + "\n",
     )))
 }
 
@@ -107,7 +119,7 @@ fn parse_type(t: &[u8]) -> Result<String, ErrorReply> {
 }
 
 pub fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    refresh_self(ctx, "client|list");
+    refresh_self(ctx);
     let mut filter_type = None;
     let mut ids: Option<Vec<u64>> = None;
     if a.len() > 2 {
@@ -138,7 +150,12 @@ pub fn client_list(ctx: &mut Ctx, a: &[Bytes]) -> R {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
             continue;
         }
-        out.push_str(&h.list_line());
+        let qbuf = if h.id == ctx.client.id {
+            request_size(a)
+        } else {
+            0
+        };
+        out.push_str(&h.list_line(&cmd_name, qbuf));
         out.push('\n');
     }
     Ok(Reply::Verbatim(Bytes::from(out)))
@@ -181,6 +198,10 @@ fn kill_filter(a: &[Bytes]) -> Result<KillFilter, ErrorReply> {
         } else if is(&a[i], "LADDR") {
             f.laddr = Some(s);
         } else if is(&a[i], "USER") {
+            // `default` is the only user there is (no ACL users yet).
+            if s != "default" {
+                return Err(ErrorReply::err(format!("No such user '{s}'")));
+            }
             f.user = Some(s);
         } else if is(&a[i], "SKIPME") {
             f.skipme = match s.to_ascii_lowercase().as_str() {

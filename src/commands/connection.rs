@@ -67,6 +67,9 @@ pub fn auth(ctx: &mut Ctx, a: &[Bytes]) -> R {
     if a.len() > 3 {
         return Err(ErrorReply::syntax());
     }
+    for i in 1..a.len() {
+        ctx.redact(i);
+    }
     let (user, pass) = if a.len() == 3 {
         (Some(a[1].as_ref()), &a[2])
     } else {
@@ -101,6 +104,8 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let mut authed = false;
     while i < a.len() {
         if is(&a[i], "AUTH") && i + 2 < a.len() {
+            ctx.redact(i + 1);
+            ctx.redact(i + 2);
             if !check_password(ctx, Some(&a[i + 1]), &a[i + 2]) {
                 return Err(ErrorReply::wrong_pass());
             }

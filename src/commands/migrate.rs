@@ -33,7 +33,8 @@ struct Args<'a> {
     keys: &'a [Bytes],
 }
 
-fn parse(a: &[Bytes]) -> Result<Args<'_>, ErrorReply> {
+/// `redacted` gets the password arguments (hidden from MONITOR and SLOWLOG).
+fn parse<'a>(a: &'a [Bytes], redacted: &mut u64) -> Result<Args<'a>, ErrorReply> {
     let (mut copy, mut replace, mut auth) = (false, false, None);
     let mut keys = &a[3..4];
     let mut j = 6;
@@ -48,12 +49,14 @@ fn parse(a: &[Bytes]) -> Result<Args<'_>, ErrorReply> {
                 return Err(ErrorReply::syntax());
             }
             auth = Some((None, &a[j + 1]));
+            *redacted |= 1 << (j + 1).min(63);
             j += 1;
         } else if is(&a[j], "AUTH2") {
             if more < 2 {
                 return Err(ErrorReply::syntax());
             }
             auth = Some((Some(&a[j + 1]), &a[j + 2]));
+            *redacted |= 0b11 << (j + 1).min(62);
             j += 2;
         } else if is(&a[j], "KEYS") {
             if !a[3].is_empty() {
@@ -82,7 +85,10 @@ fn parse(a: &[Bytes]) -> Result<Args<'_>, ErrorReply> {
 }
 
 pub fn migrate(ctx: &mut Ctx, a: &[Bytes]) -> R {
-    let m = parse(a)?;
+    let mut redacted = 0;
+    let parsed = parse(a, &mut redacted);
+    ctx.client.redacted |= redacted;
+    let m = parsed?;
     let db = ctx.db();
     // Keys present now (lookupKeyRead: hits and misses counted, expired keys dropped).
     let present: Vec<&Bytes> = m

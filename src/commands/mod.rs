@@ -12,6 +12,7 @@ mod cluster_slots;
 mod command_cmd;
 mod config_cmd;
 mod connection;
+mod debug;
 mod geo;
 mod hashes;
 mod hyperloglog;
@@ -83,6 +84,7 @@ mod handlers {
     pub use super::command_cmd::*;
     pub use super::config_cmd::*;
     pub use super::connection::*;
+    pub use super::debug::*;
     pub use super::functions_cmd::*;
     pub use super::geo::*;
     pub use super::hashes::*;
@@ -360,6 +362,13 @@ pub(crate) fn pexpireat_args(key: &Bytes, at_ms: u64) -> Vec<Bytes> {
 }
 
 impl Ctx<'_> {
+    /// Hides argument `i` of the current command from MONITOR and SLOWLOG (a password).
+    pub fn redact(&mut self, i: usize) {
+        if i < 64 {
+            self.client.redacted |= 1 << i;
+        }
+    }
+
     /// Marks a key as changed by a write: the hook where dirty counting (and later WATCH and
     /// keyspace notifications) happen.
     pub fn modified(&mut self, key: &[u8]) {

@@ -13,30 +13,42 @@ type R = Result<Reply, ErrorReply>;
 
 /// EVAL script numkeys [key ...] [arg ...]
 pub fn eval(ctx: &mut Ctx, args: &[Bytes]) -> R {
+    feed_monitor(ctx, args);
     eval_generic(ctx, args, false, false)
 }
 
 /// EVAL_RO: EVAL whose script may not write.
 pub fn eval_ro(ctx: &mut Ctx, args: &[Bytes]) -> R {
+    feed_monitor(ctx, args);
     eval_generic(ctx, args, false, true)
 }
 
 /// EVALSHA sha1 numkeys [key ...] [arg ...]
 pub fn evalsha(ctx: &mut Ctx, args: &[Bytes]) -> R {
+    feed_monitor(ctx, args);
     eval_generic(ctx, args, true, false)
 }
 
 pub fn evalsha_ro(ctx: &mut Ctx, args: &[Bytes]) -> R {
+    feed_monitor(ctx, args);
     eval_generic(ctx, args, true, true)
 }
 
 /// FCALL function numkeys [key ...] [arg ...]
 pub fn fcall(ctx: &mut Ctx, args: &[Bytes]) -> R {
+    feed_monitor(ctx, args);
     fcall_generic(ctx, args, false)
 }
 
 pub fn fcall_ro(ctx: &mut Ctx, args: &[Bytes]) -> R {
+    feed_monitor(ctx, args);
     fcall_generic(ctx, args, true)
+}
+
+/// Scripts are shown to MONITOR as they start, before the commands they run (the table
+/// marks them skip-monitor so the dispatcher does not show them again when they end).
+fn feed_monitor(ctx: &Ctx, args: &[Bytes]) {
+    ctx.shared.feed_monitor(ctx.client, args, ctx.now_ms);
 }
 
 /// The keys and arguments after `numkeys`, checked as Redis checks them.

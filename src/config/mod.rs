@@ -81,16 +81,17 @@ fn canonical(p: &'static Param) -> &'static Param {
     }
 }
 
-/// Parses a memory value with Redis's units (`memtoull`): k=1000, kb=1024, m, mb, g, gb.
+/// Parses a memory value with Redis's units (`memtoull`): b, k=1000, kb=1024, m, mb, g, gb.
 pub fn parse_memory(s: &str) -> Option<i64> {
     let lower = s.to_ascii_lowercase();
-    let units: [(&str, i64); 6] = [
+    let units: [(&str, i64); 7] = [
         ("kb", 1024),
         ("k", 1000),
         ("mb", 1 << 20),
         ("m", 1_000_000),
         ("gb", 1 << 30),
         ("g", 1_000_000_000),
+        ("b", 1),
     ];
     for (u, mul) in units {
         if let Some(n) = lower.strip_suffix(u) {

@@ -27,6 +27,9 @@ pub async fn run(sh: Arc<Shared>) {
         };
         let period = Duration::from_micros(1_000_000 / hz as u64);
         tokio::time::sleep(period).await;
+        if sh.cron_paused.load(Relaxed) {
+            continue;
+        }
         // Never wait for the keyspace here: while a script holds it, a worker blocked on the
         // lock (rather than handed over, as lock_store does only once the script is marked
         // running) would leave too few workers to answer BUSY and SCRIPT KILL.

@@ -437,7 +437,6 @@ impl Connection<'_> {
                 continue;
             }
             if let Some(mut w) = fenced {
-                self.show_cmd(&batch[i][0]);
                 self.flush(out).await;
                 let _ = w.changed().await;
                 continue;
@@ -446,10 +445,6 @@ impl Connection<'_> {
                 None => {}
                 Some(After::Close) => return Some(End::Closed),
                 Some(After::Shutdown) => return Some(End::Shutdown),
-                Some(After::Sleep(d)) => {
-                    self.flush(out).await;
-                    tokio::time::sleep(d).await;
-                }
                 Some(After::Migrate(p)) => {
                     self.flush(out).await;
                     let reply = self.migrate(p).await;
@@ -468,7 +463,6 @@ impl Connection<'_> {
                     deadline_ms,
                 }) => {
                     self.flush(out).await;
-                    self.show_cmd(b"wait");
                     let handle = self.client.handle.clone();
                     let wait = crate::replication::primary::wait_for_acks(
                         &self.sh,
@@ -504,16 +498,9 @@ impl Connection<'_> {
         None
     }
 
-    /// CLIENT LIST shows `cmd=<name>` while this connection waits on a command (a MIGRATE in
-    /// flight, a write waiting for one), as Redis shows a blocked command.
-    fn show_cmd(&self, name: &[u8]) {
-        self.client.handle.view_mut().last_cmd = String::from_utf8_lossy(name).to_ascii_lowercase();
-    }
-
     /// Runs a MIGRATE's job (the keyspace stays open meanwhile), then finishes it under the
     /// store lock. The job's values are dropped after the lock is gone.
     async fn migrate(&mut self, p: Box<crate::migrate::Pending>) -> Reply {
-        self.show_cmd(b"migrate");
         // A task of its own, so a panic in it still lets `finish` lift the fence.
         let (sh, job) = (self.sh.clone(), std::sync::Arc::new(*p));
         let running = job.clone();

@@ -112,27 +112,6 @@ fn stale_refused(sh: &Shared) -> bool {
     crate::replication::stale_refused(sh)
 }
 
-fn feed_monitor(sh: &Shared, client: &Client, args: &[Bytes], now: u64) {
-    let who = if client.script {
-        "lua".to_string()
-    } else {
-        client.handle.addr.to_string()
-    };
-    let mut line = format!(
-        "+{}.{:06} [{} {}]",
-        now / 1000,
-        (now % 1000) * 1000,
-        client.db,
-        who
-    );
-    for a in args {
-        line.push(' ');
-        line.push_str(&crate::util::repr(a));
-    }
-    line.push_str("\r\n");
-    let _ = sh.monitor.send(Bytes::from(line));
-}
-
 /// Runs one request and, once the outermost command is done (an EXEC after its queued
 /// commands), hands what it did to the replication stream (replication/propagate.rs).
 pub fn execute(sh: &Shared, store: &mut Store, client: &mut Client, args: &[Bytes]) -> Outcome {
@@ -187,6 +166,9 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         Ok(r) => r,
         Err(e) => return Outcome::Reply(reject(sh, client, e)),
     };
+    if !client.script {
+        client.handle.last_cmd.store(r.id, Relaxed);
+    }
     if client.resp == RespVersion::Resp2
         && client.subscribed()
         && r.flags & flag::SUBSCRIBED_OK == 0
@@ -233,14 +215,11 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         if r.flags & flag::EXEC != 0 {
             stat.calls.fetch_add(1, Relaxed);
             sh.stats.commands_processed.fetch_add(1, Relaxed);
-            return Outcome::Reply(exec_transaction(sh, store, client, now));
+            let reply = exec_transaction(sh, store, client, now);
+            // Fed after its commands, as Redis's call() feeds monitors once a command is done.
+            sh.feed_monitor(client, args, now);
+            return Outcome::Reply(reply);
         }
-    }
-    if sh.monitors.load(Relaxed) > 0
-        && r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0
-        && r.flags & flag::NO_AUTH == 0
-    {
-        feed_monitor(sh, client, args, now);
     }
     // ASKING holds for the next command only (inside MULTI: until EXEC), as in Redis.
     if client.asking && r.flags & flag::KEEPS_ASKING == 0 && client.multi.is_none() {
@@ -266,6 +245,11 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         Err(panic) => Err(contain_panic(sh, store, client, &r, args, mark, now, panic)),
     };
     let us = wall.elapsed().map_or(0, |d| d.as_micros() as u64);
+    // Monitors see a command once it ran (not a blocked command's retries), with the
+    // arguments its handler redacted; admin commands and scripts (fed as they start) are not.
+    if r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 && !client.block_retry {
+        sh.feed_monitor(client, args, now);
+    }
     // A command that reset the counter (DEBUG LOADAOF, DEBUG RELOAD) wrote nothing to
     // propagate (Redis clamps the difference at 0).
     let wrote = store.dirty > dirty_before;
@@ -289,6 +273,7 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         stat.usec.fetch_add(us, Relaxed);
         slowlog(sh, client, &r, args, us);
     }
+    client.redacted = 0;
     match result {
         Ok(reply) => {
             if let Reply::Error(_) = reply {
@@ -404,8 +389,9 @@ fn slowlog(sh: &Shared, client: &Client, r: &Resolved, args: &[Bytes], us: u64) 
         .as_ref()
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
+    let args = crate::state::redact(args, client.redacted);
     sh.slowlog.lock().unwrap_or_else(|e| e.into_inner()).push(
-        args,
+        &args,
         us,
         client.handle.addr.to_string(),
         name,

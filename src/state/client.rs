@@ -4,7 +4,6 @@ use crate::protocol::RespVersion;
 use bytes::Bytes;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -21,8 +20,6 @@ pub enum ReplyMode {
 pub enum After {
     /// Flush pending replies and close (QUIT, CLIENT KILL of oneself, protocol errors).
     Close,
-    /// Wait before the next command (DEBUG SLEEP).
-    Sleep(Duration),
     /// Turn this connection into a MONITOR feed.
     Monitor,
     /// Stop the server (SHUTDOWN).
@@ -92,6 +89,9 @@ pub struct Client {
     /// MONITOR mode: the connection streams every executed command; its own commands may
     /// not touch the keyspace (Redis marks monitors as replicas). RESET ends it.
     pub monitor: bool,
+    /// Arguments of the current command that MONITOR and SLOWLOG must not show (bit i:
+    /// argument i), set by its handler (Ctx::redact).
+    pub redacted: u64,
     /// True while EXEC runs the queued commands (blocking commands must not block then).
     pub in_exec: bool,
     /// The client scripts run their commands as (MONITOR shows it as `lua`; the script
@@ -167,6 +167,7 @@ impl Client {
             multi: None,
             unwatch_pending: false,
             monitor: false,
+            redacted: 0,
             in_exec: false,
             script: false,
             time_snapshot: None,

@@ -14,9 +14,7 @@ use tokio::sync::Notify;
 pub struct ClientView {
     pub name: String,
     pub db: usize,
-    pub last_cmd: String,
     pub resp: u8,
-    pub qbuf: usize,
     pub omem: usize,
     pub lib_name: String,
     pub lib_ver: String,
@@ -45,6 +43,10 @@ pub struct ClientHandle {
     pub mailbox: Mailbox,
     /// True while the connection waits in a blocking command.
     pub blocked: AtomicBool,
+    /// The command table id (commands::CommandIndex::all) of the client's last command,
+    /// usize::MAX before the first: CLIENT LIST's `cmd=`. An atomic, not part of the view,
+    /// so the per-command cost is one relaxed store.
+    pub last_cmd: std::sync::atomic::AtomicUsize,
     /// CLIENT UNBLOCK request for a blocked client: Some(true) = with an error.
     pub unblock: Mutex<Option<bool>>,
 }
@@ -93,7 +95,14 @@ impl ClientHandle {
     }
 
     /// One CLIENT LIST line (without the trailing newline), Redis 7.0's field order.
-    pub fn list_line(&self) -> String {
+    /// The CLIENT LIST line; `cmd_name` names a command table id. `qbuf`: bytes waiting in
+    /// the query buffer (the caller's own line counts the request being served, as Redis's
+    /// does; other connections have parsed everything they read).
+    pub fn list_line(
+        &self,
+        cmd_name: &dyn Fn(usize) -> Option<&'static str>,
+        qbuf: usize,
+    ) -> String {
         let v = self.view.lock().unwrap_or_else(|e| e.into_inner()).clone();
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
@@ -103,16 +112,16 @@ impl ClientHandle {
             v.name,
             self.created.elapsed().as_secs(),
             self.idle_secs(),
-            flags(&v),
+            flags(&v, self.blocked.load(Ordering::Relaxed)),
             v.db,
             v.subs.0,
             v.subs.1,
             v.subs.2,
             v.multi,
-            v.qbuf,
+            qbuf,
             v.omem,
-            16384 + v.qbuf + v.omem,
-            if v.last_cmd.is_empty() { "NULL" } else { &v.last_cmd },
+            16384 + qbuf + v.omem,
+            cmd_name(self.last_cmd.load(Ordering::Relaxed)).unwrap_or("NULL"),
             v.resp,
             v.lib_name,
             v.lib_ver,
@@ -120,8 +129,8 @@ impl ClientHandle {
     }
 }
 
-/// CLIENT LIST flags: P pubsub, x in MULTI, O monitor, N none.
-fn flags(v: &ClientView) -> String {
+/// CLIENT LIST flags, in Redis's order: O monitor, P pubsub, x in MULTI, b blocked, N none.
+fn flags(v: &ClientView, blocked: bool) -> String {
     let mut f = String::new();
     f.extend(v.link);
     if v.monitor {
@@ -132,6 +141,9 @@ fn flags(v: &ClientView) -> String {
     }
     if v.multi >= 0 {
         f.push('x');
+    }
+    if blocked {
+        f.push('b');
     }
     if f.is_empty() {
         f.push('N');
@@ -173,6 +185,7 @@ impl ClientRegistry {
                 block_notify: Arc::new(Notify::new()),
                 mailbox,
                 blocked: AtomicBool::new(false),
+                last_cmd: std::sync::atomic::AtomicUsize::new(usize::MAX),
                 unblock: Mutex::new(None),
             }
         });

@@ -40,6 +40,8 @@ pub struct Shared {
     pub monitor: broadcast::Sender<Bytes>,
     /// Connections in MONITOR mode (checked per command instead of the channel's own count,
     /// which takes a lock).
+    /// DEBUG PAUSE-CRON: the periodic work (active expiry ...) is suspended.
+    pub cron_paused: std::sync::atomic::AtomicBool,
     pub monitors: std::sync::atomic::AtomicUsize,
     pub pubsub: pubsub::PubSub,
     pub pause: Mutex<Pause>,
@@ -86,7 +88,54 @@ pub fn tick_coarse_clock() {
     COARSE_MS.store(now_ms(), std::sync::atomic::Ordering::Relaxed);
 }
 
+/// `args` with those whose bit is set in `mask` replaced by "(redacted)" (passwords: what
+/// MONITOR and SLOWLOG show, as Redis's redactClientCommandArgument).
+pub fn redact(args: &[Bytes], mask: u64) -> std::borrow::Cow<'_, [Bytes]> {
+    if mask == 0 {
+        return std::borrow::Cow::Borrowed(args);
+    }
+    let hidden = Bytes::from_static(b"(redacted)");
+    std::borrow::Cow::Owned(
+        args.iter()
+            .enumerate()
+            .map(|(i, a)| {
+                if i < 64 && mask & (1 << i) != 0 {
+                    hidden.clone()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect(),
+    )
+}
+
 impl Shared {
+    /// Sends one command to the MONITOR clients (when there are any): time, db, who sent it
+    /// (`lua` for a script's commands) and its arguments, redacted where the handler said so.
+    pub fn feed_monitor(&self, client: &Client, args: &[Bytes], now: u64) {
+        if self.monitors.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            return;
+        }
+        let who = if client.script {
+            "lua".to_string()
+        } else {
+            client.handle.addr.to_string()
+        };
+        let mut line = format!(
+            "+{}.{:06} [{} {}]",
+            now / 1000,
+            (now % 1000) * 1000,
+            client.db,
+            who
+        );
+        for a in redact(args, client.redacted).iter() {
+            line.push(' ');
+            line.push_str(&crate::util::repr(a));
+        }
+        line.push_str("\r\n");
+        let _ = self.monitor.send(Bytes::from(line));
+    }
+
     pub fn new(
         config: Config,
         cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
@@ -112,6 +161,7 @@ impl Shared {
             slowlog: Mutex::new(slowlog),
             monitor,
             monitors: Default::default(),
+            cron_paused: Default::default(),
             pubsub: pubsub::PubSub::default(),
             pause: Mutex::new(Pause::default()),
             pause_until: Default::default(),
