@@ -413,6 +413,8 @@ pub fn client_tracking(ctx: &mut Ctx, a: &[Bytes]) -> R {
         ctx.store.tracking.disable(id);
         ctx.client.tracking = false;
         ctx.client.caching = None;
+        let mut v = ctx.client.handle.view_mut();
+        (v.tracking, v.tracking_bcast, v.tracking_broken) = (false, false, false);
         return Ok(Reply::Ok);
     }
     if !o.bcast && !o.prefixes.is_empty() {
@@ -439,10 +441,25 @@ pub fn client_tracking(ctx: &mut Ctx, a: &[Bytes]) -> R {
         if (old.optin, old.optout) != (o.optin, o.optout) {
             return Err(ErrorReply::tracking_switch_opt());
         }
-        // Re-enabling keeps the prefixes already registered, as Redis does.
+        // Re-enabling adds to the prefixes already registered, which the new ones may not
+        // overlap, as in Redis.
+        for p in &o.prefixes {
+            if let Some(q) = old
+                .prefixes
+                .iter()
+                .find(|q| q.starts_with(p) || p.starts_with(q))
+            {
+                return Err(ErrorReply::prefix_overlap_existing(p, q));
+            }
+        }
         let mut merged = old.prefixes.clone();
-        merged.extend(o.prefixes.drain(..).filter(|p| !old.prefixes.contains(p)));
+        merged.append(&mut o.prefixes);
         o.prefixes = merged;
+    }
+    {
+        let mut v = ctx.client.handle.view_mut();
+        (v.tracking, v.tracking_bcast, v.tracking_broken) = (true, o.bcast, false);
+        v.redirect = o.redirect.map_or(0, |r| r as i64);
     }
     ctx.store.tracking.enable(id, o);
     ctx.client.tracking = true;

@@ -50,6 +50,7 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
     // Push the new values to the parts that keep their own copy.
     ctx.store.eviction = cfg.eviction();
     ctx.store.events.flags = cfg.hot.notify_flags;
+    ctx.store.tracking.max_keys = cfg.num("tracking-table-max-keys") as usize;
     ctx.shared
         .slowlog
         .lock()

@@ -149,6 +149,26 @@ fn normalize(p: &Param, args: &[String]) -> Result<String, String> {
             }
             Ok(v.to_string())
         }
+        Kind::MemoryOrPercent => {
+            let v = one()?;
+            if let Some(pct) = v.strip_suffix('%') {
+                let n: i64 = pct
+                    .parse()
+                    .map_err(|_| "argument must be a memory or percent value".to_string())?;
+                if n > 100 {
+                    return Err("percentage argument must be less or equal to 100".into());
+                }
+                if n < 0 {
+                    return Err("argument must be a memory or percent value".into());
+                }
+                return Ok(format!("{n}%"));
+            }
+            let n = parse_memory(v).ok_or_else(|| "argument must be a memory value".to_string())?;
+            if n < 0 {
+                return Err("argument must be a memory value".into());
+            }
+            Ok(n.to_string())
+        }
         Kind::Enum(names) => {
             let v = one()?.to_ascii_lowercase();
             if names.contains(&v.as_str()) {
@@ -352,8 +372,11 @@ impl Config {
     /// Directives (and aliases) whose name matches the glob `pattern`, with their values as
     /// CONFIG GET prints them.
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
+        // A hidden parameter answers to its exact name only (Redis's HIDDEN_CONFIG).
+        let glob = pattern.iter().any(|c| b"[*?".contains(c));
         PARAMS
             .iter()
+            .filter(|p| !(glob && p.hidden))
             .filter(|p| crate::util::glob::matches(pattern, p.name.as_bytes(), true))
             .map(|p| (p.name, self.display(p)))
             .collect()
@@ -420,7 +443,7 @@ impl Config {
         }
     }
 
-    fn num(&self, name: &str) -> i64 {
+    pub fn num(&self, name: &str) -> i64 {
         self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 

@@ -25,6 +25,8 @@ pub enum Kind {
     OomValues,
     /// Words kept as given and rewritten unquoted (replicaof's "host port").
     Words,
+    /// A byte count, or a percentage of maxmemory up to 100% ("10%"; maxmemory-clients).
+    MemoryOrPercent,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +37,8 @@ pub struct Param {
     pub default: &'static str,
     /// Only settable at startup (CONFIG SET refuses it).
     pub immutable: bool,
+    /// Left out of CONFIG GET patterns (test and debug knobs), shown when named exactly.
+    pub hidden: bool,
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
@@ -44,6 +48,7 @@ const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
         kind,
         default,
         immutable: false,
+        hidden: false,
     }
 }
 
@@ -54,6 +59,7 @@ const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
         kind,
         default,
         immutable: true,
+        hidden: false,
     }
 }
 
@@ -69,7 +75,13 @@ const fn alias(
         kind,
         default,
         immutable: false,
+        hidden: false,
     }
+}
+
+/// A debug or test knob CONFIG GET shows only by exact name (Redis's HIDDEN_CONFIG).
+const fn hidden(p: Param) -> Param {
+    Param { hidden: true, ..p }
 }
 
 use Kind::*;
@@ -90,6 +102,9 @@ const POLICIES: &[&str] = &[
 /// not have: setting one changes nothing. The startup log names those set to a non-default
 /// value, and the README lists them.
 pub static NO_EFFECT: &[&str] = &[
+    "loading-process-events-interval-bytes",
+    "watchdog-period",
+    "use-exit-on-panic",
     "acl-pubsub-default",
     "aclfile",
     "acllog-max-len",
@@ -144,7 +159,6 @@ pub static NO_EFFECT: &[&str] = &[
     "tls-session-cache-size",
     "tls-session-cache-timeout",
     "tls-session-caching",
-    "tracking-table-max-keys",
 ];
 
 const SYSLOG_FACILITIES: &[&str] = &[
@@ -176,7 +190,7 @@ pub static PARAMS: &[Param] = &[
         OutputBufferLimit,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
     ),
-    p("maxmemory-clients", Memory(0, i64::MAX), "0"),
+    p("maxmemory-clients", MemoryOrPercent, "0"),
     fixed("unixsocket", Str, ""),
     fixed("unixsocketperm", Int(0, 0o777), "0"),
     fixed("io-threads", Int(1, 128), "1"),
@@ -381,8 +395,11 @@ pub static PARAMS: &[Param] = &[
     p("rdbchecksum", Bool, "yes"),
     p("rdb-del-sync-files", Bool, "no"),
     p("rdb-save-incremental-fsync", Bool, "yes"),
-    p("rdb-key-save-delay", Int(i64::MIN, i64::MAX), "0"),
-    p("key-load-delay", Int(i64::MIN, i64::MAX), "0"),
+    hidden(p("rdb-key-save-delay", Int(i64::MIN, i64::MAX), "0")),
+    hidden(p("key-load-delay", Int(i64::MIN, i64::MAX), "0")),
+    hidden(p("loading-process-events-interval-bytes", Int(1024, I32), "2097152")),
+    hidden(p("watchdog-period", Int(0, I32), "0")),
+    hidden(fixed("use-exit-on-panic", Bool, "no")),
     p(
         "sanitize-dump-payload",
         Enum(&["no", "yes", "clients"]),

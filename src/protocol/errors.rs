@@ -342,6 +342,14 @@ impl ErrorReply {
         )))
     }
 
+    pub fn prefix_overlap_existing(a: &[u8], b: &[u8]) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+            lossy(a),
+            lossy(b)
+        )))
+    }
+
     pub fn unbalanced_quotes() -> Self {
         Self::protocol("unbalanced quotes in request")
     }

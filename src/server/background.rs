@@ -33,8 +33,12 @@ pub async fn run(sh: Arc<Shared>) {
         // Never wait for the keyspace here: while a script holds it, a worker blocked on the
         // lock (rather than handed over, as lock_store does only once the script is marked
         // running) would leave too few workers to answer BUSY and SCRIPT KILL.
-        if let Some(store) = sh.store.try_lock() {
+        if let Some(mut store) = sh.store.try_lock() {
             sh.stats.note_memory(store.used_memory(sh.allocated()));
+            if !store.tracking.is_empty() {
+                store.tracking.enforce_limit();
+                super::dispatch::deliver_invalidations(&sh, &mut store, now_ms());
+            }
         }
         if !sh.migrate.is_empty() {
             sh.migrate.close_idle();

@@ -768,6 +768,11 @@ type View = (
 fn message_reply(m: Message, client: &Client) -> Option<Reply> {
     Some(match m.kind {
         Kind::Wake => return None,
+        Kind::RedirectBroken if client.resp == RespVersion::Resp3 => {
+            let id = crate::util::num::parse_i64(&m.payload).unwrap_or(-1);
+            Reply::Push(vec![Reply::bulk_static("tracking-redir-broken"), Reply::Int(id)])
+        }
+        Kind::RedirectBroken => return None,
         Kind::Invalidate => {
             let keys = m.keys.map_or(Reply::NilArray, |k| {
                 Reply::Array(k.into_iter().map(Reply::Bulk).collect())

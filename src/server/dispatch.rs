@@ -169,6 +169,9 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     if !client.script {
         client.handle.last_cmd.store(r.id, Relaxed);
     }
+    if !store.tracking.is_empty() {
+        store.tracking.enforce_limit(); // tracking-table-max-keys, as processCommand does
+    }
     if client.resp == RespVersion::Resp2
         && client.subscribed()
         && r.flags & flag::SUBSCRIBED_OK == 0
@@ -216,6 +219,7 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
             stat.calls.fetch_add(1, Relaxed);
             sh.stats.commands_processed.fetch_add(1, Relaxed);
             let reply = exec_transaction(sh, store, client, now);
+            deliver_invalidations(sh, store, now);
             // Fed after its commands, as Redis's call() feeds monitors once a command is done.
             sh.feed_monitor(client, args, now);
             return Outcome::Reply(reply);
@@ -263,7 +267,10 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         track_script_reads(store, caller, &client.script_keys, &r, result.is_ok());
     }
     publish_events(sh, store, now);
-    deliver_invalidations(sh, store, now);
+    // BCAST invalidations gather until the outermost command (EXEC, a script) is done.
+    if !client.in_exec && !client.script {
+        deliver_invalidations(sh, store, now);
+    }
     sh.stats.commands_processed.fetch_add(1, Relaxed);
     // A command that blocked is counted once, by the run that answers it (Redis's
     // updateStatsOnUnblock), not also when it starts waiting.
@@ -473,6 +480,7 @@ fn track_script_reads(store: &mut Store, caller: u64, keys: &[Bytes], r: &Resolv
 
 /// Sends the invalidations the command caused to the tracking clients (or their redirect).
 pub fn deliver_invalidations(sh: &Shared, store: &mut Store, now: u64) {
+    store.tracking.flush_broadcasts();
     if store.tracking.pending.is_empty() {
         return;
     }
@@ -485,6 +493,15 @@ pub fn deliver_invalidations(sh: &Shared, store: &mut Store, now: u64) {
         if let Some(h) = sh.clients.get(target) {
             h.mailbox.deliver(
                 crate::state::pubsub::Message::invalidate(keys),
+                Default::default(),
+                now,
+            );
+        } else if let Some(h) = sh.clients.get(id) {
+            // The redirect target went away: the tracking client is told (Redis's
+            // sendTrackingMessage), and CLIENT LIST shows it with flag R.
+            h.view_mut().tracking_broken = true;
+            h.mailbox.deliver(
+                crate::state::pubsub::Message::redirect_broken(target),
                 Default::default(),
                 now,
             );

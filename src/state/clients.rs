@@ -25,6 +25,12 @@ pub struct ClientView {
     pub multi: i64,
     /// A replication link: 'M' our primary's, 'S' a replica's (CLIENT LIST flags, TYPE).
     pub link: Option<char>,
+    /// CLIENT TRACKING: on, in BCAST mode, its redirect target gone (flags t, B, R).
+    pub tracking: bool,
+    pub tracking_bcast: bool,
+    pub tracking_broken: bool,
+    /// CLIENT TRACKING REDIRECT target (redir=, -1 when none).
+    pub redirect: i64,
 }
 
 pub struct ClientHandle {
@@ -105,7 +111,7 @@ impl ClientHandle {
     ) -> String {
         let v = self.view.lock().unwrap_or_else(|e| e.into_inner()).clone();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -122,6 +128,7 @@ impl ClientHandle {
             v.omem,
             16384 + qbuf + v.omem,
             cmd_name(self.last_cmd.load(Ordering::Relaxed)).unwrap_or("NULL"),
+            if v.tracking { v.redirect } else { -1 },
             v.resp,
             v.lib_name,
             v.lib_ver,
@@ -144,6 +151,15 @@ fn flags(v: &ClientView, blocked: bool) -> String {
     }
     if blocked {
         f.push('b');
+    }
+    if v.tracking {
+        f.push('t');
+        if v.tracking_broken {
+            f.push('R');
+        }
+        if v.tracking_bcast {
+            f.push('B');
+        }
     }
     if f.is_empty() {
         f.push('N');

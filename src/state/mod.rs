@@ -143,6 +143,7 @@ impl Shared {
     ) -> Shared {
         let mut store = Store::new(config.hot.databases, config.eviction());
         store.events.flags = config.hot.notify_flags;
+        store.tracking.max_keys = config.num("tracking-table-max-keys") as usize;
         let slowlog = SlowLog::new(config.hot.slowlog_max_len);
         let (monitor, _) = broadcast::channel(4096);
         let run_id: String = (0..40)

@@ -22,6 +22,9 @@ pub enum Kind {
     /// The shard channel's slot moved to another node: the subscription is gone and the
     /// client is told with `sunsubscribe` (cluster mode).
     ShardLost,
+    /// The client's CLIENT TRACKING REDIRECT target is gone (`payload`: its id): RESP3
+    /// clients are told with a `tracking-redir-broken` push.
+    RedirectBroken,
     /// No message: wakes the connection to look at its state (CLIENT KILL), so its read
     /// loop waits on this queue alone rather than also on a `Notify` per request.
     Wake,
@@ -62,6 +65,16 @@ impl Message {
             pattern: None,
             channel: Bytes::new(),
             payload: Bytes::new(),
+            keys: None,
+        }
+    }
+
+    pub fn redirect_broken(target: u64) -> Message {
+        Message {
+            kind: Kind::RedirectBroken,
+            pattern: None,
+            channel: Bytes::new(),
+            payload: Bytes::from(target.to_string()),
             keys: None,
         }
     }
@@ -155,7 +168,9 @@ impl PubSub {
         match kind {
             Kind::Channel => &self.channels,
             Kind::Pattern => &self.patterns,
-            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake => &self.shards,
+            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake | Kind::RedirectBroken => {
+                &self.shards
+            }
         }
     }
 
