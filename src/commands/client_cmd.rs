@@ -438,7 +438,8 @@ pub fn client_tracking(ctx: &mut Ctx, a: &[Bytes]) -> R {
         if old.bcast != o.bcast {
             return Err(ErrorReply::tracking_switch_bcast());
         }
-        if (old.optin, old.optout) != (o.optin, o.optout) {
+        // From OPTIN to OPTOUT or back (either way from or to the default is a change).
+        if (o.optin && old.optout) || (o.optout && old.optin) {
             return Err(ErrorReply::tracking_switch_opt());
         }
         // Re-enabling adds to the prefixes already registered, which the new ones may not
@@ -526,11 +527,13 @@ pub fn client_trackinginfo(ctx: &mut Ctx, _a: &[Bytes]) -> R {
             {
                 f.push(b("broken_redirect"));
             }
-            (
-                f,
-                redirect,
-                o.prefixes.iter().cloned().map(Reply::Bulk).collect(),
-            )
+            // BCAST without PREFIX listens to the empty prefix, shown as such.
+            let prefixes = if o.bcast && o.prefixes.is_empty() {
+                vec![Reply::bulk_static("")]
+            } else {
+                o.prefixes.iter().cloned().map(Reply::Bulk).collect()
+            };
+            (f, redirect, prefixes)
         }
     };
     Ok(Reply::Map(vec![

@@ -27,7 +27,11 @@ fn subscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         let set = match kind {
             Kind::Channel => &mut subs.channels,
             Kind::Pattern => &mut subs.patterns,
-            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake | Kind::RedirectBroken => &mut subs.shards,
+            Kind::Shard
+            | Kind::Invalidate
+            | Kind::ShardLost
+            | Kind::Wake
+            | Kind::RedirectBroken => &mut subs.shards,
         };
         if set.insert(name.clone()) {
             ctx.shared.pubsub.subscribe(kind, name, id, &mailbox);
@@ -35,9 +39,11 @@ fn subscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         let (what, count) = match kind {
             Kind::Channel => ("subscribe", subs.count()),
             Kind::Pattern => ("psubscribe", subs.count()),
-            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake | Kind::RedirectBroken => {
-                ("ssubscribe", subs.shards.len())
-            }
+            Kind::Shard
+            | Kind::Invalidate
+            | Kind::ShardLost
+            | Kind::Wake
+            | Kind::RedirectBroken => ("ssubscribe", subs.shards.len()),
         };
         out.push(confirm(what, Some(name.clone()), count));
     }
@@ -49,7 +55,9 @@ fn unsubscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
     let what = match kind {
         Kind::Channel => "unsubscribe",
         Kind::Pattern => "punsubscribe",
-        Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake | Kind::RedirectBroken => "sunsubscribe",
+        Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake | Kind::RedirectBroken => {
+            "sunsubscribe"
+        }
     };
     let subs = ctx.client.subs();
     let names: Vec<Bytes> = if a.len() > 1 {
@@ -58,9 +66,11 @@ fn unsubscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         match kind {
             Kind::Channel => subs.channels.iter().cloned().collect(),
             Kind::Pattern => subs.patterns.iter().cloned().collect(),
-            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake | Kind::RedirectBroken => {
-                subs.shards.iter().cloned().collect()
-            }
+            Kind::Shard
+            | Kind::Invalidate
+            | Kind::ShardLost
+            | Kind::Wake
+            | Kind::RedirectBroken => subs.shards.iter().cloned().collect(),
         }
     };
     let count = |s: &crate::state::client::Subscriptions| {
@@ -78,7 +88,11 @@ fn unsubscribe_generic(ctx: &mut Ctx, a: &[Bytes], kind: Kind) -> R {
         let set = match kind {
             Kind::Channel => &mut subs.channels,
             Kind::Pattern => &mut subs.patterns,
-            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake | Kind::RedirectBroken => &mut subs.shards,
+            Kind::Shard
+            | Kind::Invalidate
+            | Kind::ShardLost
+            | Kind::Wake
+            | Kind::RedirectBroken => &mut subs.shards,
         };
         if set.remove(&name) {
             ctx.shared.pubsub.unsubscribe(kind, &name, id);

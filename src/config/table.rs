@@ -397,7 +397,11 @@ pub static PARAMS: &[Param] = &[
     p("rdb-save-incremental-fsync", Bool, "yes"),
     hidden(p("rdb-key-save-delay", Int(i64::MIN, i64::MAX), "0")),
     hidden(p("key-load-delay", Int(i64::MIN, i64::MAX), "0")),
-    hidden(p("loading-process-events-interval-bytes", Int(1024, I32), "2097152")),
+    hidden(p(
+        "loading-process-events-interval-bytes",
+        Int(1024, I32),
+        "2097152",
+    )),
     hidden(p("watchdog-period", Int(0, I32), "0")),
     hidden(fixed("use-exit-on-panic", Bool, "no")),
     p(

@@ -419,7 +419,15 @@ impl Connection<'_> {
                         // A deferred MIGRATE replies when it finishes.
                         Outcome::Reply(_)
                             if matches!(self.client.after, Some(After::Migrate(_))) => {}
-                        Outcome::Reply(r) => self.emit(r, out),
+                        Outcome::Reply(r) => {
+                            for keys in std::mem::take(&mut self.client.early_invalidations) {
+                                let m = Message::invalidate(keys);
+                                if let Some(push) = message_reply(m, self.client) {
+                                    push.encode(self.client.resp, out);
+                                }
+                            }
+                            self.emit(r, out)
+                        }
                     }
                     i += 1;
                     if self.client.after.is_some() {
@@ -770,7 +778,10 @@ fn message_reply(m: Message, client: &Client) -> Option<Reply> {
         Kind::Wake => return None,
         Kind::RedirectBroken if client.resp == RespVersion::Resp3 => {
             let id = crate::util::num::parse_i64(&m.payload).unwrap_or(-1);
-            Reply::Push(vec![Reply::bulk_static("tracking-redir-broken"), Reply::Int(id)])
+            Reply::Push(vec![
+                Reply::bulk_static("tracking-redir-broken"),
+                Reply::Int(id),
+            ])
         }
         Kind::RedirectBroken => return None,
         Kind::Invalidate => {

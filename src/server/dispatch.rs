@@ -207,6 +207,9 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
         }
         return Outcome::Reply(reject_command(sh, client, r.flags, e));
     }
+    if client.tracking && !client.in_exec && !store.tracking.pending.is_empty() {
+        take_early_invalidations(store, client);
+    }
     if !client.in_exec && !store.fences.is_empty() && must_wait(store, client, &r, args) {
         return Outcome::Fenced(store.fences.waiter());
     }
@@ -479,6 +482,26 @@ fn track_script_reads(store: &mut Store, caller: u64, keys: &[Bytes], r: &Resolv
 }
 
 /// Sends the invalidations the command caused to the tracking clients (or their redirect).
+/// Moves the invalidations for `client` itself queued before its command runs to the client,
+/// which writes them ahead of the reply.
+fn take_early_invalidations(store: &mut Store, client: &mut Client) {
+    let id = client.id;
+    let redirected = store
+        .tracking
+        .options(id)
+        .is_some_and(|o| o.redirect.is_some_and(|r| r != id));
+    if redirected {
+        return;
+    }
+    let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut store.tracking.pending)
+        .into_iter()
+        .partition(|(target, _)| *target == id);
+    store.tracking.pending = rest;
+    client
+        .early_invalidations
+        .extend(mine.into_iter().map(|(_, keys)| keys));
+}
+
 pub fn deliver_invalidations(sh: &Shared, store: &mut Store, now: u64) {
     store.tracking.flush_broadcasts();
     if store.tracking.pending.is_empty() {

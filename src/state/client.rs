@@ -92,6 +92,9 @@ pub struct Client {
     /// Arguments of the current command that MONITOR and SLOWLOG must not show (bit i:
     /// argument i), set by its handler (Ctx::redact).
     pub redacted: u64,
+    /// Invalidations for this client caused before its command ran (keys evicted to make
+    /// room, the tracking table trimmed): they go out before its reply, as in Redis.
+    pub early_invalidations: Vec<Option<Vec<Bytes>>>,
     /// True while EXEC runs the queued commands (blocking commands must not block then).
     pub in_exec: bool,
     /// The client scripts run their commands as (MONITOR shows it as `lua`; the script
@@ -168,6 +171,7 @@ impl Client {
             unwatch_pending: false,
             monitor: false,
             redacted: 0,
+            early_invalidations: Vec::new(),
             in_exec: false,
             script: false,
             time_snapshot: None,

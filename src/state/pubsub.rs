@@ -168,9 +168,11 @@ impl PubSub {
         match kind {
             Kind::Channel => &self.channels,
             Kind::Pattern => &self.patterns,
-            Kind::Shard | Kind::Invalidate | Kind::ShardLost | Kind::Wake | Kind::RedirectBroken => {
-                &self.shards
-            }
+            Kind::Shard
+            | Kind::Invalidate
+            | Kind::ShardLost
+            | Kind::Wake
+            | Kind::RedirectBroken => &self.shards,
         }
     }
 

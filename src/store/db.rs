@@ -300,7 +300,13 @@ impl Db {
 
     /// Removes every key, returning the old contents (so the caller can free them elsewhere).
     pub fn take_all(&mut self) -> Db {
-        let fresh = Db::new(self.hasher.clone());
+        let mut fresh = Db::new(self.hasher.clone());
+        // A database in use keeps its (empty) per-slot index: the first write after a flush
+        // does not allocate it again all at once (half a megabyte used_memory would show
+        // jumping, as maxmemory would see it).
+        if !self.tables.is_empty() {
+            fresh.ensure_tables();
+        }
         std::mem::replace(self, fresh)
     }
 

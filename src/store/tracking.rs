@@ -119,7 +119,11 @@ impl Tracking {
             prefixes.extend(o.prefixes.iter().filter(|p| key.starts_with(p)));
         }
         let empty = Bytes::new();
-        if self.clients.values().any(|o| o.bcast && o.prefixes.is_empty()) {
+        if self
+            .clients
+            .values()
+            .any(|o| o.bcast && o.prefixes.is_empty())
+        {
             prefixes.insert(&empty);
         }
         for p in prefixes {
@@ -145,12 +149,17 @@ impl Tracking {
             for &id in &ids {
                 let o = &self.clients[&id];
                 let listens = o.bcast
-                    && (o.prefixes.contains(&prefix) || (prefix.is_empty() && o.prefixes.is_empty()));
+                    && (o.prefixes.contains(&prefix)
+                        || (prefix.is_empty() && o.prefixes.is_empty()));
                 if !listens {
                     continue;
                 }
                 let mine = |w: u64| o.noloop && w == id;
-                let list: Vec<Bytes> = keys.iter().filter(|(_, w)| !mine(*w)).map(|(k, _)| k.clone()).collect();
+                let list: Vec<Bytes> = keys
+                    .iter()
+                    .filter(|(_, w)| !mine(*w))
+                    .map(|(k, _)| k.clone())
+                    .collect();
                 if !list.is_empty() {
                     self.pending.push((id, Some(list)));
                 }
@@ -171,7 +180,8 @@ impl Tracking {
                 let mut readers: Vec<u64> = readers.into_iter().collect();
                 readers.sort_unstable();
                 for id in readers {
-                    self.pending.push((id, Some(vec![Bytes::copy_from_slice(&k)])));
+                    self.pending
+                        .push((id, Some(vec![Bytes::copy_from_slice(&k)])));
                 }
             }
         }
@@ -219,7 +229,11 @@ mod tests {
         t.invalidate(b"user:1", 9);
         t.invalidate(b"user:2", 9);
         t.flush_broadcasts();
-        assert_eq!(t.pending[0].1.as_ref().map(|k| k.len()), Some(2), "one message per prefix");
+        assert_eq!(
+            t.pending[0].1.as_ref().map(|k| k.len()),
+            Some(2),
+            "one message per prefix"
+        );
         assert_eq!(
             t.pending.drain(..).map(|p| p.0).collect::<Vec<_>>(),
             vec![2]
