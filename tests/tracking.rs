@@ -129,3 +129,81 @@ fn optin_tracks_only_after_caching_yes() {
     let e = t.reply(&resp(&[b"CLIENT", b"CACHING", b"NO"]), 20);
     assert!(e.starts_with("-ERR CLIENT CACHING NO is only valid"), "{e}");
 }
+
+#[test]
+fn bcast_invalidations_come_once_per_prefix_per_command() {
+    let s = Server::start(&[]);
+    let mut t = resp3(&s);
+    let on = resp(&[
+        b"CLIENT",
+        b"TRACKING",
+        b"ON",
+        b"BCAST",
+        b"PREFIX",
+        b"a:",
+        b"PREFIX",
+        b"b:",
+    ]);
+    assert_eq!(t.reply(&on, 5), "+OK\r\n");
+    let mut w = s.client();
+    // One MSET touching both prefixes: one message per prefix, each with all its keys.
+    let _: () = redis::cmd("MSET")
+        .arg(&["a:1", "1", "a:2", "2", "b:1", "3", "c:1", "4"])
+        .query(&mut w)
+        .unwrap();
+    let want_a = ">2\r\n$10\r\ninvalidate\r\n*2\r\n$3\r\na:1\r\n$3\r\na:2\r\n";
+    let want_b = ">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nb:1\r\n";
+    let (got, _) = t.read_at_least(want_a.len() + want_b.len());
+    assert_eq!(String::from_utf8_lossy(&got), format!("{want_a}{want_b}"));
+    // An overlapping prefix is refused.
+    let more = resp(&[b"CLIENT", b"TRACKING", b"ON", b"BCAST", b"PREFIX", b"a"]);
+    let r = t.reply(&more, 60);
+    assert!(
+        r.starts_with("-ERR Prefix 'a' overlaps with an existing prefix 'a:'"),
+        "{r}"
+    );
+}
+
+#[test]
+fn broken_redirect_is_reported_to_a_resp3_client() {
+    let s = Server::start(&[]);
+    let mut target = s.raw();
+    let id = target.reply(&resp(&[b"CLIENT", b"ID"]), 3);
+    let id = id.trim_start_matches(':').trim().to_string();
+    let mut t = resp3(&s);
+    let on = resp(&[b"CLIENT", b"TRACKING", b"ON", b"REDIRECT", id.as_bytes()]);
+    assert_eq!(t.reply(&on, 5), "+OK\r\n");
+    assert_eq!(t.reply(&resp(&[b"GET", b"k"]), 3), "_\r\n");
+    drop(target);
+    let mut w = s.client();
+    let want = format!(">2\r\n$21\r\ntracking-redir-broken\r\n:{id}\r\n");
+    // The target's disconnection is noticed asynchronously: write until the push arrives.
+    let got = common::wait_for("tracking-redir-broken", || {
+        let _: () = w.set("k", "v").unwrap();
+        let r = t.reply(&resp(&[b"GET", b"k"]), want.len());
+        r.contains(&want).then_some(r)
+    });
+    assert!(got.contains(&want), "{got}");
+    let mut c = s.client();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    assert!(list.contains("flags=tR "), "{list}");
+}
+
+#[test]
+fn tracking_table_max_keys_invalidates_the_excess() {
+    let s = Server::start(&["--tracking-table-max-keys", "2"]);
+    let mut t = resp3(&s);
+    assert_eq!(
+        t.reply(&resp(&[b"CLIENT", b"TRACKING", b"ON"]), 5),
+        "+OK\r\n"
+    );
+    let r = t.reply(&resp(&[b"MGET", b"k1", b"k2", b"k3"]), 12);
+    assert_eq!(r, "*3\r\n_\r\n_\r\n_\r\n");
+    // The next command trims the table to 2 keys: one invalidation comes before its reply.
+    let r = t.reply(&resp(&[b"PING"]), 30);
+    assert!(r.starts_with(">2\r\n$10\r\ninvalidate\r\n*1\r\n"), "{r}");
+    assert!(r.ends_with("+PONG\r\n"), "{r}");
+    let mut c = s.client();
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
+    assert!(info.contains("tracking_total_keys:2\r\n"), "{info}");
+}

@@ -110,3 +110,38 @@ fn exec_replies_in_resp3() {
     let want = "+OK\r\n+QUEUED\r\n_\r\n";
     assert_eq!(c.reply(&resp(&[b"EXEC"]), want.len()), want);
 }
+
+#[test]
+fn watching_a_key_already_expired_is_no_change_when_it_goes() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    let _: () = redis::cmd("DEBUG")
+        .arg("SET-ACTIVE-EXPIRE")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    // A key past its TTL, not yet deleted (active expiry is off and nothing read it):
+    // the 5 ms only let its 1 ms TTL pass.
+    let _: () = redis::cmd("SET")
+        .arg("y")
+        .arg("v")
+        .arg("PX")
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let _: () = redis::cmd("WATCH")
+        .arg("y")
+        .arg("missing")
+        .query(&mut c)
+        .unwrap();
+    // Deleting the expired key (lazily, by EXISTS) and flushing a database without the
+    // other watched key change nothing the client saw.
+    let n: i64 = redis::cmd("EXISTS").arg("y").query(&mut c).unwrap();
+    assert_eq!(n, 0);
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut c).unwrap();
+    let _: () = redis::cmd("FLUSHDB").query(&mut c).unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut c).unwrap();
+    let r: Option<Vec<String>> = redis::pipe().atomic().cmd("PING").query(&mut c).unwrap();
+    assert_eq!(r, Some(vec!["PONG".to_string()]));
+}
