@@ -39,6 +39,7 @@ COMMANDS = {
                "no-evict", "reply", "help", "tracking", "caching", "getredir", "trackinginfo",
                "unblock"],
     "slowlog": ["get", "len", "reset", "help"],
+    "latency": ["latest", "history", "reset", "graph", "doctor", "histogram", "help"],
     "memory": ["usage", "stats", "doctor", "malloc-stats", "purge", "help"],
     "command": ["count", "info", "docs", "list", "getkeys", "getkeysandflags", "help"],
     "config": ["get", "set", "resetstat", "rewrite", "help"],

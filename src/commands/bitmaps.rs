@@ -31,26 +31,31 @@ fn read(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, ErrorReply> {
 }
 
 /// The growable buffer of `key`, created when missing, at least `min_len` bytes long.
+/// The string at `key` as a buffer of at least `min_len` bytes, and whether that created or
+/// grew it (a change even if no bit flips, as Redis's lookupStringForBitCommand counts it).
 fn writable<'a>(
     ctx: &'a mut Ctx,
     key: &[u8],
     min_len: usize,
-) -> Result<&'a mut Vec<u8>, ErrorReply> {
+) -> Result<(&'a mut Vec<u8>, bool), ErrorReply> {
     let db = ctx.client.db;
+    let mut grew = false;
     match ctx.store.lookup(db, key, ctx.now_ms, true) {
         Some(e) if !e.value.is_string() => return Err(ErrorReply::wrong_type()),
         Some(_) => {}
         None => {
             ctx.store
                 .insert(db, key, Value::Raw(Box::default()), Ttl::Clear);
+            grew = true;
         }
     }
     let e = ctx.store.db_mut(db).get_mut(key).expect("present");
     let buf = e.value.make_raw();
     if buf.len() < min_len {
         buf.resize(min_len, 0);
+        grew = true;
     }
-    Ok(buf)
+    Ok((buf, grew))
 }
 
 pub fn setbit(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -61,7 +66,7 @@ pub fn setbit(ctx: &mut Ctx, a: &[Bytes]) -> R {
         _ => return Err(ErrorReply::bit_value()),
     };
     let byte = (off >> 3) as usize;
-    let buf = writable(ctx, &a[1], byte + 1)?;
+    let (buf, grew) = writable(ctx, &a[1], byte + 1)?;
     let mask = 1u8 << (7 - (off & 7));
     let old = buf[byte] & mask != 0;
     if on {
@@ -69,8 +74,11 @@ pub fn setbit(ctx: &mut Ctx, a: &[Bytes]) -> R {
     } else {
         buf[byte] &= !mask;
     }
-    ctx.modified(&a[1]);
-    ctx.notify(notify::STRING, "setbit", &a[1]);
+    // Setting a bit to what it was is no write (not counted in dirty, nor notified).
+    if grew || old != on {
+        ctx.modified(&a[1]);
+        ctx.notify(notify::STRING, "setbit", &a[1]);
+    }
     Ok(Reply::Int(old as i64))
 }
 
@@ -457,17 +465,19 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> R {
     if read_only {
         return Err(ErrorReply::bitfield_ro_write());
     }
-    let buf = writable(ctx, &a[1], write_end)?;
+    let (buf, grew) = writable(ctx, &a[1], write_end)?;
     let mut out = Vec::with_capacity(ops.len());
     let mut changes = 0;
     for op in ops {
         let is_write = !matches!(op, Op::Get(..));
+        let mut changed = false;
         let reply = match op {
             Op::Get(t, off) => Reply::Int(get_field(buf, off, t)),
             Op::Set(t, off, val, ov) => {
                 let old = get_field(buf, off, t);
                 apply_overflow(val, 0, t, ov).map(|n| {
                     set_field(buf, off, t, n);
+                    changed = get_field(buf, off, t) != old;
                     old
                 })
             }
@@ -476,18 +486,21 @@ fn bitfield_generic(ctx: &mut Ctx, a: &[Bytes], read_only: bool) -> R {
                 let old = get_field(buf, off, t);
                 apply_overflow(old, by, t, ov).map(|n| {
                     set_field(buf, off, t, n);
+                    changed = n != old;
                     n
                 })
             }
             .map_or(Reply::Nil, Reply::Int),
         };
-        if is_write && reply != Reply::Nil {
+        // A write that leaves the field as it was is no change (unless the string grew).
+        if is_write && reply != Reply::Nil && (grew || changed) {
             changes += 1;
         }
         out.push(reply);
     }
     if changes > 0 {
         ctx.modified(&a[1]);
+        ctx.store.dirty += changes - 1; // one per changing operation, as Redis counts
         ctx.notify(notify::STRING, "setbit", &a[1]);
     }
     Ok(Reply::Array(out))

@@ -282,15 +282,18 @@ pub fn client_pause(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let until = ctx.now_ms.saturating_add(ms as u64);
     // A new pause never shortens an existing one, and ALL wins over WRITE (as Redis).
     let p = ctx.shared.pause_state(ctx.now_ms);
+    let until_ms = p.map_or(until, |p| p.until_ms.max(until));
     ctx.shared.set_pause(Pause {
-        until_ms: p.map_or(until, |p| p.until_ms.max(until)),
+        until_ms,
         write_only: p.map_or(write_only, |p| p.write_only && write_only),
     });
+    ctx.store.expiry_paused_until = until_ms;
     Ok(Reply::Ok)
 }
 
 pub fn client_unpause(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     ctx.shared.set_pause(Pause::default());
+    ctx.store.expiry_paused_until = 0;
     Ok(Reply::Ok)
 }
 

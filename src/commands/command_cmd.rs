@@ -110,11 +110,11 @@ pub fn command_list(_ctx: &mut Ctx, a: &[Bytes]) -> R {
 /// Resolves the command in `COMMAND GETKEYS <cmd> args...` and returns its keys.
 fn getkeys_of(a: &[Bytes]) -> Result<Vec<super::spec::KeyRef>, ErrorReply> {
     let argv = &a[2..];
-    let spec = match super::index().lookup(argv) {
-        Lookup::Found(r) => r.spec,
-        Lookup::Container(r) => r.spec,
+    let r = match super::index().lookup(argv) {
+        Lookup::Found(r) | Lookup::Container(r) => r,
         _ => return Err(ErrorReply::invalid_command()),
     };
+    let spec = r.spec;
     // Redis's order: no key specs at all, then the arity, then the positions themselves.
     if spec.key_specs.is_empty() && !spec.flags.contains(&"movablekeys") {
         return Err(ErrorReply::no_keys_in_command());
@@ -123,7 +123,7 @@ fn getkeys_of(a: &[Bytes]) -> Result<Vec<super::spec::KeyRef>, ErrorReply> {
         return Err(ErrorReply::invalid_arguments_for_getkeys());
     }
     // No key found is a failure too, unless keys are optional for the command.
-    match spec.keys(argv) {
+    match r.keys(argv) {
         Some(keys) if !keys.is_empty() => Ok(keys),
         _ if spec.flags.contains(&"no_mandatory_keys") => Ok(Vec::new()),
         _ => Err(ErrorReply::invalid_keys_for_getkeys()),

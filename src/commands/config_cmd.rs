@@ -51,6 +51,11 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
     ctx.store.eviction = cfg.eviction();
     ctx.store.events.flags = cfg.hot.notify_flags;
     ctx.store.tracking.max_keys = cfg.num("tracking-table-max-keys") as usize;
+    let latency = cfg.num("latency-monitor-threshold").max(0) as u64;
+    ctx.shared
+        .latency
+        .threshold_ms
+        .store(latency, std::sync::atomic::Ordering::Relaxed);
     ctx.shared
         .slowlog
         .lock()

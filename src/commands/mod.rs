@@ -19,6 +19,7 @@ mod hyperloglog;
 mod info;
 mod introspection;
 mod keys;
+mod latency_cmd;
 mod lists;
 mod migrate;
 pub use functions_cmd::stats_reply as function_stats_reply;
@@ -91,6 +92,7 @@ mod handlers {
     pub use super::hyperloglog::*;
     pub use super::introspection::*;
     pub use super::keys::*;
+    pub use super::latency_cmd::*;
     pub use super::lists::*;
     pub use super::migrate::*;
     pub use super::persistence::*;
@@ -119,6 +121,61 @@ pub struct Resolved {
     pub spec: &'static CommandSpec,
     pub flags: u32,
     pub id: usize,
+}
+
+impl Resolved {
+    /// Every key of a request with its key-spec flags, as Redis's getKeysFromCommand finds
+    /// them: the key specs', except where a spec is incomplete and Redis asks the command
+    /// (MIGRATE's KEYS form, SORT's STORE destination). Routing and COMMAND GETKEYS share it.
+    pub fn keys(&self, args: &[Bytes]) -> Option<Vec<spec::KeyRef>> {
+        if self.flags & flag::KEYS_MIGRATE != 0 {
+            const FLAGS: &[&str] = &["RW", "access", "delete"];
+            let mut range = 3..4.min(args.len());
+            if args.len() > 6 && args[3].is_empty() {
+                if let Some(i) = (6..args.len()).find(|&i| is(&args[i], "KEYS")) {
+                    range = i + 1..args.len();
+                }
+            }
+            return Some(
+                range
+                    .map(|index| spec::KeyRef {
+                        index,
+                        flags: FLAGS,
+                    })
+                    .collect(),
+            );
+        }
+        let mut keys = self.spec.keys(args)?;
+        if self.flags & flag::KEYS_SORT_STORE != 0 {
+            if let Some(index) = sort_store_index(args) {
+                keys.push(spec::KeyRef {
+                    index,
+                    flags: &["OW", "update"],
+                });
+            }
+        }
+        Some(keys)
+    }
+}
+
+/// Where SORT's STORE destination is (the last STORE wins), skipping the arguments of
+/// LIMIT, GET and BY as Redis's sortGetKeys does.
+fn sort_store_index(args: &[Bytes]) -> Option<usize> {
+    let mut found = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if a.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"store") {
+            found = (i + 1 < args.len()).then_some(i + 1);
+            i += 1;
+        }
+        i += 1;
+    }
+    found
 }
 
 /// The lookup index over `table::COMMANDS`, built once.
@@ -296,6 +353,42 @@ pub fn help_reply(cmd: &str, lines: &[&'static str]) -> Reply {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sort_and_migrate_keys_come_from_the_arguments() {
+        let argv =
+            |s: &str| -> Vec<Bytes> { s.split(' ').map(|w| Bytes::from(w.to_string())).collect() };
+        let keys = |s: &str| -> Vec<String> {
+            let a = argv(s);
+            let Lookup::Found(r) = index().lookup(&a) else {
+                panic!("{s}")
+            };
+            r.keys(&a)
+                .unwrap()
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        String::from_utf8_lossy(&a[k.index]),
+                        k.flags.join("+")
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(keys("SORT l"), ["l:RO+access"]);
+        assert_eq!(keys("SORT l STORE d"), ["l:RO+access", "d:OW+update"]);
+        assert_eq!(
+            keys("SORT l BY store LIMIT 0 1 GET store STORE d2"),
+            ["l:RO+access", "d2:OW+update"]
+        );
+        assert_eq!(keys("SORT l store a STORE b")[1], "b:OW+update");
+        assert_eq!(keys("SORT l STORE")[..], ["l:RO+access"]);
+        assert_eq!(keys("MIGRATE h 1 k 0 10")[..], ["k:RW+access+delete"]);
+        assert_eq!(
+            keys("MIGRATE h 1  0 10 KEYS a b"),
+            ["a:RW+access+delete", "b:RW+access+delete"]
+        );
+    }
     use super::*;
 
     #[test]

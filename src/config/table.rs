@@ -127,7 +127,6 @@ pub static NO_EFFECT: &[&str] = &[
     "io-threads",
     "io-threads-do-reads",
     "jemalloc-bg-thread",
-    "latency-tracking-info-percentiles",
     "oom-score-adj",
     "oom-score-adj-values",
     "proc-title-template",

@@ -10,6 +10,8 @@ pub struct CommandStat {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Durations, for LATENCY HISTOGRAM and INFO latencystats.
+    pub hist: super::latency::Histogram,
 }
 
 #[derive(Default)]
@@ -169,6 +171,7 @@ impl Stats {
             for a in [&c.calls, &c.usec, &c.rejected, &c.failed] {
                 a.store(0, Relaxed);
             }
+            c.hist.reset();
         }
         self.errors
             .lock()

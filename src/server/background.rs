@@ -44,7 +44,11 @@ pub async fn run(sh: Arc<Shared>) {
             sh.migrate.close_idle();
         }
         // A replica does not expire keys itself: its primary's DELs arrive in the stream.
-        if !sh.active_expire.load(Relaxed) || sh.repl.role_replica.load(Relaxed) {
+        // Nor does anyone while clients are paused (no DEL may be propagated then).
+        if !sh.active_expire.load(Relaxed)
+            || sh.repl.role_replica.load(Relaxed)
+            || sh.pause_state(now_ms()).is_some()
+        {
             continue;
         }
         // Redis: 25% of the period at effort 1, +2% per extra effort point.
@@ -85,7 +89,9 @@ pub async fn run(sh: Arc<Shared>) {
         let Some(mut store) = sh.lock_store_unless_script() else {
             continue;
         };
-        store.stats.expire_cycle_cpu_milliseconds += start.elapsed().as_millis() as u64;
+        let took = start.elapsed().as_millis() as u64;
+        store.stats.expire_cycle_cpu_milliseconds += took;
+        sh.latency.sample("expire-cycle", took, now_ms() / 1000);
         if sampled > 0 {
             let perc = expired as f64 / sampled as f64;
             store.stats.expired_stale_perc = perc * 0.05 + store.stats.expired_stale_perc * 0.95;

@@ -438,10 +438,12 @@ impl Connection<'_> {
             if let Some(until) = paused_until {
                 self.flush(out).await;
                 let wait = until.saturating_sub(now_ms());
+                self.sh.paused_clients.fetch_add(1, Relaxed);
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
                     _ = self.sh.unpaused.notified() => {}
                 }
+                self.sh.paused_clients.fetch_sub(1, Relaxed);
                 continue;
             }
             if let Some(mut w) = fenced {

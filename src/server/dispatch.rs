@@ -281,6 +281,13 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     if !blocked {
         stat.calls.fetch_add(1, Relaxed);
         stat.usec.fetch_add(us, Relaxed);
+        stat.hist.record(us);
+        let event = if r.flags & flag::FAST != 0 {
+            "fast-command"
+        } else {
+            "command"
+        };
+        sh.latency.sample(event, us / 1000, now / 1000);
         slowlog(sh, client, &r, args, us);
     }
     client.redacted = 0;

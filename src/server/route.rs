@@ -12,47 +12,11 @@ use bytes::Bytes;
 /// SORT's STORE destination: its key spec is "incomplete" in the table (Redis finds it with
 /// `sortGetKeys`), so it is found here the same way: options are skipped with their
 /// arguments and the last STORE wins.
-fn sort_store_key(args: &[Bytes]) -> Option<&Bytes> {
-    let mut found = None;
-    let mut i = 2;
-    while i < args.len() {
-        let a = &args[i];
-        if a.eq_ignore_ascii_case(b"limit") {
-            i += 2;
-        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
-            i += 1;
-        } else if a.eq_ignore_ascii_case(b"store") {
-            found = args.get(i + 1);
-            i += 1;
-        }
-        i += 1;
-    }
-    found
-}
-
-fn migrate_keys(args: &[Bytes]) -> &[Bytes] {
-    if args.len() > 6 && args[3].is_empty() {
-        if let Some(i) = (6..args.len()).find(|&i| crate::commands::is(&args[i], "KEYS")) {
-            return &args[i + 1..];
-        }
-    }
-    args.get(3..4).unwrap_or(&[])
-}
-
 /// The keys routing looks at: the key specs', plus SORT's STORE destination. Also the keys
 /// whose versions a running snapshot preserves before a write (dispatch).
 pub(super) fn keys_of<'a>(r: &Resolved, args: &'a [Bytes], out: &mut Vec<&'a [u8]>) {
-    if r.flags & flag::KEYS_MIGRATE != 0 {
-        // MIGRATE's second key spec is incomplete, so Redis uses migrateGetKeys: the keys after
-        // KEYS when the key argument is empty, else the key argument.
-        out.extend(migrate_keys(args).iter().map(|k| k.as_ref()));
-        return;
-    }
-    for k in r.spec.keys(args).unwrap_or_default() {
+    for k in r.keys(args).unwrap_or_default() {
         out.push(&args[k.index]);
-    }
-    if r.flags & flag::KEYS_SORT_STORE != 0 {
-        out.extend(sort_store_key(args).map(|k| k.as_ref()));
     }
 }
 
@@ -100,28 +64,4 @@ pub fn check(
         keys_of(r, args, &mut keys);
     }
     routing::route(topo, q, &keys, exists).map(|_| ())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sort_store_key;
-    use bytes::Bytes;
-
-    fn argv(s: &str) -> Vec<Bytes> {
-        s.split(' ').map(|w| Bytes::from(w.to_string())).collect()
-    }
-
-    #[test]
-    fn sort_store_destination() {
-        assert_eq!(sort_store_key(&argv("SORT l")), None);
-        assert_eq!(sort_store_key(&argv("SORT l STORE d")).unwrap(), "d");
-        assert_eq!(
-            sort_store_key(&argv("SORT l BY store LIMIT 0 1 GET store STORE d2")).unwrap(),
-            "d2"
-        );
-        assert_eq!(
-            sort_store_key(&argv("SORT l store a STORE b")).unwrap(),
-            "b"
-        );
-    }
 }

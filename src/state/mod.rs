@@ -36,12 +36,17 @@ pub struct Shared {
     pub clients: ClientRegistry,
     pub stats: Stats,
     pub slowlog: Mutex<SlowLog>,
+    /// The latency monitor's events (LATENCY), its threshold kept in step by CONFIG SET.
+    pub latency: crate::observability::latency::Monitor,
     /// MONITOR feed: formatted lines for every command executed.
     pub monitor: broadcast::Sender<Bytes>,
     /// Connections in MONITOR mode (checked per command instead of the channel's own count,
     /// which takes a lock).
     /// DEBUG PAUSE-CRON: the periodic work (active expiry ...) is suspended.
     pub cron_paused: std::sync::atomic::AtomicBool,
+    /// Connections holding a command back while clients are paused (INFO blocked_clients
+    /// counts them, as Redis counts its postponed clients).
+    pub paused_clients: std::sync::atomic::AtomicUsize,
     pub monitors: std::sync::atomic::AtomicUsize,
     pub pubsub: pubsub::PubSub,
     pub pause: Mutex<Pause>,
@@ -150,6 +155,7 @@ impl Shared {
             .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
             .collect();
         let slower_than = config.hot.slowlog_slower_than;
+        let latency_threshold = config.num("latency-monitor-threshold").max(0) as u64;
         let backlog_size = config
             .get("repl-backlog-size")
             .and_then(|v| v.parse().ok())
@@ -163,6 +169,7 @@ impl Shared {
             monitor,
             monitors: Default::default(),
             cron_paused: Default::default(),
+            paused_clients: Default::default(),
             pubsub: pubsub::PubSub::default(),
             pause: Mutex::new(Pause::default()),
             pause_until: Default::default(),
@@ -173,6 +180,7 @@ impl Shared {
             bound_port: Default::default(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(slower_than),
+            latency: crate::observability::latency::Monitor::new(latency_threshold),
             cluster,
             persist: persist::PersistState::new(now_ms() / 1000),
             migrate: Default::default(),

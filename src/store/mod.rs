@@ -54,6 +54,8 @@ pub struct EvictionConfig {
 }
 
 pub struct Store {
+    /// CLIENT PAUSE's end (unix ms): until then expired keys are hidden, not deleted.
+    pub expiry_paused_until: u64,
     dbs: Vec<Db>,
     pub stats: KeyspaceStats,
     pub eviction: EvictionConfig,
@@ -84,6 +86,7 @@ impl Store {
     pub fn new(databases: usize, eviction: EvictionConfig) -> Store {
         let hasher = RandomState::new();
         Store {
+            expiry_paused_until: 0,
             dbs: (0..databases).map(|_| Db::new(hasher.clone())).collect(),
             stats: KeyspaceStats::default(),
             eviction,
@@ -147,7 +150,14 @@ impl Store {
     ) -> Option<&mut Entry> {
         let clock = self.lru_clock_at(now_ms);
         let ev = self.eviction;
-        let now_ms = match self.propagation.expiry {
+        // During CLIENT PAUSE keys expire logically but are not deleted (no DEL may be
+        // propagated while writes are paused), as Redis's expireIfNeeded.
+        let mode = if now_ms < self.expiry_paused_until {
+            propagation::ExpiryMode::Hide
+        } else {
+            self.propagation.expiry
+        };
+        let now_ms = match mode {
             propagation::ExpiryMode::Delete => now_ms,
             propagation::ExpiryMode::Ignore => 0,
             propagation::ExpiryMode::Hide => {

@@ -73,6 +73,7 @@ fn section(out: &mut String, sh: &Shared, st: &Store, name: &str) {
         "cpu" => sections::cpu(out, sh),
         "commandstats" => sections::commandstats(out, sh),
         "errorstats" => sections::errorstats(out, sh),
+        "latencystats" => sections::latencystats(out, sh, &cfg),
         "cluster" => field!(out, "cluster_enabled:{}", cfg.hot.cluster_enabled as u8),
         "keyspace" => sections::keyspace(out, sh, st),
         _ => {}

@@ -67,7 +67,8 @@ pub(super) fn clients(out: &mut String, sh: &Shared, st: &Store, cfg: &Config) {
     field!(out, "maxclients:{}", cfg.hot.maxclients);
     field!(out, "client_recent_max_input_buffer:0");
     field!(out, "client_recent_max_output_buffer:0");
-    field!(out, "blocked_clients:{}", st.blocked.clients());
+    let paused = sh.paused_clients.load(std::sync::atomic::Ordering::Relaxed);
+    field!(out, "blocked_clients:{}", st.blocked.clients() + paused);
     field!(out, "tracking_clients:{}", st.tracking.tracking_clients());
     field!(out, "clients_in_timeout_table:0");
 }
@@ -283,6 +284,35 @@ pub(super) fn commandstats(out: &mut String, sh: &Shared) {
                 out,
                 "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}"
             );
+    }
+}
+
+/// Per command, the latency percentiles of latency-tracking-info-percentiles, in µs (the
+/// bound of the power-of-two bucket each falls in).
+pub(super) fn latencystats(out: &mut String, sh: &Shared, cfg: &Config) {
+    if cfg.get("latency-tracking") != Some("yes") {
+        return;
+    }
+    let pcts: Vec<f64> = cfg
+        .get("latency-tracking-info-percentiles")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    for (id, calls, ..) in sh.stats.command_snapshot() {
+        if calls == 0 || pcts.is_empty() {
+            continue;
+        }
+        let hist = &sh.stats.command(id).hist;
+        let parts: Vec<String> = pcts
+            .iter()
+            .map(|&p| {
+                let v = hist.percentile(p).unwrap_or(0);
+                format!("p{}={v}.000", crate::util::num::format_g(p, 17))
+            })
+            .collect();
+        let name = crate::commands::index().all[id].0.name;
+        field!(out, "latency_percentiles_usec_{name}:{}", parts.join(","));
     }
 }
 
