@@ -136,6 +136,8 @@ hide(["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "s
 hide(["exec", "discard", "multi", "watch", "quit", "reset"], "multi_control")
 # Runs a queued transaction: routed, fenced and counted by the queue's keys and flags.
 hide(["exec"], "exec")
+# Runs a script: what it may do (write, replicate) is the script's declared flags.
+hide(["eval", "evalsha", "fcall"], "runs_script")
 hide(["ssubscribe", "sunsubscribe"], "shard_channels")
 # Keys beyond the key specs: MIGRATE's KEYS list (migrateGetKeys), SORT's STORE (sortGetKeys).
 hide(["migrate"], "keys_migrate")

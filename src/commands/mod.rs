@@ -26,6 +26,7 @@ pub use functions_cmd::stats_reply as function_stats_reply;
 pub use migrate::finish as finish_migrate;
 pub use persistence::{prepare, to_prepare};
 pub use scripting::kill_reply as script_kill_reply;
+pub use scripting::script_may_write;
 pub use transactions::begin as begin_multi;
 mod functions_cmd;
 mod persistence;

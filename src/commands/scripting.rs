@@ -51,6 +51,32 @@ fn feed_monitor(ctx: &Ctx, args: &[Bytes]) {
     ctx.shared.feed_monitor(ctx.client, args, ctx.now_ms);
 }
 
+/// Whether the script an EVAL, EVALSHA or FCALL would run may write: false only for a
+/// script or function declared `no-writes` (an unknown one cannot run, so neither writes).
+pub fn script_may_write(sh: &crate::state::Shared, args: &[Bytes]) -> bool {
+    let no_writes = |f: RunFlags| f & flags::EVAL_COMPAT == 0 && f & flags::NO_WRITES != 0;
+    let Some(body) = args.get(1) else {
+        return false;
+    };
+    if body.starts_with(b"#!") {
+        // EVAL with a shebang (a 40-byte sha never starts with "#!").
+        return crate::scripting::shebang_flags(body).is_ok_and(|(f, _)| !no_writes(f));
+    }
+    let mut guard = sh.scripting.engines();
+    let Some(engines) = guard.as_mut() else {
+        return true;
+    };
+    let sha = String::from_utf8_lossy(body).to_ascii_lowercase();
+    if let Some(s) = engines.eval.get(&sha) {
+        return !no_writes(s.flags);
+    }
+    match engines.functions.function(body) {
+        Some(f) => !no_writes(f.flags),
+        // EVAL without a shebang (eval compatibility mode) may write.
+        None => true,
+    }
+}
+
 /// The keys and arguments after `numkeys`, checked as Redis checks them.
 fn split_keys<'a>(
     args: &'a [Bytes],

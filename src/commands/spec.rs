@@ -127,6 +127,8 @@ pub mod flag {
     pub const KEEPS_ASKING: u32 = 1 << 25;
     /// CLIENT CACHING itself: does not consume the caching choice.
     pub const KEEPS_CACHING: u32 = 1 << 26;
+    /// EVAL, EVALSHA, FCALL: whether they may write is the script's own flags.
+    pub const RUNS_SCRIPT: u32 = 1 << 27;
 
     pub fn from_names(names: &[&str]) -> u32 {
         names
@@ -159,6 +161,7 @@ pub mod flag {
                 "keys_sort_store" => KEYS_SORT_STORE,
                 "keeps_asking" => KEEPS_ASKING,
                 "keeps_caching" => KEEPS_CACHING,
+                "runs_script" => RUNS_SCRIPT,
                 _ => 0,
             })
             .fold(0, |a, b| a | b)
@@ -177,6 +180,7 @@ const HIDDEN_FLAGS: &[&str] = &[
     "keys_sort_store",
     "keeps_asking",
     "keeps_caching",
+    "runs_script",
 ];
 
 /// Where a key sits in `args` (index) and the key-spec flags that apply to it.

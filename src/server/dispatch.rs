@@ -98,6 +98,22 @@ fn writes_allowed(sh: &Shared, now: u64) -> Result<(), ErrorReply> {
     crate::replication::writes_allowed(sh, now)
 }
 
+/// Whether CLIENT PAUSE WRITE holds this command back: a write, or a command that may
+/// replicate (PFCOUNT, PUBLISH), or an EXEC whose queue holds one. A script command is held
+/// unless its script is declared `no-writes` (Redis's evalGetCommandFlags).
+fn pauses_for_writes(sh: &Shared, client: &Client, r: &Resolved, args: &[Bytes]) -> bool {
+    if r.flags & flag::RUNS_SCRIPT != 0 {
+        return crate::commands::script_may_write(sh, args);
+    }
+    let mut f = r.flags;
+    if f & flag::EXEC != 0 {
+        if let Some(m) = client.multi.as_ref() {
+            f |= queued_flags(m).0;
+        }
+    }
+    f & (flag::WRITE | flag::MAY_REPLICATE) != 0
+}
+
 /// The flags of the queued commands: (set in any, unset in any).
 fn queued_flags(m: &crate::state::Multi) -> (u32, u32) {
     m.queue.iter().fold((0, 0), |(any, inv), q| {
@@ -188,7 +204,7 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     }
     if !client.in_exec && !client.primary_link && !client.monitor {
         if let Some(p) = sh.pause_state(now) {
-            if !p.write_only || r.flags & flag::WRITE != 0 {
+            if !p.write_only || pauses_for_writes(sh, client, &r, args) {
                 return Outcome::Paused(p.until_ms);
             }
         }
