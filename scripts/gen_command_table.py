@@ -75,7 +75,7 @@ COMMANDS = {
     "xgroup": ["create", "setid", "destroy", "createconsumer", "delconsumer", "help"],
     "xinfo": ["stream", "groups", "consumers", "help"],
     # hyperloglog
-    "pfadd": None, "pfcount": None, "pfmerge": None,
+    "pfadd": None, "pfcount": None, "pfmerge": None, "pfdebug": None, "pfselftest": None,
     # transactions
     "multi": None, "exec": None, "discard": None, "watch": None, "unwatch": None,
     # hashes

@@ -48,6 +48,10 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     c.caching = None;
     ctx.store.watches.unwatch_all(c.id);
     ctx.store.tracking.disable(c.id);
+    {
+        let mut v = c.handle.view_mut();
+        (v.tracking, v.tracking_bcast, v.tracking_broken) = (false, false, false);
+    }
     super::pubsub::unsubscribe_all(ctx.shared, ctx.client);
     Ok(Reply::Status("RESET"))
 }

@@ -154,3 +154,114 @@ pub fn pfmerge(ctx: &mut Ctx, a: &[Bytes]) -> R {
     ctx.notify(notify::STRING, "pfadd", dest);
     Ok(Reply::Ok)
 }
+
+/// PFDEBUG GETREG|DECODE|ENCODING|TODENSE key: the internals the tests look at, as Redis
+/// shows them. GETREG and TODENSE turn a sparse value dense (a write).
+pub fn pfdebug(ctx: &mut Ctx, a: &[Bytes]) -> R {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    let key = &a[2];
+    let Some(v) = ctx.write_value(key) else {
+        return Err(ErrorReply::err("The specified key does not exist"));
+    };
+    let buf = hll_mut(v)?;
+    let dense = hll::is_dense(buf);
+    let densify = |buf: &mut Vec<u8>| {
+        Hll::new(buf)
+            .to_dense()
+            .map_err(|_| ErrorReply::hll_corrupted())
+    };
+    match sub.as_str() {
+        "getreg" if a.len() == 3 => {
+            densify(buf)?;
+            let regs = &buf[hll::HEADER_LEN..];
+            let out = (0..hll::REGISTERS)
+                .map(|i| Reply::Int(hll::dense_get(regs, i) as i64))
+                .collect();
+            if !dense {
+                ctx.modified(key);
+            }
+            Ok(Reply::Array(out))
+        }
+        "decode" if a.len() == 3 => {
+            if dense {
+                return Err(ErrorReply::err("HLL encoding is not sparse"));
+            }
+            let mut parts = Vec::new();
+            let mut i = hll::HEADER_LEN;
+            while i < buf.len() {
+                let op = hll::Op::decode(buf[i], buf.get(i + 1).copied().unwrap_or(0));
+                parts.push(match op {
+                    hll::Op::Zero(n) => format!("z:{n}"),
+                    hll::Op::XZero(n) => format!("Z:{n}"),
+                    hll::Op::Val { value, len } => format!("v:{value},{len}"),
+                });
+                i += op.size();
+            }
+            Ok(Reply::Bulk(Bytes::from(parts.join(" "))))
+        }
+        "encoding" if a.len() == 3 => Ok(Reply::Status(if dense { "dense" } else { "sparse" })),
+        "todense" if a.len() == 3 => {
+            densify(buf)?;
+            if !dense {
+                ctx.modified(key);
+            }
+            Ok(Reply::Int(!dense as i64))
+        }
+        _ => Err(ErrorReply::err(format!(
+            "Unknown PFDEBUG subcommand '{}'",
+            String::from_utf8_lossy(&a[1])
+        ))),
+    }
+}
+
+/// PFSELFTEST: checks the register packing (every register set and read back through random
+/// values) and the estimator (the error at growing cardinalities stays within the bounds
+/// Redis's self test allows), as Redis's pfselftestCommand does.
+pub fn pfselftest(_ctx: &mut Ctx, _a: &[Bytes]) -> R {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut regs = vec![0u8; hll::DENSE_LEN - hll::HEADER_LEN];
+    for _ in 0..1000 {
+        let values: Vec<u8> = (0..hll::REGISTERS).map(|_| (next() % 64) as u8).collect();
+        for (i, &v) in values.iter().enumerate() {
+            hll::dense_set(&mut regs, i, v);
+        }
+        if values
+            .iter()
+            .enumerate()
+            .any(|(i, &v)| hll::dense_get(&regs, i) != v)
+        {
+            return Err(ErrorReply::err("TESTFAILED Register error"));
+        }
+    }
+    let mut buf = hll::new_sparse();
+    let relerr = 1.04 / (hll::REGISTERS as f64).sqrt();
+    let mut checkpoint = 1u64;
+    for j in 1..=1_000_000u64 {
+        Hll::new(&mut buf)
+            .add(&next().to_le_bytes(), 3000)
+            .map_err(|_| ErrorReply::err("TESTFAILED corrupted HLL"))?;
+        if j != checkpoint {
+            continue;
+        }
+        checkpoint *= 10;
+        let card = hll::cardinality(&buf).map_err(|_| ErrorReply::hll_corrupted())?;
+        let maxerr = if j == 10 {
+            1.0
+        } else {
+            (relerr * 6.0 * j as f64).ceil()
+        };
+        if (card as f64 - j as f64).abs() > maxerr {
+            return Err(ErrorReply::err(format!(
+                "TESTFAILED Too big error. card:{card} abserr:{}",
+                (card as f64 - j as f64).abs()
+            )));
+        }
+    }
+    Ok(Reply::Ok)
+}

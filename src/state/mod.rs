@@ -222,10 +222,20 @@ impl Shared {
         }
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if self.scripting.run.running() && multi_thread {
-            tokio::task::block_in_place(|| self.store.lock())
-        } else {
-            self.store.lock()
+        if !multi_thread {
+            return self.store.lock();
+        }
+        // Wait in short slices: a script may take the lock just before we ask and only then
+        // be marked running. Once it is, this worker hands its other tasks over
+        // (block_in_place) before waiting on, so SCRIPT KILL still finds a free worker; a
+        // plain lock() here left both workers stuck behind an endless script.
+        loop {
+            if self.scripting.run.running() {
+                return tokio::task::block_in_place(|| self.store.lock());
+            }
+            if let Some(g) = self.store.try_lock_for(std::time::Duration::from_millis(5)) {
+                return g;
+            }
         }
     }
 
