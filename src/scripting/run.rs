@@ -54,10 +54,9 @@ pub unsafe fn ctx<'a>(l: *mut lua_State) -> Option<&'a mut RunCtx<'a>> {
 pub unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
     let killed = match ctx(l) {
         Some(c) => {
-            if !c.left_worker {
-                c.left_worker = true;
-                leave_worker();
-            }
+            // Every hook call: the hand-over may not have stuck (see leave_worker).
+            leave_worker(!c.left_worker);
+            c.left_worker = true;
             let elapsed = c.start.elapsed().as_millis() as u64;
             if c.threshold_ms > 0 && elapsed >= c.threshold_ms {
                 c.sh.scripting.run.enter_timed_out(elapsed);
@@ -75,16 +74,27 @@ pub unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua
 }
 
 /// A script still running after 100k instructions gives its tokio worker back to the
-/// runtime (`block_in_place`), so I/O, timers and the cluster bus keep being served while it
-/// runs; the script goes on on this thread, which leaves the worker pool when the connection
-/// task next yields. Short scripts never get here and pay nothing. The brief sleep lets the
-/// replacement thread take over the worker's core before the script continues.
-fn leave_worker() {
+/// runtime (`block_in_place`), so I/O, timers, the cluster bus and the tasks queued on this
+/// worker keep being served while it runs; the script goes on on this thread, which leaves
+/// the worker pool when the connection task next yields. Short scripts never get here and pay
+/// nothing. The hand-over only sticks if the replacement thread takes the worker's core
+/// before the closure returns (otherwise tokio gives the core back to this thread, and the
+/// tasks queued on it wait for the script: under CPU load SCRIPT KILL itself could wait
+/// forever). So the first call sleeps 1 ms to let it, and every later hook call (each 100k
+/// instructions) tries again: once this thread holds no core, block_in_place only runs the
+/// closure.
+fn leave_worker(first: bool) {
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if multi_thread {
         let _ = std::panic::catch_unwind(|| {
-            tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(1)))
+            tokio::task::block_in_place(|| {
+                if first {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                } else {
+                    std::thread::yield_now()
+                }
+            })
         });
     }
 }
