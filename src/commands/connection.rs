@@ -51,6 +51,8 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     {
         let mut v = c.handle.view_mut();
         (v.tracking, v.tracking_bcast, v.tracking_broken) = (false, false, false);
+        // Before the reply goes out (the feed itself stops after the batch).
+        v.monitor = false;
     }
     super::pubsub::unsubscribe_all(ctx.shared, ctx.client);
     Ok(Reply::Status("RESET"))

@@ -344,6 +344,14 @@ impl Connection<'_> {
                     handle.touch();
                 }
             }
+            // Messages queued before these requests arrived go out before their replies (an
+            // invalidation caused by another client's write precedes the reply to a command
+            // sent after that write, as in Redis); the biased select above favours the read.
+            if let Ok(m) = self.rx.try_recv() {
+                if !self.write_messages(m).await {
+                    return End::Closed;
+                }
+            }
             if handle.is_killed() {
                 return End::Closed;
             }
