@@ -84,8 +84,7 @@ pub unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua
 /// instructions) tries again: once this thread holds no core, block_in_place only runs the
 /// closure.
 fn leave_worker(first: bool) {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let multi_thread = crate::util::on_multi_thread_runtime();
     if multi_thread {
         let _ = std::panic::catch_unwind(|| {
             tokio::task::block_in_place(|| {

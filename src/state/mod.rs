@@ -220,8 +220,7 @@ impl Shared {
         if let Some(g) = self.store.try_lock() {
             return g;
         }
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let multi_thread = crate::util::on_multi_thread_runtime();
         if !multi_thread {
             return self.store.lock();
         }

@@ -40,3 +40,10 @@ pub fn repr(b: &[u8]) -> String {
     out.push('"');
     out
 }
+
+/// Whether the caller runs on tokio's multi-thread runtime, where `block_in_place` may hand
+/// the worker over (it panics on a current-thread runtime).
+pub fn on_multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
