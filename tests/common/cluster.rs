@@ -473,9 +473,18 @@ impl Node {
     }
 
     /// CLUSTER NODES, parsed; panics if the node does not answer or a line does not parse.
+    /// A node restarted from its dump answers LOADING until it is loaded: that is waited out.
     pub fn nodes(&self) -> Vec<NodeLine> {
-        self.try_nodes()
-            .unwrap_or_else(|e| panic!("CLUSTER NODES on {}: {e}", self.port))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match self.try_nodes() {
+                Ok(n) => return n,
+                Err(e) if e.contains("loading") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(e) => panic!("CLUSTER NODES on {}: {e}", self.port),
+            }
+        }
     }
 
     pub fn try_nodes(&self) -> Result<Vec<NodeLine>, String> {
