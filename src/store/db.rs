@@ -1,30 +1,16 @@
 //! One logical database: 16384 per-hash-slot tables, so a slot's keys can be counted in O(1)
 //! and listed or deleted without scanning the keyspace (cluster mode and migration need it).
-//! The tables are allocated on the first write, so an unused database costs nothing. Entries
-//! live in a `Slab`; the tables hold their 4-byte slab positions (see slab.rs for why).
+//! The tables are allocated on demand, 64 slots at a time (slot_index.rs). Entries live in a
+//! `Slab`; the tables hold their 4-byte slab positions (see slab.rs for why).
 //!
 //! Every change of a key's expiry goes through here, keeping the `expires` counters exact.
 use super::bytes::SmallBytes;
 use super::slab::Slab;
+use super::slot_index::SlotIndex;
 use super::slot_table::{prefetch, SlotTable};
 use super::value::{Entry, Value};
 use crate::slot::{key_slot, SLOTS};
 use ahash::RandomState;
-
-/// Keeps the TTL counters right when a key's expiry goes from `old` to `new` (0 = none).
-fn account(expires: &mut usize, volatile: &mut [u32], slot: usize, old: u64, new: u64) {
-    match (old != 0, new != 0) {
-        (false, true) => {
-            *expires += 1;
-            volatile[slot] += 1;
-        }
-        (true, false) => {
-            *expires -= 1;
-            volatile[slot] -= 1;
-        }
-        _ => {}
-    }
-}
 
 pub enum Lookup<'a> {
     Found(&'a mut Entry),
@@ -45,10 +31,9 @@ pub enum Ttl {
 }
 
 pub struct Db {
-    /// Per-slot index: slab positions of the slot's keys.
-    tables: Vec<SlotTable>,
-    /// Keys with a TTL, per slot (active expiry skips slots with none).
-    volatile: Vec<u32>,
+    /// Per-slot index: slab positions of the slot's keys, and per slot the number of keys
+    /// with a TTL (active expiry skips slots with none).
+    index: SlotIndex,
     slab: Slab,
     expires: usize,
     hasher: RandomState,
@@ -57,8 +42,7 @@ pub struct Db {
 impl Db {
     pub fn new(hasher: RandomState) -> Db {
         Db {
-            tables: Vec::new(),
-            volatile: Vec::new(),
+            index: SlotIndex::default(),
             slab: Slab::default(),
             expires: 0,
             hasher,
@@ -77,21 +61,12 @@ impl Db {
         self.expires
     }
 
-    fn ensure_tables(&mut self) {
-        if self.tables.is_empty() {
-            self.tables = (0..SLOTS).map(|_| SlotTable::default()).collect();
-            self.volatile = vec![0; SLOTS];
-        }
-    }
-
     /// Slab position of `key`, if present.
     fn find(&self, key: &[u8]) -> Option<(usize, u32)> {
-        if self.tables.is_empty() {
-            return None;
-        }
         let slot = key_slot(key) as usize;
         let slab = &self.slab;
-        self.tables[slot]
+        self.index
+            .table(slot)?
             .get(self.hasher.hash_one(key), |i| {
                 slab.get(i).key.as_slice() == key
             })
@@ -107,22 +82,25 @@ impl Db {
     /// commands themselves find their entries in cache.
     pub fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
         const MAX: usize = 32;
-        if self.tables.is_empty() {
-            return;
-        }
-        let mut at = [(0usize, 0u64); MAX];
+        let mut at = [(None::<&SlotTable>, 0u64); MAX];
         let mut n = 0;
         for k in keys.take(MAX) {
-            let slot = key_slot(k) as usize;
-            at[n] = (slot, self.hasher.hash_one(k));
-            prefetch(&self.tables[slot] as *const SlotTable as *const u8);
+            let t = self.index.table(key_slot(k) as usize);
+            if let Some(t) = t {
+                prefetch(t as *const SlotTable as *const u8);
+            }
+            at[n] = (t, self.hasher.hash_one(k));
             n += 1;
         }
-        for &(slot, hash) in &at[..n] {
-            self.tables[slot].prefetch_probe(hash);
+        for &(t, hash) in &at[..n] {
+            if let Some(t) = t {
+                t.prefetch_probe(hash);
+            }
         }
-        for &(slot, hash) in &at[..n] {
-            self.tables[slot].candidates(hash, |i| self.slab.prefetch(i));
+        for &(t, hash) in &at[..n] {
+            if let Some(t) = t {
+                t.candidates(hash, |i| self.slab.prefetch(i));
+            }
         }
     }
 
@@ -152,7 +130,6 @@ impl Db {
             self.account_expire(slot, old_exp, new_exp);
             return Some(old);
         }
-        self.ensure_tables();
         let slot = key_slot(key) as usize;
         let exp = match ttl {
             Ttl::At(t) => t,
@@ -165,15 +142,28 @@ impl Db {
             lru,
         });
         let (slab, hasher) = (&self.slab, &self.hasher);
-        self.tables[slot].insert(hasher.hash_one(key), i, |j| {
-            hasher.hash_one(slab.get(j).key.as_slice())
+        self.index.with_table(slot, |t| {
+            t.insert(hasher.hash_one(key), i, |j| {
+                hasher.hash_one(slab.get(j).key.as_slice())
+            })
         });
         self.account_expire(slot, 0, exp);
         None
     }
 
+    /// Keeps the TTL counters right when a key's expiry goes from `old` to `new` (0 = none).
     fn account_expire(&mut self, slot: usize, old: u64, new: u64) {
-        account(&mut self.expires, &mut self.volatile, slot, old, new);
+        match (old != 0, new != 0) {
+            (false, true) => {
+                self.expires += 1;
+                self.index.add_volatile(slot, 1);
+            }
+            (true, false) => {
+                self.expires -= 1;
+                self.index.add_volatile(slot, -1);
+            }
+            _ => {}
+        }
     }
 
     /// Finds `key` with lazy expiry: an expired entry is removed and handed back.
@@ -201,18 +191,11 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        if self.tables.is_empty() {
-            return None;
-        }
         let slot = key_slot(key) as usize;
-        let slab = &self.slab;
-        let i = self.tables[slot].remove(self.hasher.hash_one(key), |i| {
-            slab.get(i).key.as_slice() == key
+        let (slab, hash) = (&self.slab, self.hasher.hash_one(key));
+        let i = self.index.with_existing(slot, |t| {
+            t.remove(hash, |i| slab.get(i).key.as_slice() == key)
         })?;
-        if self.tables[slot].is_empty() {
-            // Give an emptied slot's index back (a slot moved away, or evicted empty).
-            self.tables[slot] = SlotTable::default();
-        }
         let e = self.slab.remove(i);
         self.account_expire(slot, e.expire_at, 0);
         Some(e)
@@ -220,17 +203,17 @@ impl Db {
 
     /// Number of keys in `slot` (CLUSTER COUNTKEYSINSLOT), O(1).
     pub fn slot_len(&self, slot: usize) -> usize {
-        self.tables.get(slot).map_or(0, |t| t.len())
+        self.index.table(slot).map_or(0, |t| t.len())
     }
 
     pub fn slot_volatile(&self, slot: usize) -> usize {
-        self.volatile.get(slot).map_or(0, |&v| v as usize)
+        self.index.volatile(slot) as usize
     }
 
     /// Iterates the entries of one slot.
     pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
-        self.tables
-            .get(slot)
+        self.index
+            .table(slot)
             .into_iter()
             .flat_map(|t| t.iter())
             .map(|i| self.slab.get(i))
@@ -245,7 +228,7 @@ impl Db {
 
     /// Prefetches the entries of `slot` (see `slot_entries_prefetched`).
     pub fn prefetch_slot(&self, slot: usize) {
-        if let Some(t) = self.tables.get(slot) {
+        if let Some(t) = self.index.table(slot) {
             t.iter().for_each(|i| self.slab.prefetch(i));
         }
     }
@@ -260,8 +243,8 @@ impl Db {
 
     /// All entries, slot by slot.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.tables
-            .iter()
+        self.index
+            .tables()
             .flat_map(|t| t.iter())
             .map(|i| self.slab.get(i))
     }
@@ -300,19 +283,13 @@ impl Db {
 
     /// Removes every key, returning the old contents (so the caller can free them elsewhere).
     pub fn take_all(&mut self) -> Db {
-        let mut fresh = Db::new(self.hasher.clone());
-        // A database in use keeps its (empty) per-slot index: the first write after a flush
-        // does not allocate it again all at once (half a megabyte used_memory would show
-        // jumping, as maxmemory would see it).
-        if !self.tables.is_empty() {
-            fresh.ensure_tables();
-        }
+        let fresh = Db::new(self.hasher.clone());
         std::mem::replace(self, fresh)
     }
 
-    /// Bytes of the per-slot index tables.
+    /// Bytes of the per-slot index: its tables' buckets and the index itself.
     pub fn table_overhead(&self) -> usize {
-        self.tables.iter().map(|t| t.capacity() * 5).sum()
+        self.index.tables().map(|t| t.capacity() * 5).sum::<usize>() + self.index.overhead()
     }
 
     /// Reusable bytes in the slab (not counted as used memory).

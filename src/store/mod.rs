@@ -14,6 +14,7 @@ pub mod notify;
 pub mod propagation;
 pub mod rdb;
 mod slab;
+mod slot_index;
 mod slot_table;
 pub mod snapshot;
 pub mod tracking;
