@@ -288,12 +288,15 @@ impl Node {
             if self.ping() {
                 // Whoever answers must be our child: the port may have been taken between
                 // free_cluster_port and our bind (then start_with retries on another).
-                let ours = *self.pid.lock().unwrap();
-                if super::serving_pid(self.port).is_some_and(|p| Some(p) != ours) {
-                    self.kill9();
-                    return Err(format!("port {} was taken by another server", self.port));
+                let ours = self.pid.lock().unwrap().unwrap_or(0);
+                match super::listener_owned_by(self.port, ours) {
+                    Some(true) => return Ok(()),
+                    Some(false) => {
+                        self.kill9();
+                        return Err(format!("port {} was taken by another server", self.port));
+                    }
+                    None => {}
                 }
-                return Ok(());
             }
             if start.elapsed() > CLUSTER_DEADLINE {
                 self.kill9();

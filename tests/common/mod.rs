@@ -42,23 +42,30 @@ fn answer(port: u16) -> Option<Vec<u8>> {
     (n > 0).then(|| b[..n].to_vec())
 }
 
-/// The process_id INFO reports on `port` (None while loading or when it can't be read).
-pub fn serving_pid(port: u16) -> Option<u32> {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    c.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
-    c.write_all(b"INFO server\r\n").ok()?;
-    let mut text = Vec::new();
-    let mut b = [0u8; 4096];
-    while !String::from_utf8_lossy(&text).contains("process_id:") {
-        let n = c.read(&mut b).ok()?;
-        if n == 0 {
-            return None;
-        }
-        text.extend_from_slice(&b[..n]);
-    }
-    let text = String::from_utf8_lossy(&text);
-    let line = text.lines().find(|l| l.starts_with("process_id:"))?;
-    line["process_id:".len()..].trim().parse().ok()
+/// Whether the socket listening on 127.0.0.1:`port` belongs to process `pid`: None while
+/// nothing listens there, Some(false) when another process does. Read from /proc (the
+/// listener's inode in /proc/net/tcp, then the process's descriptors), so it holds however
+/// loaded the machine is, unlike asking the server (whose reply may be late).
+pub fn listener_owned_by(port: u16, pid: u32) -> Option<bool> {
+    let suffix = format!(":{port:04X}");
+    let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .find_map(|path| {
+            let table = std::fs::read_to_string(path).ok()?;
+            table.lines().skip(1).find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                // Fields: sl local_address rem_address st ... inode (index 9); st 0A is LISTEN.
+                (f.len() > 9 && f[1].ends_with(&suffix) && f[3] == "0A").then(|| f[9].to_string())
+            })
+        })?;
+    let want = format!("socket:[{inode}]");
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok();
+    let ours = fds
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy() == want));
+    Some(ours)
 }
 
 /// Polls `f` until it returns Some or the deadline passes.
@@ -196,12 +203,15 @@ impl Server {
                 // Up once it answers; loaded once it stops answering -LOADING (unless the
                 // caller wants to see the loading phase).
                 Some(b) if !wait_loaded || !b.starts_with(b"-LOADING") => {
-                    if serving_pid(port).is_some_and(|p| p != child.id()) {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return Err(format!("port {port} was taken by another server"));
+                    match listener_owned_by(port, child.id()) {
+                        Some(true) => return Ok((port, child)),
+                        Some(false) => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            return Err(format!("port {port} was taken by another server"));
+                        }
+                        None => {} // the listener went away: poll again
                     }
-                    return Ok((port, child));
                 }
                 _ => {}
             }
