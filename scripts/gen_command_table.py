@@ -17,6 +17,8 @@ COMMANDS = {
     "select": None, "swapdb": None, "dbsize": None, "flushdb": None, "flushall": None,
     "time": None, "info": None, "monitor": None, "shutdown": None, "debug": None,
     "role": None,
+    "acl": ["cat", "deluser", "dryrun", "genpass", "getuser", "help", "list", "load", "log", "save",
+            "setuser", "users", "whoami"],
     # replication
     "replicaof": None, "slaveof": None, "psync": None, "sync": None, "replconf": None,
     "wait": None, "failover": None,
@@ -139,6 +141,10 @@ hide(["exec"], "exec")
 # Runs a script: what it may do (write, replicate) is the script's declared flags.
 hide(["eval", "evalsha", "fcall"], "runs_script")
 hide(["ssubscribe", "sunsubscribe"], "shard_channels")
+# The channels ACL rules check (Redis's ACLCheckAllUserCommandPerm names these commands).
+hide(["publish", "spublish"], "channel_first_arg")
+hide(["subscribe", "ssubscribe"], "channel_args")
+hide(["psubscribe"], "channel_patterns")
 # Keys beyond the key specs: MIGRATE's KEYS list (migrateGetKeys), SORT's STORE (sortGetKeys).
 hide(["migrate"], "keys_migrate")
 hide(["sort"], "keys_sort_store")

@@ -2,6 +2,7 @@
 //!
 //! Layers (dependencies point downward only): `server` -> `commands` -> `state` ->
 //! `store`, `config`, `observability` -> `protocol`, `slot`, `util`. See ../STYLE.md of the team.
+pub mod acl;
 pub mod cluster;
 pub mod commands;
 pub mod config;

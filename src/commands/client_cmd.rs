@@ -172,7 +172,7 @@ struct KillFilter {
     user: Option<String>,
 }
 
-fn kill_filter(a: &[Bytes]) -> Result<KillFilter, ErrorReply> {
+fn kill_filter(ctx: &Ctx, a: &[Bytes]) -> Result<KillFilter, ErrorReply> {
     let mut f = KillFilter {
         skipme: true,
         ..Default::default()
@@ -198,8 +198,7 @@ fn kill_filter(a: &[Bytes]) -> Result<KillFilter, ErrorReply> {
         } else if is(&a[i], "LADDR") {
             f.laddr = Some(s);
         } else if is(&a[i], "USER") {
-            // `default` is the only user there is (no ACL users yet).
-            if s != "default" {
+            if ctx.shared.acl.user(v).is_none() {
                 return Err(ErrorReply::err(format!("No such user '{s}'")));
             }
             f.user = Some(s);
@@ -226,7 +225,7 @@ fn matches_filter(h: &Arc<ClientHandle>, f: &KillFilter, me: u64) -> bool {
         && f.laddr
             .as_deref()
             .map_or(true, |a| h.laddr.to_string() == a)
-        && f.user.as_deref().map_or(true, |u| u == "default")
+        && f.user.as_deref().map_or(true, |u| h.view_mut().user == u)
         && f.maxage
             .map_or(true, |m| h.created.elapsed().as_secs() >= m)
         && !(f.skipme && h.id == me)
@@ -249,7 +248,7 @@ pub fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> R {
         kill(ctx, &h, me);
         return Ok(Reply::Ok);
     }
-    let f = kill_filter(a)?;
+    let f = kill_filter(ctx, a)?;
     let mut n = 0;
     for h in ctx.shared.clients.all() {
         if matches_filter(&h, &f, me) {
@@ -260,7 +259,7 @@ pub fn client_kill(ctx: &mut Ctx, a: &[Bytes]) -> R {
     Ok(Reply::Int(n))
 }
 
-fn kill(ctx: &mut Ctx, h: &Arc<ClientHandle>, me: u64) {
+pub(super) fn kill(ctx: &mut Ctx, h: &Arc<ClientHandle>, me: u64) {
     if h.id == me {
         ctx.client.after = Some(After::Close);
     } else {

@@ -242,22 +242,13 @@ pub fn cluster_bumpepoch(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     Ok(Reply::StatusOwned(format!("{word} {epoch}")))
 }
 
-/// An I/O error as C's `strerror` words it (Rust appends " (os error N)").
-fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) if e.raw_os_error().is_some() => s[..i].to_string(),
-        _ => s,
-    }
-}
-
 /// CLUSTER SAVECONFIG: writes nodes.conf now, with fsync.
 pub fn cluster_saveconfig(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     let cluster = cluster_of(ctx)?;
     let mut st = cluster.lock();
     let path = st.settings.config_file.clone();
     nodes_conf::save(&st, &path, true)
-        .map_err(|e| ErrorReply::cluster_save_config(&strerror(&e)))?;
+        .map_err(|e| ErrorReply::cluster_save_config(&crate::util::strerror(&e)))?;
     st.todo.save_config = false;
     st.todo.fsync_config = false;
     Ok(Reply::Ok)

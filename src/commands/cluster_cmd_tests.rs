@@ -322,7 +322,7 @@ fn replicate_preconditions() {
 #[test]
 fn strerror_drops_rusts_suffix() {
     let e = std::io::Error::from_raw_os_error(2);
-    assert_eq!(strerror(&e), "No such file or directory");
+    assert_eq!(crate::util::strerror(&e), "No such file or directory");
 }
 
 #[test]

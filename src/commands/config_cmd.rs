@@ -25,10 +25,12 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
         return Err(ErrorReply::wrong_arity("config|set"));
     }
     let mut pairs: Vec<(String, String)> = Vec::new();
-    for kv in a[2..].chunks(2) {
+    for (i, kv) in a[2..].chunks(2).enumerate() {
         let name = String::from_utf8_lossy(&kv[0]).to_ascii_lowercase();
-        if crate::config::table::find(&name).is_none() {
-            return Err(ErrorReply::unknown_config("SET", &kv[0]));
+        match crate::config::table::find(&name) {
+            None => return Err(ErrorReply::unknown_config("SET", &kv[0])),
+            Some(p) if p.sensitive => ctx.redact(3 + 2 * i),
+            Some(_) => {}
         }
         if pairs.iter().any(|(n, _)| *n == name) {
             return Err(ErrorReply::config_set_duplicate(&name));
@@ -48,6 +50,15 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
     cfg.set_many(&pairs)
         .map_err(|(name, reason)| ErrorReply::config_set_failed(&name, &reason))?;
     // Push the new values to the parts that keep their own copy.
+    if pairs.iter().any(|(n, _)| n == "requirepass") {
+        let pass = cfg.hot.requirepass.clone();
+        ctx.shared
+            .acl
+            .set_requirepass(pass.as_deref().map(str::as_bytes));
+    }
+    ctx.shared
+        .acl
+        .set_log_max_len(cfg.num("acllog-max-len").max(0) as usize);
     ctx.store.eviction = cfg.eviction();
     ctx.store.events.flags = cfg.hot.notify_flags;
     ctx.store.tracking.max_keys = cfg.num("tracking-table-max-keys") as usize;

@@ -40,7 +40,9 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     c.reply_mode = ReplyMode::On;
     c.no_evict = false;
     c.no_touch = false;
-    c.authenticated = ctx.shared.config().hot.requirepass.is_none();
+    c.authenticated = !ctx.shared.acl.auth_required();
+    c.user = crate::acl::Session::default();
+    c.handle.view_mut().user = "default".into();
     c.multi = None;
     // The connection sees the flag go and stops the feed (server/conn.rs).
     c.monitor = false;
@@ -58,14 +60,32 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     Ok(Reply::Status("RESET"))
 }
 
-/// Checks a username/password pair against the default user (requirepass).
-fn check_password(ctx: &Ctx, user: Option<&[u8]>, pass: &[u8]) -> bool {
-    if user.is_some_and(|u| u != b"default") {
-        return false;
-    }
-    match &ctx.shared.config().hot.requirepass {
-        None => true,
-        Some(p) => p.as_bytes() == pass,
+/// Checks a username/password pair; on success the client acts as that user. A failure is
+/// logged in ACL LOG (reason auth, the command name as typed).
+fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8], cmd: &Bytes) -> Result<(), ErrorReply> {
+    match ctx.shared.acl.authenticate(user, pass) {
+        Some(u) => {
+            ctx.client.authenticated = true;
+            super::switch_user(ctx, &u);
+            Ok(())
+        }
+        None => {
+            let context = if ctx.client.multi.is_some() || ctx.client.in_exec {
+                "multi"
+            } else {
+                "toplevel"
+            };
+            let who = ctx.client.handle.clone();
+            super::acl_log_event(
+                ctx.shared,
+                &who,
+                crate::acl::log::Reason::Auth,
+                cmd.to_vec(),
+                user.to_vec(),
+                context,
+            );
+            Err(ErrorReply::wrong_pass())
+        }
     }
 }
 
@@ -76,20 +96,21 @@ pub fn auth(ctx: &mut Ctx, a: &[Bytes]) -> R {
     for i in 1..a.len() {
         ctx.redact(i);
     }
-    let (user, pass) = if a.len() == 3 {
-        (Some(a[1].as_ref()), &a[2])
+    let (user, pass): (&[u8], &Bytes) = if a.len() == 3 {
+        (&a[1], &a[2])
     } else {
-        (None, &a[1])
+        (crate::acl::DEFAULT_USER, &a[1])
     };
-    if user.is_none() && ctx.shared.config().hot.requirepass.is_none() {
+    let default_nopass = ctx
+        .shared
+        .acl
+        .user(crate::acl::DEFAULT_USER)
+        .is_some_and(|u| u.nopass);
+    if a.len() == 2 && default_nopass {
         return Err(ErrorReply::auth_not_configured());
     }
-    if check_password(ctx, user, pass) {
-        ctx.client.authenticated = true;
-        Ok(Reply::Ok)
-    } else {
-        Err(ErrorReply::wrong_pass())
-    }
+    authenticate(ctx, user, pass, &a[0])?;
+    Ok(Reply::Ok)
 }
 
 pub fn hello(ctx: &mut Ctx, a: &[Bytes]) -> R {
@@ -107,15 +128,11 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) -> R {
     }
     let mut name = None;
     let mut i = 2;
-    let mut authed = false;
     while i < a.len() {
         if is(&a[i], "AUTH") && i + 2 < a.len() {
             ctx.redact(i + 1);
             ctx.redact(i + 2);
-            if !check_password(ctx, Some(&a[i + 1]), &a[i + 2]) {
-                return Err(ErrorReply::wrong_pass());
-            }
-            authed = true;
+            authenticate(ctx, &a[i + 1], &a[i + 2], &a[0])?;
             i += 3;
         } else if is(&a[i], "SETNAME") && i + 1 < a.len() {
             super::client_cmd::validate_name(&a[i + 1])?;
@@ -128,10 +145,7 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) -> R {
             )));
         }
     }
-    if authed {
-        ctx.client.authenticated = true;
-    }
-    if !ctx.client.authenticated {
+    if ctx.client.needs_auth(&ctx.shared.acl) {
         return Err(ErrorReply::hello_noauth());
     }
     if let Some(n) = name {

@@ -2,6 +2,7 @@
 //! built from it once at startup, the execution context handed to handlers, and one file per
 //! family of handlers. A handler takes the whole argv (argv[0] is the command name) and returns
 //! a `Reply` or an `ErrorReply`; it never touches the socket.
+mod acl_cmd;
 mod bitmaps;
 mod blocking;
 mod client_cmd;
@@ -22,6 +23,9 @@ mod keys;
 mod latency_cmd;
 mod lists;
 mod migrate;
+pub use acl_cmd::check_request as acl_check_request;
+pub use acl_cmd::log_event as acl_log_event;
+pub use acl_cmd::switch_user;
 pub use functions_cmd::stats_reply as function_stats_reply;
 pub use migrate::finish as finish_migrate;
 pub use persistence::{prepare, to_prepare};
@@ -77,6 +81,7 @@ pub struct Ctx<'a> {
 
 /// All handlers under one name, so the generated table can refer to `handlers::<name>`.
 mod handlers {
+    pub use super::acl_cmd::*;
     pub use super::bitmaps::*;
     pub use super::blocking::*;
     pub use super::client_cmd::*;
@@ -269,6 +274,39 @@ impl CommandIndex {
             None => Lookup::UnknownSub,
         }
     }
+}
+
+/// The command table as ACL rules see it: names, categories, containers and subcommands,
+/// indexed by the same ids as `index().all`.
+pub fn acl_catalog() -> crate::acl::catalog::Catalog {
+    let idx = index();
+    let mut parent = None;
+    let entries = idx
+        .all
+        .iter()
+        .enumerate()
+        .map(|(i, (spec, flags))| {
+            let is_sub = spec.name.contains('|');
+            if !is_sub {
+                parent = Some(i);
+            }
+            let categories = spec
+                .acl
+                .iter()
+                .filter_map(|c| {
+                    crate::acl::catalog::category_bit(c.trim_start_matches('@').as_bytes())
+                })
+                .fold(0, |a, b| a | b);
+            crate::acl::catalog::Entry {
+                name: spec.name,
+                parent: if is_sub { parent } else { None },
+                subs: Vec::new(),
+                categories,
+                no_auth: flags & flag::NO_AUTH != 0,
+            }
+        })
+        .collect();
+    crate::acl::catalog::Catalog::new(entries)
 }
 
 /// Checks Redis's arity rule: `n` exact when positive, at least `-n` when negative.

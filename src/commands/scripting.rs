@@ -213,6 +213,8 @@ fn script_client<'a>(ctx: &Ctx, slot: &'a mut Option<Client>, keys: &[Bytes]) ->
     c.db = ctx.client.db;
     c.time_snapshot = Some(ctx.now_ms);
     c.acting_for = Some(ctx.client.id);
+    // The script's commands run as the caller's ACL user.
+    c.user = ctx.client.user.clone();
     c.script_keys.clear();
     if ctx.client.tracking {
         c.script_keys.extend_from_slice(keys);

@@ -54,8 +54,16 @@ struct SortArgs<'a> {
     gets: Vec<&'a [u8]>,
 }
 
-fn parse_args<'a>(ctx: &Ctx, a: &'a [Bytes], readonly: bool) -> Result<SortArgs<'a>, ErrorReply> {
+fn parse_args<'a>(
+    ctx: &mut Ctx,
+    a: &'a [Bytes],
+    readonly: bool,
+) -> Result<SortArgs<'a>, ErrorReply> {
     let cluster = ctx.shared.config().hot.cluster_enabled;
+    // BY and GET patterns read keys the ACL check never saw: the user must read every key.
+    let mut full_access = None;
+    let mut reads_all =
+        |ctx: &mut Ctx| *full_access.get_or_insert_with(|| super::acl_cmd::reads_all_keys(ctx, a));
     let mut s = SortArgs {
         desc: false,
         alpha: false,
@@ -90,11 +98,16 @@ fn parse_args<'a>(ctx: &Ctx, a: &'a [Bytes], readonly: bool) -> Result<SortArgs<
                 s.dontsort = true;
             } else if cluster {
                 return Err(ErrorReply::sort_by_in_cluster());
+            } else if !reads_all(ctx) {
+                return Err(ErrorReply::sort_by_noperm());
             }
             j += 1;
         } else if is(arg, "get") && left >= 1 {
             if cluster {
                 return Err(ErrorReply::sort_get_in_cluster());
+            }
+            if !reads_all(ctx) {
+                return Err(ErrorReply::sort_get_noperm());
             }
             s.gets.push(&a[j + 1]);
             j += 1;

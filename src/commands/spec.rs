@@ -129,6 +129,12 @@ pub mod flag {
     pub const KEEPS_CACHING: u32 = 1 << 26;
     /// EVAL, EVALSHA, FCALL: whether they may write is the script's own flags.
     pub const RUNS_SCRIPT: u32 = 1 << 27;
+    /// ACL: the first argument is a channel (PUBLISH, SPUBLISH).
+    pub const CHANNEL_FIRST_ARG: u32 = 1 << 28;
+    /// ACL: every argument is a channel (SUBSCRIBE, SSUBSCRIBE).
+    pub const CHANNEL_ARGS: u32 = 1 << 29;
+    /// ACL: every argument is a channel pattern (PSUBSCRIBE).
+    pub const CHANNEL_PATTERNS: u32 = 1 << 30;
 
     pub fn from_names(names: &[&str]) -> u32 {
         names
@@ -162,6 +168,9 @@ pub mod flag {
                 "keeps_asking" => KEEPS_ASKING,
                 "keeps_caching" => KEEPS_CACHING,
                 "runs_script" => RUNS_SCRIPT,
+                "channel_first_arg" => CHANNEL_FIRST_ARG,
+                "channel_args" => CHANNEL_ARGS,
+                "channel_patterns" => CHANNEL_PATTERNS,
                 _ => 0,
             })
             .fold(0, |a, b| a | b)
@@ -181,6 +190,9 @@ const HIDDEN_FLAGS: &[&str] = &[
     "keeps_asking",
     "keeps_caching",
     "runs_script",
+    "channel_first_arg",
+    "channel_args",
+    "channel_patterns",
 ];
 
 /// Where a key sits in `args` (index) and the key-spec flags that apply to it.

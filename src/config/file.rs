@@ -92,6 +92,13 @@ fn apply(config: &mut Config, lines: Vec<Line>, depth: usize) -> Result<(), Star
             }
             continue;
         }
+        if name == "user" {
+            if l.args.len() < 2 {
+                return Err(err("wrong number of arguments".into()));
+            }
+            config.users.push(l.args[1..].to_vec());
+            continue;
+        }
         if l.args.len() < 2 && !matches!(name.as_str(), "save" | "bind") {
             return Err(err("wrong number of arguments".into()));
         }

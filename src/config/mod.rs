@@ -72,6 +72,8 @@ pub struct Config {
     pub hot: Hot,
     /// `replicaof <host> <port>` at startup (not a CONFIG parameter, as in Redis).
     pub replicaof: Option<(String, u16)>,
+    /// `user <name> <rules...>` directives, applied once the ACL exists (server startup).
+    pub users: Vec<Vec<String>>,
 }
 
 fn canonical(p: &'static Param) -> &'static Param {
@@ -314,6 +316,7 @@ impl Default for Config {
             file: None,
             hot: Hot::placeholder(),
             replicaof: None,
+            users: Vec::new(),
         };
         c.refresh_hot();
         c

@@ -39,6 +39,8 @@ pub struct Param {
     pub immutable: bool,
     /// Left out of CONFIG GET patterns (test and debug knobs), shown when named exactly.
     pub hidden: bool,
+    /// A secret: CONFIG SET's value is redacted in SLOWLOG and MONITOR (SENSITIVE_CONFIG).
+    pub sensitive: bool,
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
@@ -49,6 +51,7 @@ const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
         default,
         immutable: false,
         hidden: false,
+        sensitive: false,
     }
 }
 
@@ -60,6 +63,7 @@ const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
         default,
         immutable: true,
         hidden: false,
+        sensitive: false,
     }
 }
 
@@ -76,12 +80,21 @@ const fn alias(
         default,
         immutable: false,
         hidden: false,
+        sensitive: false,
     }
 }
 
 /// A debug or test knob CONFIG GET shows only by exact name (Redis's HIDDEN_CONFIG).
 const fn hidden(p: Param) -> Param {
     Param { hidden: true, ..p }
+}
+
+/// A password or user name for another server (Redis's SENSITIVE_CONFIG).
+const fn sensitive(p: Param) -> Param {
+    Param {
+        sensitive: true,
+        ..p
+    }
 }
 
 use Kind::*;
@@ -173,7 +186,7 @@ pub static PARAMS: &[Param] = &[
     p("timeout", Int(0, I32), "0"),
     p("tcp-keepalive", Int(0, I32), "300"),
     p("maxclients", Int(1, I32), "10000"),
-    p("requirepass", Str, ""),
+    sensitive(p("requirepass", Str, "")),
     p(
         "proto-max-bulk-len",
         Memory(1024 * 1024, i64::MAX),
@@ -462,8 +475,8 @@ pub static PARAMS: &[Param] = &[
     ),
     p("replica-lazy-flush", Bool, "no"),
     alias("slave-lazy-flush", "replica-lazy-flush", Bool, "no"),
-    p("masterauth", Str, ""),
-    p("masteruser", Str, ""),
+    sensitive(p("masterauth", Str, "")),
+    sensitive(p("masteruser", Str, "")),
     p("min-replicas-to-write", Int(0, I32), "0"),
     alias(
         "min-slaves-to-write",

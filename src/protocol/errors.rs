@@ -103,7 +103,7 @@ fixed! {
     lcs_idx_len => "ERR If you want both the length and indexes, please just use IDX.";
     lcs_not_strings => "ERR The specified keys must contain string values";
     lcs_too_big => "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
-    hello_noauth => "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+    hello_noauth => "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
     proto_version_not_int => "ERR Protocol version is not an integer or out of range";
     select_cluster => "ERR SELECT is not allowed in cluster mode";
     move_cluster => "ERR MOVE is not allowed in cluster mode";
@@ -215,6 +215,12 @@ impl ErrorReply {
     pub fn command_panicked(fullname: &str) -> Self {
         ErrorReply(Cow::Owned(format!(
             "ERR internal error in '{fullname}': the command was aborted, the keys it was writing were dropped and this connection is closed"
+        )))
+    }
+
+    pub fn noperm_command(fullname: &str) -> Self {
+        ErrorReply(Cow::Owned(format!(
+            "NOPERM this user has no permissions to run the '{fullname}' command"
         )))
     }
 
@@ -657,6 +663,20 @@ fixed! {
     script_cluster_down => "ERR Script attempted to execute a command while the cluster is down";
     script_non_local_key => "ERR Script attempted to access a non local key in a cluster node";
     script_cross_slot => "ERR Script attempted to access keys that do not hash to the same slot";
+    // ACL refusals (processCommand, scriptCall, EXEC's re-check).
+    noperm_key => "NOPERM this user has no permissions to access one of the keys used as arguments";
+    noperm_channel => "NOPERM this user has no permissions to access one of the channels used as arguments";
+    script_noperm_command => "ERR The user executing the script can't run this command or subcommand";
+    script_noperm_key => "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments";
+    script_noperm_channel => "ERR The user executing the script can't publish to the channel mentioned in the command";
+    exec_noperm_command => "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to execute the command or subcommand";
+    exec_noperm_key => "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to touch the specified keys";
+    exec_noperm_channel => "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: no permission to access one of the channels used as arguments";
+    acl_no_file => "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
+    acl_save_failed => "ERR There was an error trying to save the ACLs. Please check the server logs for more information";
+    acl_genpass_bits => "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096";
+    sort_by_noperm => "ERR BY option of SORT denied due to insufficient ACL permissions.";
+    sort_get_noperm => "ERR GET option of SORT denied due to insufficient ACL permissions.";
 }
 
 impl ErrorReply {

@@ -294,28 +294,35 @@ unsafe extern "C-unwind" fn replicate_commands(l: *mut lua_State) -> c_int {
     1
 }
 
-/// Without ACL users every command is permitted; unknown commands are an error, as in Redis.
+/// Whether the script's user (its caller's) may run the command given: true, or nil when
+/// refused (nothing is logged). Unknown commands are an error, as in Redis.
 unsafe extern "C-unwind" fn acl_check_cmd(l: *mut lua_State) -> c_int {
-    let Some(_) = run::ctx(l) else {
+    let Some(ctx) = run::ctx(l) else {
         raise_msg(
             l,
             "redis.acl_check_cmd can only be called inside a script invocation",
         );
     };
-    let known = match args_from_stack(l) {
-        Ok(args) => matches!(
-            crate::commands::index().lookup(&args),
-            crate::commands::Lookup::Found(_) | crate::commands::Lookup::Container(_)
-        ),
+    let args = match args_from_stack(l) {
+        Ok(args) => args,
         Err(msg) => {
             convert::push_error(l, msg.as_bytes(), false);
             raise_table(l)
         }
     };
-    if !known {
-        raise_msg(l, "Invalid command passed to redis.acl_check_cmd()");
+    let r = match crate::commands::index().lookup(&args) {
+        crate::commands::Lookup::Found(r) | crate::commands::Lookup::Container(r) => r,
+        _ => raise_msg(l, "Invalid command passed to redis.acl_check_cmd()"),
+    };
+    let allowed = match ctx.sh.acl.session_user(&mut ctx.client.user) {
+        Some(user) => crate::commands::acl_check_request(ctx.sh, &user, &r, &args).is_ok(),
+        None => false,
+    };
+    if allowed {
+        ffi::lua_pushboolean(l, 1);
+    } else {
+        ffi::lua_pushnil(l);
     }
-    ffi::lua_pushboolean(l, 1);
     1
 }
 

@@ -54,7 +54,7 @@ pub async fn serve(sh: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
         (
             c.hot.maxclients,
             c.hot.protected_mode,
-            c.hot.requirepass.is_some(),
+            sh.acl.auth_required(),
             c.hot.tcp_keepalive,
         )
     };
@@ -214,7 +214,7 @@ impl Connection<'_> {
         loop {
             let (limits, qbuf_limit, idle_timeout, obuf) = {
                 let c = self.sh.config();
-                let authenticated = self.client.authenticated;
+                let authenticated = !self.client.needs_auth(&self.sh.acl);
                 let lim = ParseLimits {
                     max_bulk: c.hot.proto_max_bulk_len,
                     authenticated,
@@ -366,7 +366,7 @@ impl Connection<'_> {
         // (Only for authenticated clients: nobody else gets to make us decode.)
         let big: Vec<Bytes> = batch
             .iter()
-            .filter(|_| self.client.authenticated)
+            .filter(|_| !self.client.needs_auth(&self.sh.acl))
             .filter_map(|args| crate::commands::to_prepare(args))
             .collect();
         if !big.is_empty() {

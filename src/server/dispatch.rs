@@ -33,7 +33,7 @@ fn resolve(args: &[Bytes]) -> Result<Resolved, ErrorReply> {
 fn admit(
     sh: &Shared,
     store: &mut Store,
-    client: &Client,
+    client: &mut Client,
     r: &Resolved,
     args: &[Bytes],
     now: u64,
@@ -41,11 +41,22 @@ fn admit(
     if !arity_ok(r.spec, args.len()) {
         return Err(ErrorReply::wrong_arity(r.spec.name));
     }
-    if !client.authenticated && r.flags & flag::NO_AUTH == 0 {
+    if r.flags & flag::NO_AUTH == 0 && client.needs_auth(&sh.acl) {
         return Err(ErrorReply::no_auth());
     }
     if client.multi.is_some() && r.flags & flag::NO_MULTI != 0 {
         return Err(ErrorReply::not_in_transaction());
+    }
+    if !client.script {
+        if let Some(user) = super::acl_gate::restricted_user(sh, client) {
+            if let Err(d) = super::acl_gate::check(sh, &user, r, args) {
+                // Inside EXEC: the rules changed since the command was queued.
+                let in_multi = client.multi.is_some() || client.in_exec;
+                let context = if in_multi { "multi" } else { "toplevel" };
+                super::acl_gate::log_denial(sh, client, r, args, d, context);
+                return Err(super::acl_gate::error(r, d, client.in_exec));
+            }
+        }
     }
     if client.primary_link {
         // The primary's commands (and the AOF's, while it loads) are not redirected,

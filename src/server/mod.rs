@@ -11,6 +11,7 @@
 //!  └─ background task (hz): active expiry in short locked steps
 //! ```
 //! Nothing else depends on this module.
+mod acl_gate;
 mod background;
 mod busy;
 mod cluster_host;
@@ -103,9 +104,10 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     let shared = Shared::new(
         config,
         cluster.as_ref().map(|(c, _)| c.clone()),
-        crate::commands::index().all.len(),
+        crate::acl::Acl::new(crate::commands::acl_catalog()),
     )
     .start();
+    init_acl(&shared)?;
     let _ = shared.repl.apply.set(dispatch::apply_from_primary);
     let _ = shared.scripting.call.set(script_call::call);
     shared
@@ -175,6 +177,51 @@ pub async fn run(config: Config) -> std::io::Result<()> {
 
 /// Cluster mode: nodes.conf (locked, loaded or created) and the bus listener on the client
 /// port + 10000 (or cluster-port), bound on the same addresses as the client port.
+/// The users at startup: requirepass, the `user` directives, or the ACL file (not both, as
+/// in Redis). Any error stops the server.
+fn init_acl(sh: &Shared) -> std::io::Result<()> {
+    let fail = |msg: String| {
+        tracing::error!("{msg}");
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, msg)
+    };
+    let cfg = sh.config();
+    let (pass, users, file) = (
+        cfg.hot.requirepass.clone(),
+        cfg.users.clone(),
+        cfg.get("aclfile").unwrap_or_default().to_string(),
+    );
+    let pubsub_all = cfg
+        .get("acl-pubsub-default")
+        .is_some_and(|v| v.eq_ignore_ascii_case("allchannels"));
+    sh.acl
+        .set_log_max_len(cfg.num("acllog-max-len").max(0) as usize);
+    drop(cfg);
+    sh.acl.set_requirepass(pass.as_deref().map(str::as_bytes));
+    if !users.is_empty() && !file.is_empty() {
+        return Err(fail("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into()));
+    }
+    let mut seen = Vec::new();
+    for u in &users {
+        if seen.contains(&u[0]) {
+            return Err(fail(format!("Error in user declaration '{}': Duplicate user found. A user can only be defined once in config files", u[0])));
+        }
+        seen.push(u[0].clone());
+        let mut rules: Vec<&[u8]> = Vec::new();
+        if u[0] == "default" {
+            rules.push(b"reset");
+        }
+        rules.extend(u[1..].iter().map(|r| r.as_bytes()));
+        sh.acl
+            .setuser(u[0].as_bytes(), &rules, pubsub_all)
+            .map_err(|e| fail(format!("Error in user declaration '{}': {e}", u[0])))?;
+    }
+    if !file.is_empty() {
+        crate::acl::file::load(&sh.acl, &file, pubsub_all)
+            .map_err(|e| fail(format!("Aborting Redis startup because of ACL errors: {e}")))?;
+    }
+    Ok(())
+}
+
 async fn open_cluster(
     config: &Config,
     port: u16,

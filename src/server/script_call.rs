@@ -62,7 +62,7 @@ fn rejected(sh: &Shared, r: Option<&Resolved>, e: ErrorReply) -> Reply {
 fn check(
     sh: &Shared,
     store: &Store,
-    client: &Client,
+    client: &mut Client,
     r: &Resolved,
     args: &[Bytes],
     st: &mut CallState,
@@ -78,6 +78,12 @@ fn check(
     }
     if r.flags & flag::STALE == 0 && crate::replication::stale_refused(sh) {
         return Err(ErrorReply::script_stale_command());
+    }
+    if let Some(user) = super::acl_gate::restricted_user(sh, client) {
+        if let Err(d) = super::acl_gate::check(sh, &user, r, args) {
+            super::acl_gate::log_denial(sh, client, r, args, d, "lua");
+            return Err(super::acl_gate::script_error(d));
+        }
     }
     let write = r.flags & flag::WRITE != 0;
     if st.flags & flags::READ_ONLY != 0 && r.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0 {

@@ -74,7 +74,11 @@ pub struct Client {
     pub handle: Arc<ClientHandle>,
     pub db: usize,
     pub resp: RespVersion,
+    /// Authenticated by AUTH/HELLO, or let in by a default user without password when it
+    /// connected. Whether it must authenticate is decided per command (`needs_auth`).
     pub authenticated: bool,
+    /// The ACL user the client acts as.
+    pub user: crate::acl::Session,
     pub name: Option<Bytes>,
     pub lib_name: Option<String>,
     pub lib_ver: Option<String>,
@@ -137,6 +141,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// Redis's authRequired: not authenticated while the default user wants a password.
+    pub fn needs_auth(&self, acl: &crate::acl::Acl) -> bool {
+        !self.authenticated && acl.auth_required()
+    }
+
     /// True while subscribed to at least one channel, pattern or shard channel.
     pub fn subscribed(&self) -> bool {
         self.sub
@@ -160,6 +169,7 @@ impl Client {
             db: 0,
             resp: RespVersion::Resp2,
             authenticated,
+            user: crate::acl::Session::default(),
             name: None,
             lib_name: None,
             lib_ver: None,

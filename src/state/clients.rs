@@ -31,6 +31,8 @@ pub struct ClientView {
     pub tracking_broken: bool,
     /// CLIENT TRACKING REDIRECT target (redir=, -1 when none).
     pub redirect: i64,
+    /// The ACL user (user=).
+    pub user: String,
 }
 
 pub struct ClientHandle {
@@ -111,7 +113,7 @@ impl ClientHandle {
     ) -> String {
         let v = self.view.lock().unwrap_or_else(|e| e.into_inner()).clone();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -128,6 +130,7 @@ impl ClientHandle {
             v.omem,
             16384 + qbuf + v.omem,
             cmd_name(self.last_cmd.load(Ordering::Relaxed)).unwrap_or("NULL"),
+            v.user,
             if v.tracking { v.redirect } else { -1 },
             v.resp,
             v.lib_name,
@@ -194,6 +197,7 @@ impl ClientRegistry {
                 view: Mutex::new(ClientView {
                     resp: 2,
                     multi: -1,
+                    user: "default".into(),
                     ..Default::default()
                 }),
                 killed: AtomicBool::new(false),

@@ -71,6 +71,8 @@ pub struct Shared {
     pub repl: crate::replication::Replication,
     /// Lua scripts and functions, and the state of a running script.
     pub scripting: crate::scripting::Scripting,
+    /// Users, permissions and the ACL LOG.
+    pub acl: crate::acl::Acl,
     /// This value's own `Arc` (set once by `Shared::start`), for work that outlives a command.
     me: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }
@@ -144,8 +146,9 @@ impl Shared {
     pub fn new(
         config: Config,
         cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
-        command_count: usize,
+        acl: crate::acl::Acl,
     ) -> Shared {
+        let command_count = acl.catalog.len();
         let mut store = Store::new(config.hot.databases, config.eviction());
         store.events.flags = config.hot.notify_flags;
         store.tracking.max_keys = config.num("tracking-table-max-keys") as usize;
@@ -186,6 +189,7 @@ impl Shared {
             migrate: Default::default(),
             repl: crate::replication::Replication::new(backlog_size),
             scripting: Default::default(),
+            acl,
             me: std::sync::OnceLock::new(),
         }
     }

@@ -183,6 +183,28 @@ impl PubSub {
             .insert(client, mb.clone());
     }
 
+    /// Per client: its channels and shard channels, and its patterns (ACL changes check them).
+    pub fn subscriptions_by_client(&self) -> HashMap<u64, (Vec<Bytes>, Vec<Bytes>)> {
+        let mut out: HashMap<u64, (Vec<Bytes>, Vec<Bytes>)> = HashMap::new();
+        for (kind, is_pattern) in [
+            (Kind::Channel, false),
+            (Kind::Shard, false),
+            (Kind::Pattern, true),
+        ] {
+            for (name, subs) in lock(self.table(kind)).iter() {
+                for id in subs.keys() {
+                    let e = out.entry(*id).or_default();
+                    if is_pattern {
+                        e.1.push(name.clone());
+                    } else {
+                        e.0.push(name.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
     pub fn unsubscribe(&self, kind: Kind, name: &[u8], client: u64) {
         let mut t = lock(self.table(kind));
         if let Some(subs) = t.get_mut(name) {

@@ -12,6 +12,15 @@ pub fn now_ms() -> u64 {
     unix_ms(std::time::SystemTime::now())
 }
 
+/// An I/O error as C's `strerror` words it (Rust appends " (os error N)").
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if e.raw_os_error().is_some() => s[..i].to_string(),
+        _ => s,
+    }
+}
+
 /// `t` in unix milliseconds (0 if before 1970).
 pub fn unix_ms(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH)
