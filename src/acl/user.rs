@@ -469,3 +469,109 @@ pub fn category_names(bits: u32) -> impl Iterator<Item = &'static str> {
         .filter(move |(i, _)| bits & (1 << i) != 0)
         .map(|(_, c)| *c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::catalog::{category_bit, Catalog, Entry};
+
+    fn catalog() -> Catalog {
+        let e = |name, parent, cats: &[&str]| Entry {
+            name,
+            parent,
+            subs: Vec::new(),
+            categories: cats
+                .iter()
+                .map(|c| category_bit(c.as_bytes()).unwrap())
+                .fold(0, |a, b| a | b),
+            no_auth: false,
+        };
+        Catalog::new(vec![
+            e("get", None, &["read", "string", "fast"]),
+            e("set", None, &["write", "string", "slow"]),
+            e("config", None, &["slow"]),
+            e("config|get", Some(2), &["admin", "slow", "dangerous"]),
+            e("select", None, &["fast", "connection"]),
+        ])
+    }
+
+    #[test]
+    fn rules_apply_in_order_and_fail_as_a_whole() {
+        let cat = catalog();
+        let mut u = User::new(b"u", &cat, false);
+        for op in [
+            "on",
+            "+@string",
+            "-set",
+            "+config|get",
+            "+select|0",
+            "%R~r*",
+            "%W~r*",
+            "&c",
+        ] {
+            u.apply(&cat, op.as_bytes(), false).unwrap();
+        }
+        let r = u.root();
+        assert!(r.bit(0) && !r.bit(1) && !r.bit(2) && r.bit(3) && !r.bit(4));
+        assert_eq!(r.first_args_of(4), [b"0".to_vec()]);
+        assert_eq!(
+            r.keys,
+            vec![KeyPattern {
+                pattern: b"r*".to_vec(),
+                perms: READ | WRITE
+            }]
+        );
+        assert_eq!(
+            u.apply(&cat, b"+config|get|x", false),
+            Err(RuleError::Child)
+        );
+        assert_eq!(
+            u.apply(&cat, b"+config|nosuch", false),
+            Err(RuleError::NoEnt)
+        );
+        assert_eq!(u.apply(&cat, b"-select|0", false), Err(RuleError::NoEnt));
+        assert_eq!(u.apply(&cat, b"%~x", false), Err(RuleError::Inval));
+        assert_eq!(u.apply(&cat, b"<nope", false), Err(RuleError::NoDev));
+        u.apply(&cat, b"+config", false).unwrap();
+        assert!(u.root().bit(2) && u.root().bit(3));
+        u.apply(&cat, b"reset", false).unwrap();
+        assert!(!u.enabled && u.root().allowed.iter().all(|w| *w == 0));
+    }
+
+    #[test]
+    fn selectors_spanning_arguments_are_merged() {
+        let args: Vec<&[u8]> = vec![b"on", b"(+get", b"~x)", b"(+set)"];
+        let merged = merge_selector_args(&args).unwrap();
+        assert_eq!(
+            merged,
+            vec![b"on".to_vec(), b"(+get ~x)".to_vec(), b"(+set)".to_vec()]
+        );
+        let open: Vec<&[u8]> = vec![b"(+get", b"~x"];
+        assert_eq!(merge_selector_args(&open), Err(b"(+get".to_vec()));
+    }
+
+    #[test]
+    fn descriptions_pick_categories_then_fix_up_commands() {
+        let cat = catalog();
+        let mut u = User::new(b"u", &cat, false);
+        u.apply(&cat, b"+@string", false).unwrap();
+        u.apply(&cat, b"-set", false).unwrap();
+        // @string explains get but not set; @read explains get alone: the greedy pick.
+        assert_eq!(
+            super::super::describe::command_rules(&cat, u.root()),
+            "-@all +@read"
+        );
+        u.apply(&cat, b"+select", false).unwrap();
+        assert_eq!(
+            super::super::describe::command_rules(&cat, u.root()),
+            "-@all +@fast"
+        );
+        u.apply(&cat, b"+@all", false).unwrap();
+        u.apply(&cat, b"-config|get", false).unwrap();
+        // config|get is all of @admin here.
+        assert_eq!(
+            super::super::describe::command_rules(&cat, u.root()),
+            "+@all -@admin"
+        );
+    }
+}

@@ -204,7 +204,7 @@ pub fn acl_dryrun(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let check = check_request(ctx.shared, &user, &r, args);
     Ok(match check {
         Ok(()) => Reply::Ok,
-        Err(d) => bulk_string(denial_text(&r.spec.name, args, d)),
+        Err(d) => bulk_string(denial_text(r.spec.name, args, d)),
     })
 }
 
