@@ -297,3 +297,46 @@ fn quit_replies_then_closes() {
     assert_eq!(c.reply(&resp(&[b"QUIT"]), 5), "+OK\r\n");
     assert!(c.wait_closed());
 }
+
+/// rbs= of the client named `name` in CLIENT LIST.
+fn reply_buffer_size(c: &mut redis::Connection, name: &str) -> usize {
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(c).unwrap();
+    let line = list
+        .lines()
+        .find(|l| l.contains(&format!(" name={name} ")))
+        .unwrap_or_else(|| panic!("{name} not in {list}"));
+    let rbs = line
+        .split(' ')
+        .find_map(|f| f.strip_prefix("rbs="))
+        .unwrap();
+    rbs.parse().unwrap()
+}
+
+#[test]
+fn reply_buffers_shrink_when_idle_and_grow_for_big_replies() {
+    let s = Server::start(&[]);
+    let mut admin = s.client();
+    let _: () = redis::cmd("DEBUG")
+        .arg(&["REPLYBUFFER", "PEAK-RESET-TIME", "100"])
+        .query(&mut admin)
+        .unwrap();
+    let mut c = s.client();
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["SETNAME", "probe"])
+        .query(&mut c)
+        .unwrap();
+    wait_for("an idle client's reply buffer to shrink", || {
+        let rbs = reply_buffer_size(&mut admin, "probe");
+        (1024..2048).contains(&rbs).then_some(())
+    });
+    let _: () = admin.set("big", "x".repeat(32768)).unwrap();
+    let _: () = redis::cmd("DEBUG")
+        .arg(&["REPLYBUFFER", "PEAK-RESET-TIME", "never"])
+        .query(&mut admin)
+        .unwrap();
+    wait_for("a busy client's reply buffer to grow", || {
+        let _: String = c.get("big").unwrap();
+        let rbs = reply_buffer_size(&mut admin, "probe");
+        (16384..32768).contains(&rbs).then_some(())
+    });
+}

@@ -286,3 +286,54 @@ fn default_info_has_every_field_redis_has() {
     let missing: Vec<_> = fields(&redis).difference(&fields(&ours)).cloned().collect();
     assert!(missing.is_empty(), "INFO lacks {missing:?}");
 }
+
+#[test]
+fn config_set_port_moves_the_listener_and_rolls_back_all_values_when_it_cannot() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    let before: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .query(&mut c)
+        .unwrap();
+    // A port someone else holds: the whole CONFIG SET fails and nothing changes.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let e = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", "10000001", "port", &taken_port])
+        .query::<()>(&mut c)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Unable to listen on this port"), "{e}");
+    let after: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(before, after);
+    let port: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(port[1], s.port.to_string());
+    // A free port: new clients connect there, connected ones stay, the old port closes.
+    let free = common::free_port().to_string();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "port", &free])
+        .query(&mut c)
+        .unwrap();
+    let mut moved = redis::Client::open(format!("redis://127.0.0.1:{free}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let pong: String = redis::cmd("PING").query(&mut moved).unwrap();
+    assert_eq!(pong, "PONG");
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+    wait_for("the old port to close", || {
+        std::net::TcpStream::connect(("127.0.0.1", s.port))
+            .is_err()
+            .then_some(())
+    });
+}

@@ -468,3 +468,22 @@ print("ok")
     );
     run_python_ok(&script);
 }
+
+#[test]
+fn deleting_a_stream_reaches_a_group_reader_queued_behind_a_plain_reader() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    let _: String = q(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    // The plain reader waits first, so it is first in the key's queue.
+    let plain = in_background(&s, &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+    wait_blocked(&mut c, 1);
+    let r = blocked_group_read(&s, "c");
+    wait_blocked(&mut c, 2);
+    let _: i64 = q(&mut c, &["DEL", "s"]);
+    // Polled with a deadline: a lost wake-up would leave the group reader blocked forever.
+    wait_blocked(&mut c, 1);
+    let e = r.join().unwrap().unwrap_err();
+    assert!(e.contains("UNBLOCKED"), "{e}");
+    let _: String = q(&mut c, &["XADD", "s", "5-0", "f", "v"]);
+    assert_eq!(ids_of(&plain.join().unwrap().unwrap()), vec!["5-0"]);
+}

@@ -47,8 +47,31 @@ pub fn config_set(ctx: &mut Ctx, a: &[Bytes]) -> R {
         }
     }
     let mut cfg = ctx.shared.config.write().unwrap_or_else(|e| e.into_inner());
+    let before = cfg.clone();
     cfg.set_many(&pairs)
         .map_err(|(name, reason)| ErrorReply::config_set_failed(&name, &reason))?;
+    // New listeners first: if the port cannot be bound, every value goes back (Redis's
+    // apply-then-rollback).
+    // Only a real change rebinds (setting the current values is a no-op, as in Redis).
+    let moved = cfg.hot.port != before.hot.port || cfg.hot.bind != before.hot.bind;
+    if moved && cfg.hot.port != 0 {
+        let rebind = ctx.shared.rebind.get().copied();
+        if let Some(Err(e)) = rebind.map(|f| f(ctx.shared, &cfg)) {
+            *cfg = before;
+            let name = if pairs.iter().any(|(n, _)| n == "port") {
+                "port"
+            } else {
+                "bind"
+            };
+            return Err(ErrorReply::config_set_failed(
+                name,
+                &format!(
+                    "Unable to listen on this port: {}",
+                    crate::util::strerror(&e)
+                ),
+            ));
+        }
+    }
     // Push the new values to the parts that keep their own copy.
     if pairs.iter().any(|(n, _)| n == "requirepass") {
         let pass = cfg.hot.requirepass.clone();

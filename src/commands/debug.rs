@@ -8,6 +8,28 @@ use std::time::Duration;
 type R = Result<Reply, ErrorReply>;
 
 /// DEBUG is refused unless enable-debug-command allows it (`local`: loopback clients only).
+/// DEBUG REPLYBUFFER PEAK-RESET-TIME <ms|never|reset> | RESIZING <0|1>.
+fn debug_replybuffer(ctx: &mut Ctx, what: &[u8], value: &[u8]) -> R {
+    use std::sync::atomic::Ordering::Relaxed;
+    let sh = ctx.shared;
+    if super::is(what, "peak-reset-time") {
+        let ms = if super::is(value, "never") {
+            -1
+        } else if super::is(value, "reset") {
+            crate::state::REPLY_BUF_PEAK_RESET_MS
+        } else {
+            super::int_arg(value)?
+        };
+        sh.reply_buf_peak_reset_ms.store(ms, Relaxed);
+    } else if super::is(what, "resizing") {
+        sh.reply_buf_resizing
+            .store(super::int_arg(value)? != 0, Relaxed);
+    } else {
+        return Err(ErrorReply::syntax());
+    }
+    Ok(Reply::Ok)
+}
+
 pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let mode = ctx.shared.config().hot.debug_command.clone();
     match mode.as_str() {
@@ -36,6 +58,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) -> R {
             }
             Ok(Reply::Ok)
         }
+        ("replybuffer", 4) => debug_replybuffer(ctx, &a[2], &a[3]),
         ("pause-cron", 3) => {
             let on = super::int_arg(&a[2])? != 0;
             ctx.shared.cron_paused.store(on, std::sync::atomic::Ordering::Relaxed);

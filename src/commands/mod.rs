@@ -505,11 +505,18 @@ impl Ctx<'_> {
     /// keyspace notifications) happen.
     pub fn modified(&mut self, key: &[u8]) {
         self.store.dirty += 1;
+        let db = self.client.db;
         if !self.store.watches.is_empty() {
-            let exists = self.store.db(self.client.db).get(key).is_some();
-            self.store.watches.touch(self.client.db, key, exists);
+            let exists = self.store.db(db).get(key).is_some();
+            self.store.watches.touch(db, key, exists);
         }
-        self.store.blocked.signal(self.client.db, key);
+        if !self.store.blocked.is_empty() {
+            if self.store.db(db).get(key).is_some() {
+                self.store.blocked.signal(db, key);
+            } else {
+                self.store.blocked.signal_all(db, key);
+            }
+        }
         let writer = self.client.acting_for.unwrap_or(self.client.id);
         self.store.tracking.invalidate(key, writer);
     }

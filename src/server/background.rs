@@ -16,6 +16,20 @@ pub async fn sample_metrics(sh: Arc<Shared>) {
         tick.tick().await;
         crate::state::tick_coarse_clock();
         sh.stats.sample();
+        resize_reply_buffers(&sh);
+    }
+}
+
+/// The clients cron's reply-buffer pass (Redis's clientsCronResizeOutputBuffer).
+fn resize_reply_buffers(sh: &Shared) {
+    if !sh.reply_buf_resizing.load(Relaxed) {
+        return;
+    }
+    let reset = sh.reply_buf_peak_reset_ms.load(Relaxed);
+    let reset = (reset >= 0).then_some(reset as u64);
+    let now = now_ms();
+    for h in sh.clients.all() {
+        h.resize_reply_buffer(now, reset);
     }
 }
 

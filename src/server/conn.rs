@@ -212,6 +212,11 @@ impl Connection<'_> {
         let mut last_view: View = (usize::MAX, RespVersion::Resp2, None, (0, 0, 0), -1);
         let mut soft_since = None;
         loop {
+            // The reply buffer follows the size the clients cron chose for this client.
+            let reply_buf = handle.reply_buf_size.load(Relaxed);
+            if out.is_empty() && out.capacity() != reply_buf {
+                out = BytesMut::with_capacity(reply_buf);
+            }
             let (limits, qbuf_limit, idle_timeout, obuf) = {
                 let c = self.sh.config();
                 let authenticated = !self.client.needs_auth(&self.sh.acl);
@@ -274,6 +279,7 @@ impl Connection<'_> {
                     .stats
                     .net_output_bytes
                     .fetch_add(out.len() as u64, Relaxed);
+                handle.note_reply_bytes(out.len());
                 // The reply waits until every other connection that is ready now has run its
                 // batch: the yield puts this task behind them, so the replies of one pass go
                 // out together, as Redis's beforeSleep writes all pending clients at once.

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Binds every `bind` address ("*" = all IPv4, "-" prefix = optional, as Redis).
-async fn bind_all(config: &Config) -> std::io::Result<Vec<TcpListener>> {
+fn bind_all(config: &Config) -> std::io::Result<Vec<TcpListener>> {
     let port = config.hot.port;
     let mut out = Vec::new();
     for addr in &config.hot.bind {
@@ -91,7 +91,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             inert.join(", ")
         );
     }
-    let listeners = bind_all(&config).await?;
+    let listeners = bind_all(&config)?;
     let port = listeners
         .first()
         .and_then(|l| l.local_addr().ok())
@@ -109,6 +109,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     .start();
     init_acl(&shared)?;
     let _ = shared.repl.apply.set(dispatch::apply_from_primary);
+    let _ = shared.rebind.set(rebind);
     let _ = shared.scripting.call.set(script_call::call);
     shared
         .bound_port
@@ -137,7 +138,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             .store(used as u64, std::sync::atomic::Ordering::Relaxed);
     }
     for l in listeners {
-        tokio::spawn(accept_loop(shared.clone(), l));
+        tokio::spawn(accept_loop(shared.clone(), l, 0));
     }
     {
         let sh = shared.clone();
@@ -232,7 +233,7 @@ async fn open_cluster(
     let cluster = crate::cluster::Cluster::open(settings, now)?;
     let mut bus_config = config.clone();
     bus_config.hot.port = cport;
-    let mut listeners = bind_all(&bus_config).await?;
+    let mut listeners = bind_all(&bus_config)?;
     if listeners.is_empty() {
         return Err(std::io::Error::other(format!(
             "Failed listening on the cluster bus port {cport}"
@@ -241,9 +242,37 @@ async fn open_cluster(
     Ok((Arc::new(cluster), listeners.remove(0)))
 }
 
-async fn accept_loop(sh: Arc<Shared>, listener: TcpListener) {
+/// CONFIG SET port/bind: binds the new listeners first (an error leaves the old ones
+/// serving), then retires the old accept loops. Connected clients stay.
+fn rebind(sh: &Shared, config: &Config) -> std::io::Result<u16> {
+    let listeners = bind_all(config)?;
+    let port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(0, |a| a.port());
+    let mut generation = 0;
+    sh.listen_generation.send_modify(|g| {
+        *g += 1;
+        generation = *g;
+    });
+    let me = sh.arc();
+    for l in listeners {
+        tokio::spawn(accept_loop(me.clone(), l, generation));
+    }
+    sh.bound_port
+        .store(port, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(port, "Listening on the new client port");
+    Ok(port)
+}
+
+async fn accept_loop(sh: Arc<Shared>, listener: TcpListener, generation: u64) {
+    let mut retired = sh.listen_generation.subscribe();
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = retired.wait_for(|g| *g != generation) => return,
+        };
+        match accepted {
             Ok((stream, addr)) => {
                 tokio::spawn(conn::serve(sh.clone(), stream, addr));
             }

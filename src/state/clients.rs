@@ -57,12 +57,56 @@ pub struct ClientHandle {
     pub last_cmd: std::sync::atomic::AtomicUsize,
     /// CLIENT UNBLOCK request for a blocked client: Some(true) = with an error.
     pub unblock: Mutex<Option<bool>>,
+    /// The reply buffer's size (rbs=), adapted to the client's replies (`resize_reply_buffer`);
+    /// the connection reallocates its buffer to it when the buffer is empty.
+    pub reply_buf_size: std::sync::atomic::AtomicUsize,
+    /// The most of the reply buffer one batch of replies used since the last reset (rbp=).
+    pub reply_buf_peak: std::sync::atomic::AtomicUsize,
+    reply_buf_peak_reset_ms: AtomicU64,
 }
+
+/// The reply buffer's bounds (Redis's PROTO_REPLY_MIN_BYTES, PROTO_REPLY_CHUNK_BYTES).
+pub const REPLY_BUF_MIN: usize = 1024;
+pub const REPLY_BUF_MAX: usize = 16 * 1024;
 
 impl ClientHandle {
     /// What CLIENT LIST / CLIENT INFO show about this client, to update.
     pub fn view_mut(&self) -> std::sync::MutexGuard<'_, ClientView> {
         self.view.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A batch of replies of `used` bytes went through the reply buffer.
+    pub fn note_reply_bytes(&self, used: usize) {
+        let size = self.reply_buf_size.load(Ordering::Relaxed);
+        self.reply_buf_peak
+            .fetch_max(used.min(size), Ordering::Relaxed);
+    }
+
+    /// Redis's clientsCronResizeOutputBuffer: halves an idle reply buffer (down to 1 KiB,
+    /// just above the peak use) and doubles a full one (up to 16 KiB); the peak restarts every
+    /// `peak_reset_ms` (None: never). Returns whether the size changed.
+    pub fn resize_reply_buffer(&self, now_ms: u64, peak_reset_ms: Option<u64>) -> bool {
+        let size = self.reply_buf_size.load(Ordering::Relaxed);
+        let peak = self.reply_buf_peak.load(Ordering::Relaxed);
+        let new = if size / 2 >= REPLY_BUF_MIN && peak < size / 2 {
+            REPLY_BUF_MIN.max(peak + 1)
+        } else if size * 2 < REPLY_BUF_MAX * 2 && peak == size {
+            REPLY_BUF_MAX.min(size * 2)
+        } else {
+            size
+        };
+        let last = self.reply_buf_peak_reset_ms.load(Ordering::Relaxed);
+        if peak_reset_ms.is_some_and(|t| now_ms.saturating_sub(last) >= t) {
+            self.reply_buf_peak.store(0, Ordering::Relaxed);
+            self.reply_buf_peak_reset_ms
+                .store(now_ms, Ordering::Relaxed);
+        }
+        if new != size {
+            self.reply_buf_size.store(new, Ordering::Relaxed);
+            self.mailbox.wake();
+            return true;
+        }
+        false
     }
 
     pub fn kill(&self) {
@@ -113,7 +157,7 @@ impl ClientHandle {
     ) -> String {
         let v = self.view.lock().unwrap_or_else(|e| e.into_inner()).clone();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -127,8 +171,10 @@ impl ClientHandle {
             v.subs.2,
             v.multi,
             qbuf,
+            self.reply_buf_size.load(Ordering::Relaxed),
+            self.reply_buf_peak.load(Ordering::Relaxed),
             v.omem,
-            16384 + qbuf + v.omem,
+            self.reply_buf_size.load(Ordering::Relaxed) + qbuf + v.omem,
             cmd_name(self.last_cmd.load(Ordering::Relaxed)).unwrap_or("NULL"),
             v.user,
             if v.tracking { v.redirect } else { -1 },
@@ -206,6 +252,9 @@ impl ClientRegistry {
                 mailbox,
                 blocked: AtomicBool::new(false),
                 last_cmd: std::sync::atomic::AtomicUsize::new(usize::MAX),
+                reply_buf_size: std::sync::atomic::AtomicUsize::new(REPLY_BUF_MAX),
+                reply_buf_peak: std::sync::atomic::AtomicUsize::new(0),
+                reply_buf_peak_reset_ms: AtomicU64::new(super::coarse_now_ms()),
                 unblock: Mutex::new(None),
             }
         });

@@ -59,6 +59,10 @@ pub struct Shared {
     pub slowlog_slower_than: std::sync::atomic::AtomicI64,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: std::sync::atomic::AtomicBool,
+    /// DEBUG REPLYBUFFER RESIZING: the clients cron adapts reply buffers to their use.
+    pub reply_buf_resizing: std::sync::atomic::AtomicBool,
+    /// DEBUG REPLYBUFFER PEAK-RESET-TIME in ms (-1: never).
+    pub reply_buf_peak_reset_ms: std::sync::atomic::AtomicI64,
     /// Port actually bound (port 0 picks a free one).
     pub bound_port: std::sync::atomic::AtomicU16,
     /// Cluster mode state (`cluster-enabled yes`), else None.
@@ -73,11 +77,22 @@ pub struct Shared {
     pub scripting: crate::scripting::Scripting,
     /// Users, permissions and the ACL LOG.
     pub acl: crate::acl::Acl,
+    /// Generation of the client listeners: an accept loop ends when it moves on (CONFIG SET
+    /// port/bind replaced its listener).
+    pub listen_generation: tokio::sync::watch::Sender<u64>,
+    /// Binds new client listeners for the config's `port` and `bind` and retires the old
+    /// ones, returning the port bound (set by the server at startup).
+    pub rebind: std::sync::OnceLock<RebindFn>,
     /// This value's own `Arc` (set once by `Shared::start`), for work that outlives a command.
     me: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }
 
 pub use crate::util::now_ms;
+
+/// Redis's default reply_buffer_peak_reset_time.
+pub const REPLY_BUF_PEAK_RESET_MS: i64 = 5000;
+
+pub type RebindFn = fn(&Shared, &Config) -> std::io::Result<u16>;
 
 static COARSE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -182,6 +197,8 @@ impl Shared {
             run_id,
             bound_port: Default::default(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            reply_buf_resizing: std::sync::atomic::AtomicBool::new(true),
+            reply_buf_peak_reset_ms: std::sync::atomic::AtomicI64::new(REPLY_BUF_PEAK_RESET_MS),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(slower_than),
             latency: crate::observability::latency::Monitor::new(latency_threshold),
             cluster,
@@ -190,6 +207,8 @@ impl Shared {
             repl: crate::replication::Replication::new(backlog_size),
             scripting: Default::default(),
             acl,
+            listen_generation: tokio::sync::watch::Sender::new(0),
+            rebind: std::sync::OnceLock::new(),
             me: std::sync::OnceLock::new(),
         }
     }

@@ -48,13 +48,29 @@ impl Blocked {
         }
     }
 
-    /// Database `db` was flushed or swapped: wake the first waiter of each of its keys, so
+    /// `key` is gone (deleted, its group destroyed): every waiter must look again, not only
+    /// the first. A waiter that still has nothing to read blocks again without passing the
+    /// turn on, so waking the first alone could leave an XREADGROUP behind a plain XREAD
+    /// waiting forever for an error it should get now.
+    pub fn signal_all(&mut self, db: usize, key: &[u8]) {
+        if let Some(q) = self.by_key.get(&(db, Box::from(key))) {
+            for (_, n) in q {
+                n.notify_one();
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// Database `db` was flushed or swapped: wake every waiter of each of its keys, so
     /// clients whose key is gone learn it (XREADGROUP fails with UNBLOCKED) and the others
     /// re-check.
     pub fn signal_db(&mut self, db: usize) {
         for ((d, _), q) in &self.by_key {
             if *d == db {
-                if let Some((_, n)) = q.front() {
+                for (_, n) in q {
                     n.notify_one();
                 }
             }
