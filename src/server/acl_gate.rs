@@ -10,13 +10,20 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 /// The client's user, None when it needs no check (a replication or AOF client, a user
-/// allowed everything).
+/// allowed everything). A deleted user is a user allowed nothing.
 pub fn restricted_user(sh: &Shared, client: &mut Client) -> Option<Arc<User>> {
     if client.primary_link {
         return None;
     }
-    let u = sh.acl.session_user(&mut client.user)?;
-    (!u.unrestricted).then_some(u)
+    match sh.acl.session_user_ref(&mut client.user) {
+        Some(u) => (!u.unrestricted).then(|| u.clone()),
+        // The user was deleted (its clients are being disconnected): nothing is allowed.
+        None => Some(Arc::new(User::new(
+            &client.user.name,
+            &sh.acl.catalog,
+            false,
+        ))),
+    }
 }
 
 /// Checks `args` (resolved as `r`) for `user`.
