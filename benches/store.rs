@@ -37,6 +37,7 @@ fn new_store() -> Store {
             samples: 5,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            lazy_expire: false,
         },
     )
 }

@@ -340,3 +340,34 @@ fn reply_buffers_shrink_when_idle_and_grow_for_big_replies() {
         (16384..32768).contains(&rbs).then_some(())
     });
 }
+
+#[test]
+fn a_write_pause_still_answers_refusals_and_read_only_transactions() {
+    let s = Server::start(&[]);
+    let mut admin = s.client();
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["PAUSE", "100000", "WRITE"])
+        .query(&mut admin)
+        .unwrap();
+    let mut c = s.client();
+    // A paused command would wait 100 s: the deadline only turns such a wait into a failure.
+    c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let e = redis::cmd("SET")
+        .arg("k")
+        .query::<()>(&mut c)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("wrong number of arguments"), "{e}");
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let _: () = redis::cmd("EVAL")
+        .arg(&["#!lua flags=no-writes\nreturn 12", "0"])
+        .query(&mut c)
+        .unwrap();
+    let r: Vec<i64> = redis::cmd("EXEC").query(&mut c).unwrap();
+    assert_eq!(r, vec![12]);
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query(&mut admin)
+        .unwrap();
+}

@@ -145,3 +145,31 @@ fn expire_options_and_persist() {
     assert_eq!(r, 1);
     assert!(!c.exists::<_, bool>("k").unwrap());
 }
+
+#[test]
+fn expired_big_values_are_freed_in_the_background_only_with_lazyfree_lazy_expire() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    let big = "x".repeat(200 * 1024);
+    let mut expire_big = |c: &mut redis::Connection| {
+        let _: () = redis::cmd("SET")
+            .arg("big")
+            .arg(&big)
+            .arg("PX")
+            .arg(1)
+            .query(c)
+            .unwrap();
+        wait_for("the big key to expire", || {
+            let n: i64 = redis::cmd("DBSIZE").query(c).unwrap();
+            (n == 0).then_some(())
+        });
+        info_field(c, "memory", "lazyfreed_objects")
+    };
+    // Redis's default (no): freed where it expired.
+    assert_eq!(expire_big(&mut c), 0);
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "lazyfree-lazy-expire", "yes"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(expire_big(&mut c), 1);
+}

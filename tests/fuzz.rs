@@ -176,6 +176,9 @@ impl Gen<'_> {
             "KV+" => (0..1 + self.rng.below(3))
                 .flat_map(|_| [self.key(), self.value()])
                 .collect(),
+            "R+" => (0..1 + self.rng.below(4))
+                .map(|_| self.rng.pick(RULES).as_bytes().to_vec())
+                .collect(),
             w if w.contains('|') => {
                 let opts: Vec<&str> = w.split('|').collect();
                 let o = opts[self.rng.below(opts.len())];
@@ -201,7 +204,8 @@ impl Gen<'_> {
 }
 
 /// (template, how replies compare). Placeholders: K key, I integer, F float, V value, T TTL, O
-/// small offset, K+ / V+ / FV+ (field value) / SM+ (score member) / KV+ one to three of them, a|b|c
+/// small offset, K+ / V+ / FV+ (field value) / SM+ (score member) / KV+ one to three of them, R+
+/// one to four ACL rules, a|b|c
 /// one of (comma joins words, `~` nothing).
 const TEMPLATES: &[(&str, Compare)] = &[
     (
@@ -335,6 +339,69 @@ const TEMPLATES: &[(&str, Compare)] = &[
     ("SORT K ALPHA|DESC|LIMIT,I,I|~", Compare::Exact),
     ("DBSIZE", Compare::Exact),
     ("NOSUCHCOMMAND K", Compare::Exact),
+    // ACL rules (users u1..u3; the default user is left alone) and their verdicts. GETUSER and
+    // LIST are compared in tests/diff/acl.txt: their single-command rules follow Redis's hash
+    // order.
+    ("ACL SETUSER u1|u2|u3 R+", Compare::Exact),
+    ("ACL DRYRUN u1|u2|u3 GET K", Compare::Exact),
+    ("ACL DRYRUN u1|u2|u3 SET K V", Compare::Exact),
+    (
+        "ACL DRYRUN u1|u2|u3 LPUSH,K,V|PUBLISH,V,V|SUBSCRIBE,V|CONFIG,GET,V|SELECT,I|GETDEL,K",
+        Compare::Exact,
+    ),
+    ("ACL DELUSER u1|u2|u3|default|~", Compare::Exact),
+];
+
+/// ACL SETUSER rules, valid and invalid, for the "R+" placeholder.
+const RULES: &[&str] = &[
+    "on",
+    "off",
+    "nopass",
+    "resetpass",
+    ">pw",
+    "<pw",
+    "<nope",
+    "#abc",
+    "reset",
+    "allkeys",
+    "resetkeys",
+    "~k*",
+    "~{t}*",
+    "%R~k1",
+    "%W~k2",
+    "%RW~*",
+    "%X~k",
+    "~*",
+    "allchannels",
+    "resetchannels",
+    "&a*",
+    "&*",
+    "+@all",
+    "-@all",
+    "+@string",
+    "-@write",
+    "+@read",
+    "+@list",
+    "-@dangerous",
+    "+@nosuch",
+    "+get",
+    "-set",
+    "+lpush",
+    "+config|get",
+    "+config|nosuch",
+    "+select|0",
+    "-select|0",
+    "-client|kill",
+    "+get|x|y",
+    "(+set ~k2)",
+    "(~k3",
+    "clearselectors",
+    "foo",
+    "+",
+    "skip-sanitize-payload",
+    "sanitize-payload",
+    "allcommands",
+    "nocommands",
 ];
 
 fn run_sequence(seed: u64, ours: &Server, redis: &Server) -> Vec<String> {

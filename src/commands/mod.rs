@@ -510,13 +510,7 @@ impl Ctx<'_> {
             let exists = self.store.db(db).get(key).is_some();
             self.store.watches.touch(db, key, exists);
         }
-        if !self.store.blocked.is_empty() {
-            if self.store.db(db).get(key).is_some() {
-                self.store.blocked.signal(db, key);
-            } else {
-                self.store.blocked.signal_all(db, key);
-            }
-        }
+        self.store.blocked.signal(db, key);
         let writer = self.client.acting_for.unwrap_or(self.client.id);
         self.store.tracking.invalidate(key, writer);
     }

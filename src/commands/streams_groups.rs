@@ -118,7 +118,7 @@ pub fn xgroup_destroy(ctx: &mut Ctx, a: &[Bytes]) -> R {
     ctx.notify(notify::STREAM, "xgroup-destroy", key);
     // Clients blocked in XREADGROUP on this group get NOGROUP (streams_read.rs).
     let db = ctx.client.db;
-    ctx.store.blocked.signal_all(db, key);
+    ctx.store.blocked.signal(db, key);
     Ok(Reply::Int(1))
 }
 

@@ -531,6 +531,7 @@ impl Config {
             samples: self.hot.samples,
             lfu_log_factor: self.hot.lfu_log_factor,
             lfu_decay_time: self.hot.lfu_decay_time,
+            lazy_expire: self.hot.lazy_expire,
         }
     }
 }

@@ -629,7 +629,10 @@ impl Connection<'_> {
                 continue;
             }
             match self.client.after.take() {
-                Some(After::Block { .. }) => continue,
+                Some(After::Block { .. }) => {
+                    store.blocked.signal_next(handle.id, db, &keys);
+                    continue;
+                }
                 other => {
                     self.client.after = other;
                     finish(&mut store);

@@ -95,8 +95,9 @@ fn admit(
         // A replica never evicts (replica-ignore-maxmemory): its primary's DELs keep it in step.
         return Ok(());
     }
-    if store.eviction.maxmemory > 0 {
-        let _ = now;
+    // No eviction while clients are paused (its DELs would be writes), as Redis's
+    // performEvictions returns at once then.
+    if store.eviction.maxmemory > 0 && sh.pause_state(now).is_none() {
         let fits = store.evict_to_fit(&|| sh.allocated());
         if !fits && any & flag::DENYOOM != 0 {
             return Err(ErrorReply::oom());
@@ -113,16 +114,25 @@ fn writes_allowed(sh: &Shared, now: u64) -> Result<(), ErrorReply> {
 /// replicate (PFCOUNT, PUBLISH), or an EXEC whose queue holds one. A script command is held
 /// unless its script is declared `no-writes` (Redis's evalGetCommandFlags).
 fn pauses_for_writes(sh: &Shared, client: &Client, r: &Resolved, args: &[Bytes]) -> bool {
+    if r.flags & flag::EXEC != 0 {
+        // Each queued command as itself: a script by its own flags (scriptFlagsToCmdFlags).
+        let queued = client.multi.as_ref().map_or(&[][..], |m| &m.queue[..]);
+        return queued
+            .iter()
+            .any(|q| match crate::commands::index().lookup(q) {
+                Lookup::Found(qr) | Lookup::Container(qr) => may_write(sh, &qr, q),
+                _ => false,
+            });
+    }
+    may_write(sh, r, args)
+}
+
+/// A write or a command that may replicate; a script command by its script's flags.
+fn may_write(sh: &Shared, r: &Resolved, args: &[Bytes]) -> bool {
     if r.flags & flag::RUNS_SCRIPT != 0 {
         return crate::commands::script_may_write(sh, args);
     }
-    let mut f = r.flags;
-    if f & flag::EXEC != 0 {
-        if let Some(m) = client.multi.as_ref() {
-            f |= queued_flags(m).0;
-        }
-    }
-    f & (flag::WRITE | flag::MAY_REPLICATE) != 0
+    r.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0
 }
 
 /// The flags of the queued commands: (set in any, unset in any).
@@ -213,13 +223,6 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
     if client.monitor && r.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0 {
         return Outcome::Reply(reject(sh, client, ErrorReply::replica_sync_refused()));
     }
-    if !client.in_exec && !client.primary_link && !client.monitor {
-        if let Some(p) = sh.pause_state(now) {
-            if !p.write_only || pauses_for_writes(sh, client, &r, args) {
-                return Outcome::Paused(p.until_ms);
-            }
-        }
-    }
     let stat = sh.stats.command(r.id);
     if let (Some(cluster), false) = (&sh.cluster, client.primary_link || client.script) {
         cluster.refresh(&mut client.topology);
@@ -233,6 +236,15 @@ pub(super) fn run(sh: &Shared, store: &mut Store, client: &mut Client, args: &[B
             return Outcome::Reply(error(sh, e));
         }
         return Outcome::Reply(reject_command(sh, client, r.flags, e));
+    }
+    // After the checks that answer at once (arity, auth, ACL, ...), before MULTI queueing,
+    // as in Redis's processCommand.
+    if !client.in_exec && !client.primary_link && !client.monitor {
+        if let Some(p) = sh.pause_state(now) {
+            if !p.write_only || pauses_for_writes(sh, client, &r, args) {
+                return Outcome::Paused(p.until_ms);
+            }
+        }
     }
     if client.tracking && !client.in_exec && !store.tracking.pending.is_empty() {
         take_early_invalidations(store, client);

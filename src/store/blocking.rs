@@ -1,7 +1,8 @@
 //! Clients blocked on keys (BLPOP, BZPOPMIN, BLMOVE ...), in FIFO order per key. A write to a
 //! key wakes the first client waiting on it; that client retries its command under the store
-//! lock and, if it is served, wakes the next one, so wake-ups follow arrival order and none is
-//! lost (registration happens under the same lock as the write that signals).
+//! lock and, served or not, wakes the next one (`signal` after it is served, `signal_next`
+//! when it blocks again), so wake-ups follow arrival order and none is lost (registration
+//! happens under the same lock as the write that signals).
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -11,11 +12,15 @@ type Key = (usize, Box<[u8]>);
 #[derive(Default)]
 pub struct Blocked {
     by_key: HashMap<Key, VecDeque<(u64, Arc<Notify>)>>,
+    /// Clients signalled and not yet run again: no longer counted as blocked, as in Redis,
+    /// where the write that serves a client unblocks it before the writer's reply.
+    woken: std::collections::HashSet<u64>,
 }
 
 impl Blocked {
     /// Queues `client` on `key` (keeps its place if already queued).
     pub fn register(&mut self, client: u64, wake: &Arc<Notify>, db: usize, key: &[u8]) {
+        self.woken.remove(&client);
         let q = self.by_key.entry((db, key.into())).or_default();
         if !q.iter().any(|(c, _)| *c == client) {
             q.push_back((client, wake.clone()));
@@ -24,6 +29,7 @@ impl Blocked {
 
     /// Removes `client` from the queues of `keys`.
     pub fn unregister(&mut self, client: u64, db: usize, keys: &[bytes::Bytes]) {
+        self.woken.remove(&client);
         for k in keys {
             let key: Key = (db, k.as_ref().into());
             if let Some(q) = self.by_key.get_mut(&key) {
@@ -42,20 +48,26 @@ impl Blocked {
             return;
         }
         if let Some(q) = self.by_key.get(&(db, Box::from(key))) {
-            if let Some((_, n)) = q.front() {
+            if let Some((c, n)) = q.front() {
                 n.notify_one();
+                self.woken.insert(*c);
             }
         }
     }
 
-    /// `key` is gone (deleted, its group destroyed): every waiter must look again, not only
-    /// the first. A waiter that still has nothing to read blocks again without passing the
-    /// turn on, so waking the first alone could leave an XREADGROUP behind a plain XREAD
-    /// waiting forever for an error it should get now.
-    pub fn signal_all(&mut self, db: usize, key: &[u8]) {
-        if let Some(q) = self.by_key.get(&(db, Box::from(key))) {
-            for (_, n) in q {
-                n.notify_one();
+    /// `client` was woken on `keys` and blocks again (nothing for it there): the turn passes
+    /// to the client queued right after it on each key, which may be able to use the change
+    /// (an XREADGROUP, told its key is gone, queued behind a plain XREAD that waits on). The
+    /// turn only moves back along the queue, so a chain of such wake-ups ends at its tail.
+    pub fn signal_next(&mut self, client: u64, db: usize, keys: &[bytes::Bytes]) {
+        for k in keys {
+            if let Some(q) = self.by_key.get(&(db, Box::from(k.as_ref()))) {
+                if let Some(i) = q.iter().position(|(c, _)| *c == client) {
+                    if let Some((c, n)) = q.get(i + 1) {
+                        n.notify_one();
+                        self.woken.insert(*c);
+                    }
+                }
             }
         }
     }
@@ -70,8 +82,9 @@ impl Blocked {
     pub fn signal_db(&mut self, db: usize) {
         for ((d, _), q) in &self.by_key {
             if *d == db {
-                for (_, n) in q {
+                for (c, n) in q {
                     n.notify_one();
+                    self.woken.insert(*c);
                 }
             }
         }
@@ -83,6 +96,7 @@ impl Blocked {
             .by_key
             .values()
             .flat_map(|q| q.iter().map(|(c, _)| *c))
+            .filter(|c| !self.woken.contains(c))
             .collect();
         ids.sort_unstable();
         ids.dedup();

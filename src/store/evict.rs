@@ -226,6 +226,7 @@ mod tests {
             samples: 64,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            lazy_expire: false,
         };
         let mut s = Store::new(1, ev);
         for i in 0..10u32 {

@@ -56,7 +56,7 @@ impl Store {
                         self.events.raise(super::notify::EXPIRED, "expired", db, &k);
                         st.expired += 1;
                         self.stats.expired_keys += 1;
-                        self.free(e.value);
+                        self.free_expired(e.value);
                     }
                 }
             }
@@ -90,6 +90,7 @@ mod tests {
             samples: 5,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
+            lazy_expire: false,
         };
         let mut s = Store::new(2, ev);
         for i in 0..100 {

@@ -52,6 +52,9 @@ pub struct EvictionConfig {
     pub samples: usize,
     pub lfu_log_factor: u32,
     pub lfu_decay_time: u32,
+    /// lazyfree-lazy-expire: expired values are freed on the lazy-free thread; otherwise where
+    /// they expire, as Redis does by default (a big value then stalls the expiry like Redis's).
+    pub lazy_expire: bool,
 }
 
 pub struct Store {
@@ -184,7 +187,9 @@ impl Store {
                 self.events.raise(notify::EXPIRED, "expired", db, key);
                 self.tracking.invalidate(key, 0);
                 self.stats.keyspace_misses += count as u64;
-                self.lazyfree.free(old.value);
+                if self.eviction.lazy_expire {
+                    self.lazyfree.free(old.value);
+                }
                 None
             }
             Lookup::Missing => {
@@ -271,6 +276,15 @@ impl Store {
     /// Drops a value, on the lazy-free thread if it is big enough to stall the caller.
     pub fn free(&self, v: Value) {
         self.lazyfree.free(v);
+    }
+
+    /// An expired value: freed as lazyfree-lazy-expire says.
+    pub fn free_expired(&self, v: Value) {
+        if self.eviction.lazy_expire {
+            self.lazyfree.free(v);
+        } else {
+            drop(v);
+        }
     }
 
     /// Empties database `db` (or all when None). `lazy` frees the old data on the lazy-free
