@@ -204,7 +204,7 @@ pub fn acl_dryrun(ctx: &mut Ctx, a: &[Bytes]) -> R {
     let check = check_request(ctx.shared, &user, &r, args);
     Ok(match check {
         Ok(()) => Reply::Ok,
-        Err(d) => bulk_string(denial_text(r.spec.name, args, d)),
+        Err(d) => Reply::bulk(&denial_text(r.spec.name, args, d)),
     })
 }
 
@@ -294,18 +294,26 @@ pub(super) fn reads_all_keys(ctx: &mut Ctx, a: &[Bytes]) -> bool {
     }
 }
 
-fn denial_text(fullname: &str, args: &[Bytes], d: Denied) -> String {
-    match d {
-        Denied::Command => format!("This user has no permissions to run the '{fullname}' command"),
-        Denied::Key(i) => format!(
-            "This user has no permissions to access the '{}' key",
-            String::from_utf8_lossy(&args[i])
+/// DRYRUN's verdict text. Redis formats the key or channel with `%s`: it ends at a NUL byte.
+fn denial_text(fullname: &str, args: &[Bytes], d: Denied) -> Vec<u8> {
+    let until_nul = |b: &Bytes| crate::util::cstr::until_nul(b).to_vec();
+    let (head, arg, tail): (&str, Vec<u8>, &str) = match d {
+        Denied::Command => {
+            return format!("This user has no permissions to run the '{fullname}' command")
+                .into_bytes()
+        }
+        Denied::Key(i) => (
+            "This user has no permissions to access the '",
+            until_nul(&args[i]),
+            "' key",
         ),
-        Denied::Channel(i) => format!(
-            "This user has no permissions to access the '{}' channel",
-            String::from_utf8_lossy(&args[i])
+        Denied::Channel(i) => (
+            "This user has no permissions to access the '",
+            until_nul(&args[i]),
+            "' channel",
         ),
-    }
+    };
+    [head.as_bytes(), &arg, tail.as_bytes()].concat()
 }
 
 pub fn acl_genpass(_ctx: &mut Ctx, a: &[Bytes]) -> R {

@@ -95,6 +95,10 @@ pub fn getbit(ctx: &mut Ctx, a: &[Bytes]) -> R {
 fn bit_range(a: &[Bytes], len: usize) -> Result<Option<(u64, u64)>, ErrorReply> {
     let start = int_arg(&a[0])?;
     let end = int_arg(&a[1])?;
+    // An empty negative range answers 0 before the unit is looked at, as Redis's bitcount.
+    if start < 0 && end < 0 && start > end {
+        return Ok(None);
+    }
     let bit_mode = a
         .get(2)
         .map(|m| index_unit(m))

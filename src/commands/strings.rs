@@ -218,16 +218,11 @@ fn check_exists(ctx: &mut Ctx, key: &[u8]) -> bool {
     ctx.store.exists(ctx.client.db, key, ctx.now_ms)
 }
 
-/// Stores a value; an expiry already in the past deletes the key instead (as Redis does).
-/// With an expiry, replicas get `SET key value PXAT ms` (or the DEL).
+/// Stores a value. With an expiry, replicas get `SET key value PXAT ms`. An expiry already in
+/// the past is stored as given, as Redis 7.0 does: the key counts in DBSIZE until expiry
+/// reclaims it (no command sees it meanwhile) and then goes with an `expired` event and a DEL.
 fn set_with_ttl(ctx: &mut Ctx, key: &Bytes, v: &Bytes, ttl: Ttl) {
     if let Ttl::At(at) = ttl {
-        if at <= ctx.now_ms {
-            ctx.store.remove(ctx.client.db, key, ctx.now_ms, false);
-            ctx.modified(key);
-            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
-            return;
-        }
         ctx.propagate_as(vec![
             Bytes::from_static(b"SET"),
             key.clone(),
