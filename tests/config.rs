@@ -153,12 +153,23 @@ fn config_rewrite_persists_changes() {
     let port = common::free_port();
     std::fs::write(
         &conf,
-        format!("# keep me\nport {port}\nbind 127.0.0.1\nmaxmemory 1mb\n"),
+        format!(
+            "# keep me\nport {port}\nbind 127.0.0.1\nmaxmemory 1mb\nuser old on nopass +@all ~*\n"
+        ),
     )
     .unwrap();
     let mut child = Command::new(server_bin()).arg(&conf).spawn().unwrap();
     let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
     let mut con = wait_for("server", || c.get_connection().ok());
+    // ACL users are config too: REWRITE writes every user's line in place of the old ones.
+    let _: i64 = redis::cmd("ACL")
+        .arg(&["DELUSER", "old"])
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "kept", "on", "nopass", "+get", "~k*"])
+        .query(&mut con)
+        .unwrap();
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("maxmemory")
@@ -174,8 +185,15 @@ fn config_rewrite_persists_changes() {
     assert!(text.starts_with("# keep me\n"), "{text}");
     assert!(text.contains("maxmemory 7340032\n"), "{text}");
     assert!(text.contains("maxmemory-policy allkeys-lru\n"), "{text}");
+    assert!(
+        text.contains("user kept on nopass ~k* resetchannels -@all +get\n"),
+        "{text}"
+    );
+    assert!(!text.contains("user old"), "{text}");
     let mut child = Command::new(server_bin()).arg(&conf).spawn().unwrap();
     let mut con = wait_for("restarted server", || c.get_connection().ok());
+    let users: Vec<String> = redis::cmd("ACL").arg("USERS").query(&mut con).unwrap();
+    assert_eq!(users, ["default", "kept"]);
     let v: Vec<String> = redis::cmd("CONFIG")
         .arg("GET")
         .arg("maxmemory*")

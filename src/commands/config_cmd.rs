@@ -165,7 +165,17 @@ pub fn config_rewrite(ctx: &mut Ctx, _a: &[Bytes]) -> R {
     let Some(path) = cfg.file.clone() else {
         return Err(ErrorReply::no_config_file());
     };
-    crate::config::rewrite::rewrite(&cfg, &path)
+    // Users go to the config file unless an ACL file holds them.
+    let users: Vec<String> = if cfg.get("aclfile").unwrap_or_default().is_empty() {
+        let acl = &ctx.shared.acl;
+        acl.all()
+            .iter()
+            .map(|u| crate::acl::describe::user_line(&acl.catalog, u))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    crate::config::rewrite::rewrite(&cfg, &path, &users)
         .map_err(|e| ErrorReply::config_rewrite_failed(&e.to_string()))?;
     Ok(Reply::Ok)
 }

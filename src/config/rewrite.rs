@@ -34,10 +34,14 @@ fn line_for(name: &str, value: &str) -> String {
     }
 }
 
-pub fn rewrite(cfg: &Config, path: &Path) -> std::io::Result<()> {
+/// `users`: the `user ...` lines describing the ACL users, written where the first old one
+/// stood (or appended); every old `user` line goes (with an ACL file, `users` is empty and the
+/// users live there, as Redis's rewriteConfigUserOption).
+pub fn rewrite(cfg: &Config, path: &Path, users: &[String]) -> std::io::Result<()> {
     let old = std::fs::read_to_string(path).unwrap_or_default();
     let mut written = std::collections::HashSet::new();
     let mut out = Vec::new();
+    let mut users_written = false;
     for line in old.lines() {
         let t = line.trim();
         let name = t
@@ -47,6 +51,13 @@ pub fn rewrite(cfg: &Config, path: &Path) -> std::io::Result<()> {
             .to_ascii_lowercase();
         if t.starts_with('#') || name.is_empty() || name == "include" {
             out.push(line.to_string());
+            continue;
+        }
+        if name == "user" {
+            if !users_written {
+                out.extend(users.iter().cloned());
+                users_written = true;
+            }
             continue;
         }
         match table::find(&name).and_then(|p| cfg.get(p.name).map(|v| (p, v))) {
@@ -71,6 +82,9 @@ pub fn rewrite(cfg: &Config, path: &Path) -> std::io::Result<()> {
             header = true;
         }
         out.push(line_for(name, value));
+    }
+    if !users_written {
+        out.extend(users.iter().cloned());
     }
     let tmp = path.with_extension("rewrite.tmp");
     {
